@@ -1,0 +1,33 @@
+# Two commands do it all: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install  ## migrate, load the starter KB and chat with the help desk in this terminal
+	$(BIN)/helpdesk db upgrade
+	$(BIN)/helpdesk kb import kb/content
+	$(BIN)/helpdesk console
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint  ## ruff, mypy and the whole test suite
+	$(BIN)/pytest -q
+
+bench: install  ## benchmarks (print figures; not part of `make test`)
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/kb.py
+
+clean:
+	rm -rf $(VENV) helpdesk.db helpdesk.db-wal helpdesk.db-shm .mypy_cache .ruff_cache .pytest_cache

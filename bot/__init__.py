@@ -1,0 +1,1 @@
+"""Advisory help-desk bot: FAQ answers, expert queues and service levels."""

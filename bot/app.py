@@ -1,0 +1,151 @@
+"""Composition root: `build_app(settings)` wires everything; nothing connects until `start()`."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import ServiceConfig, load_config
+from bot.core.actions import ActionSigner
+from bot.core.knowledge import KnowledgeBase, load_entries
+from bot.core.messages import IncomingMessage
+from bot.core.outbox import ChannelSender, OutboxDrainer
+from bot.core.pipeline import Outcome, Pipeline
+from bot.core.services import Services
+from bot.core.sla import SlaClock
+from bot.db import migrate
+from bot.db.engine import DatabaseUnavailable, create_engine, is_sqlite, safe_url
+from bot.db.models import AppSetting, Person, Queue, QueueMember, table
+from bot.settings import Settings
+from handlers import build_router
+
+log = logging.getLogger(__name__)
+S = table(AppSetting)
+P = table(Person)
+Q = table(Queue)
+QM = table(QueueMember)
+
+
+class HelpDesk:
+    """The running help desk: database, message path, outbox and channels."""
+
+    def __init__(self, settings: Settings, config: ServiceConfig, engine: AsyncEngine, clock: Clock,
+                 channels: Mapping[str, ChannelSender], workers: int) -> None:
+        self.settings = settings
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.channels = dict(channels)
+        self.router = build_router()
+        self.workers = workers
+        self.services: Services | None = None
+        self.pipeline: Pipeline | None = None
+        self.drainer: OutboxDrainer | None = None
+
+    async def check_database(self) -> None:
+        """Fail with a clear DatabaseUnavailable when the database cannot be used."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OSError, OperationalError, DBAPIError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise DatabaseUnavailable(f"cannot connect to {safe_url(str(self.engine.url))}: {reason}") from None
+        if not await migrate.is_current(self.engine):
+            raise DatabaseUnavailable("the database schema is not current: run `helpdesk db upgrade`")
+
+    async def start(self, *, drain: bool = True) -> None:
+        """Connect, sync the config into the database, load the KB, start workers and drainer."""
+        await self.check_database()
+        async with self.engine.begin() as conn:
+            key = await self._signing_key(conn)
+            await sync_config(conn, self.config, self.clock)
+            entries = await load_entries(conn)
+        self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
+                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config))
+        self.drainer = OutboxDrainer(self.engine, self.channels, self.clock)
+        self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
+                                 on_commit=self.drainer.wake)
+        await self.pipeline.start()
+        if drain:
+            await self.drainer.start()
+
+    async def stop(self) -> None:
+        """Finish in-flight messages, stop sending, close the database."""
+        if self.pipeline is not None:
+            await self.pipeline.stop()
+        if self.drainer is not None:
+            await self.drainer.stop()
+        await self.engine.dispose()
+
+    async def submit(self, msg: IncomingMessage) -> Outcome:
+        """Run one inbound message through the message path."""
+        if self.pipeline is None:
+            raise RuntimeError("the help desk is not started")
+        return await self.pipeline.submit(msg)
+
+    async def sync_config(self) -> None:
+        """Mirror the config's queues, members and staff roles into the database again."""
+        async with self.engine.begin() as conn:
+            await sync_config(conn, self.config, self.clock)
+
+    async def reload_kb(self) -> None:
+        """Rebuild the matcher from the entries now in the database."""
+        assert self.services is not None
+        async with self.engine.connect() as conn:
+            entries = await load_entries(conn)
+        self.services.kb = KnowledgeBase(entries, self.config)
+
+    async def _signing_key(self, conn: AsyncConnection) -> bytes:
+        if self.settings.helpdesk_secret_key is not None:
+            return self.settings.helpdesk_secret_key.get_secret_value().encode()
+        found = (await conn.execute(select(S.c.value).where(S.c.key == "signing_key"))).scalar()
+        if found is None:
+            found = secrets.token_urlsafe(32)
+            await conn.execute(insert(S).values(key="signing_key", value=found))
+        return str(found).encode()
+
+
+async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock) -> None:
+    """Mirror queues, memberships and staff roles from the config into the database."""
+    existing = {r.id for r in await conn.execute(select(Q.c.id))}
+    for q in config.queues:
+        if q.id in existing:
+            await conn.execute(update(Q).where(Q.c.id == q.id).values(name=q.name, auto_assign=q.auto_assign))
+        else:
+            await conn.execute(insert(Q).values(id=q.id, name=q.name, auto_assign=q.auto_assign))
+    handles = {h for q in config.queues for h in (*q.experts, *q.leads)} | set(config.service.secretariat)
+    people = {r.handle: (r.id, r.role) for r in await conn.execute(
+        select(P.c.handle, P.c.id, P.c.role).where(P.c.handle.in_(handles)))}
+    for handle, (person_id, role) in people.items():
+        wanted = "secretariat" if handle in config.service.secretariat else "expert"
+        if role != wanted and role != "secretariat":
+            await conn.execute(update(P).where(P.c.id == person_id).values(role=wanted))
+    members = {(r.queue_id, r.person_id): r.is_lead for r in await conn.execute(select(QM))}
+    for q in config.queues:
+        for handle in dict.fromkeys((*q.experts, *q.leads)):
+            if handle not in people:
+                continue
+            key = (q.id, people[handle][0])
+            lead = handle in q.leads
+            if key not in members:
+                await conn.execute(insert(QM).values(queue_id=q.id, person_id=key[1], is_lead=lead))
+            elif members[key] != lead:
+                await conn.execute(update(QM).where(QM.c.queue_id == q.id, QM.c.person_id == key[1])
+                                   .values(is_lead=lead))
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None,
+              channels: Mapping[str, ChannelSender] | None = None, config: ServiceConfig | None = None,
+              ) -> HelpDesk:
+    """Wire the help desk from settings. Reads the config file; connects to nothing yet."""
+    config = config or load_config(Path(settings.helpdesk_config) if settings.helpdesk_config else None)
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    workers = 1 if is_sqlite(settings.database_url) else 4
+    return HelpDesk(settings, config, engine, clock or SystemClock(), channels or {}, workers)

@@ -1,0 +1,46 @@
+"""The local channel: a terminal chat through the same message path, no token needed."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from rich.console import Console
+
+from bot.core.messages import Button, OutgoingMessage
+
+
+class ConsoleChannel:
+    """Prints what the bot sends; remembers the newest buttons so they can be picked by number."""
+
+    name = "console"
+
+    def __init__(self, console: Console | None = None, on_output: Callable[[], None] | None = None) -> None:
+        self._console = console or Console(highlight=False)
+        self._ids = itertools.count(1)
+        self.buttons: list[Button] = []
+        self._on_output = on_output
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Print one message (an edit is shown as an update of an earlier post)."""
+        where = chat_label(message.chat_id)
+        prefix = "updated " if message.kind == "edit" else ""
+        self._console.print(f"\n[bold cyan]{prefix}{where}[/bold cyan]", markup=True)
+        self._console.print(message.text, markup=False)
+        if message.buttons:
+            self.buttons = list(message.buttons)
+            for n, button in enumerate(message.buttons, 1):
+                self._console.print(f"  [{n}] {button.label}", markup=False)
+        if self._on_output is not None:
+            self._on_output()
+        return message.edit_external_id or f"console-{next(self._ids)}"
+
+
+def chat_label(chat_id: str) -> str:
+    """'queue:ENERGY' -> 'ENERGY queue'; 'dm:alice' -> 'to alice'."""
+    kind, _, name = chat_id.partition(":")
+    if kind == "queue":
+        return f"── {name} queue ──"
+    if kind == "dm":
+        return f"── to {name} ──"
+    return f"── {kind} ──"

@@ -1,0 +1,66 @@
+"""Helpers shared by the CLI commands: settings, clean errors, async entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.app import HelpDesk, build_app
+from bot.config import ConfigError
+from bot.db.engine import DatabaseUnavailable, safe_url
+from bot.settings import Settings
+from kb.files import KBFileError
+
+T = TypeVar("T")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a clear error (no traceback) and return the Exit to raise."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine, turning known failures into one clear line and a non-zero exit."""
+    try:
+        return asyncio.run(coro)
+    except (ConfigError, KBFileError) as exc:
+        raise fail(str(exc)) from None
+    except DatabaseUnavailable as exc:
+        raise fail(str(exc)) from None
+    except (OSError, OperationalError, DBAPIError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        url = safe_url(Settings().database_url)
+        raise fail(f"cannot use the database {url}: {reason}") from None
+
+
+def settings() -> Settings:
+    """Settings from the environment; logging configured from them."""
+    s = Settings()
+    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return s
+
+
+def desk() -> HelpDesk:
+    """The help desk from the environment's settings (not started)."""
+    try:
+        return build_app(settings())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+async def with_started(app: HelpDesk, body: Callable[[HelpDesk], Awaitable[T]], drain: bool = True) -> T:
+    """Start the help desk, run `body`, always stop it."""
+    await app.start(drain=drain)
+    try:
+        return await body(app)
+    finally:
+        await app.stop()

@@ -1,0 +1,1 @@
+"""Core domain: messages, tickets, triage, outbox. Knows nothing of Telegram or Slack."""

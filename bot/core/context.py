@@ -1,0 +1,142 @@
+"""What a handler sees: the message, the person, their conversation, and ways to act."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.messages import Attachment, Button, IncomingMessage
+from bot.i18n import t
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+
+
+@dataclass
+class Person:
+    """The sender as the hot path loads them (one row of person joined with identity)."""
+
+    id: int
+    role: str
+    language: str
+    display_name: str
+    handle: str | None = None
+    timezone: str = "UTC"
+    blocked: bool = False
+    is_new: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        """Experts and the secretariat."""
+        return self.role in ("expert", "secretariat")
+
+
+@dataclass
+class ConversationState:
+    """Where the person is in a dialogue (`state` empty means idle)."""
+
+    state: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+
+@dataclass
+class Effects:
+    """Rows a batch of messages writes, flushed together just before commit."""
+
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    triage: list[dict[str, Any]] = field(default_factory=list)
+
+
+def button_rows(buttons: Iterable[Button]) -> list[dict[str, str]] | None:
+    """Buttons as stored in the outbox."""
+    rows = [{"label": b.label, "action": b.action} for b in buttons]
+    return rows or None
+
+
+class Context:
+    """One message being handled inside the batch transaction."""
+
+    def __init__(
+        self,
+        services: Services,
+        conn: AsyncConnection,
+        msg: IncomingMessage,
+        message_id: int,
+        person: Person,
+        conversation: ConversationState,
+        effects: Effects,
+    ) -> None:
+        self.services = services
+        self.conn = conn
+        self.msg = msg
+        self.message_id = message_id
+        self.person = person
+        self.conversation = conversation
+        self.effects = effects
+        self.now: datetime = services.clock.now()
+
+    @property
+    def lang(self) -> str:
+        """The language to answer in."""
+        return self.person.language
+
+    def t(self, key: str, /, **values: object) -> str:
+        """A text in the sender's language."""
+        return t(key, self.lang, **values)
+
+    def button(self, label: str, verb: str, *args: object) -> Button:
+        """A button whose press comes back as the signed action `verb:args`."""
+        return Button(label=label, action=self.services.signer.sign(verb, *args))
+
+    def reply(self, text: str, buttons: Iterable[Button] = (), ticket_id: int | None = None) -> None:
+        """Answer in the chat the message came from."""
+        self.send(self.msg.channel, self.msg.chat_id, text, buttons, person_id=self.person.id,
+                  ticket_id=ticket_id)
+
+    def send(
+        self,
+        channel: str,
+        chat_id: str,
+        text: str,
+        buttons: Iterable[Button] = (),
+        *,
+        person_id: int | None = None,
+        ticket_id: int | None = None,
+        kind: str = "send",
+        ref: str | None = None,
+        thread_ref: str | None = None,
+        attachments: Iterable[Attachment] = (),
+    ) -> None:
+        """Queue a message (or an edit of the post named `ref`) in the outbox."""
+        files = [a.__dict__ for a in attachments] or None
+        self.effects.outbox.append({
+            "channel": channel, "chat_id": chat_id, "person_id": person_id, "ticket_id": ticket_id,
+            "kind": kind, "ref": ref, "thread_ref": thread_ref, "text": text,
+            "buttons": button_rows(buttons), "attachments": files, "status": "pending",
+            "attempts": 0, "next_attempt_at": self.now, "created_at": self.now,
+        })
+
+    def audit(self, action: str, *, ticket_id: int | None = None, allowed: bool = True,
+              **detail: Any) -> None:
+        """Record who did what, from where."""
+        self.effects.audit.append({
+            "at": self.now, "actor_id": self.person.id, "action": action, "ticket_id": ticket_id,
+            "channel": self.msg.channel, "allowed": allowed, "detail": detail or None,
+        })
+
+    def set_state(self, state: str, **data: Any) -> None:
+        """Remember where the dialogue is, for the person's next message."""
+        self.conversation.state = state
+        self.conversation.data = data
+        self.conversation.changed = True
+
+    def clear_state(self) -> None:
+        """Back to idle."""
+        if self.conversation.state or self.conversation.data:
+            self.set_state("")

@@ -1,0 +1,67 @@
+"""Who is writing: find the person behind (channel, user), creating them on first contact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.context import Person
+from bot.core.messages import IncomingMessage
+from bot.db.models import Identity, table
+from bot.db.models import Person as PersonRow
+from bot.i18n import LANGUAGES, normalise_language
+from kb.language import detect_language
+
+P = table(PersonRow)
+I = table(Identity)  # noqa: E741
+
+_COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
+
+
+def first_language(msg: IncomingMessage, default: str) -> str:
+    """The language of a new person: what the channel says, else what the text looks like."""
+    if msg.language and normalise_language(msg.language) == msg.language.split("-")[0].lower():
+        return normalise_language(msg.language)
+    if msg.text.strip() and not msg.text.startswith("/"):
+        return detect_language(msg.text, LANGUAGES, default)
+    return default
+
+
+async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessage], now: datetime,
+                         default_lang: str) -> dict[tuple[str, str], Person]:
+    """The person of every message's sender, in one query (plus one insert per newcomer)."""
+    keys = {(m.channel, m.user_id) for m in messages}
+    query = select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS).join(P, P.c.id == I.c.person_id)
+    query = query.where(tuple_(I.c.channel, I.c.external_user_id).in_(list(keys)))
+    people: dict[tuple[str, str], Person] = {}
+    chats: dict[tuple[str, str], str] = {}
+    for row in await conn.execute(query):
+        key = (row.channel, row.external_user_id)
+        chats[key] = row.chat_id
+        people[key] = Person(row.id, row.role, row.language, row.display_name, row.handle, row.timezone,
+                             row.blocked)
+    for msg in messages:
+        key = (msg.channel, msg.user_id)
+        if key not in people:
+            people[key] = await _create(conn, msg, now, default_lang)
+        elif msg.chat_type == "private" and chats.get(key) != msg.chat_id:
+            await conn.execute(update(I).where(I.c.channel == msg.channel, I.c.external_user_id == msg.user_id)
+                               .values(chat_id=msg.chat_id))
+            chats[key] = msg.chat_id
+    return people
+
+
+async def _create(conn: AsyncConnection, msg: IncomingMessage, now: datetime, default_lang: str) -> Person:
+    lang = first_language(msg, default_lang)
+    name = msg.user_name or f"{msg.channel}:{msg.user_id}"
+    person_id = (await conn.execute(
+        insert(P).values(display_name=name, role="practitioner", language=lang, timezone="UTC",
+                         blocked=False, created_at=now).returning(P.c.id))).scalar_one()
+    await conn.execute(insert(I).values(
+        person_id=person_id, channel=msg.channel, external_user_id=msg.user_id,
+        chat_id=msg.chat_id if msg.chat_type == "private" else "", username=msg.user_name or None,
+        created_at=now))
+    return Person(person_id, "practitioner", lang, name, is_new=True)

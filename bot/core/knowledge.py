@@ -1,0 +1,122 @@
+"""The knowledge base as the bot uses it: FAQ entries from the database, a matcher over them, triage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.config import ServiceConfig
+from bot.db.models import KBEntryRow, KBEntryVersion, table
+from kb.entry import KBEntry
+from kb.matcher import Matcher
+from kb.triage import Route, Thresholds, TriageResult, decide, route
+
+E = table(KBEntryRow)
+V = table(KBEntryVersion)
+
+
+class KnowledgeBase:
+    """Current FAQ entries and the matcher over them; pure once loaded."""
+
+    def __init__(self, entries: Sequence[KBEntry], config: ServiceConfig) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.matcher = Matcher(entries)
+        self._config = config
+        self._default = self._limits(None)
+        self._per_queue = {q: self._limits(q) for q in config.queue_ids}
+        self._keywords = {q.id: q.keywords for q in config.queues}
+
+    def _limits(self, queue: str | None) -> Thresholds:
+        m = self._config.thresholds(queue)
+        return Thresholds(answer=m.answer, margin=m.margin, suggest=m.suggest)
+
+    def triage(self, text: str, lang: str) -> TriageResult:
+        """What the bot would do with this question."""
+        candidates = self.matcher.search(text, lang=lang, k=5)
+        decision, limits = decide(candidates, self._per_queue, self._default)
+        where = route(text, lang, candidates, self._keywords, limits.suggest)
+        return TriageResult(decision, lang, candidates, limits, where)
+
+    def route(self, text: str, lang: str) -> Route:
+        """The queue for a question that becomes a ticket."""
+        return self.triage(text, lang).route
+
+    def in_language(self, entry_id: str, lang: str) -> KBEntry | None:
+        """The same topic in `lang`, when the KB has it."""
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            return None
+        if entry.lang == lang:
+            return entry
+        for other in self.entries.values():
+            if other.topic_key == entry.topic_key and other.lang == lang:
+                return other
+        return None
+
+
+def _entry(row: Any) -> KBEntry:
+    return KBEntry(
+        id=row.id, question=row.question, answer=row.answer, queue=row.queue_id, lang=row.lang,
+        phrasings=tuple(row.phrasings or ()), source=row.source, tags=tuple(row.tags or ()),
+        owner=row.owner, review_by=row.review_by, topic=row.topic if row.topic != row.id else "",
+        origin=row.origin,
+    )
+
+
+async def load_entries(conn: AsyncConnection, include_retired: bool = False) -> list[KBEntry]:
+    """Current versions of the FAQ entries."""
+    query = (
+        select(E.c.id, E.c.topic, E.c.queue_id, E.c.lang, V.c.question, V.c.phrasings, V.c.answer,
+               V.c.source, V.c.tags, V.c.owner, V.c.review_by, V.c.origin)
+        .join(V, (V.c.entry_id == E.c.id) & (V.c.version == E.c.version))
+        .order_by(E.c.id)
+    )
+    if not include_retired:
+        query = query.where(E.c.retired_at.is_(None))
+    return [_entry(r) for r in await conn.execute(query)]
+
+
+def _version_row(entry: KBEntry, version: int, now: datetime) -> dict[str, Any]:
+    return {
+        "entry_id": entry.id, "version": version, "question": entry.question,
+        "phrasings": list(entry.phrasings), "answer": entry.answer, "source": entry.source,
+        "tags": list(entry.tags), "owner": entry.owner, "review_by": entry.review_by,
+        "origin": entry.origin, "created_at": now,
+    }
+
+
+async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now: datetime) -> dict[str, int]:
+    """Store entries: new ones added, changed ones versioned, missing ones retired (never deleted).
+
+    Idempotent: importing the same files twice changes nothing.
+    """
+    existing = {r.id: r for r in await conn.execute(select(E.c.id, E.c.version, E.c.content_hash,
+                                                           E.c.retired_at))}
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "retired": 0, "restored": 0}
+    for entry in entries:
+        digest = entry.content_hash()
+        row = existing.get(entry.id)
+        values = {"topic": entry.topic_key, "queue_id": entry.queue, "lang": entry.lang,
+                  "content_hash": digest, "retired_at": None, "updated_at": now}
+        if row is None:
+            await conn.execute(insert(E).values(id=entry.id, version=1, **values))
+            await conn.execute(insert(V).values(**_version_row(entry, 1, now)))
+            counts["added"] += 1
+        elif row.content_hash != digest:
+            await conn.execute(insert(V).values(**_version_row(entry, row.version + 1, now)))
+            await conn.execute(update(E).where(E.c.id == entry.id).values(version=row.version + 1, **values))
+            counts["updated"] += 1
+        elif row.retired_at is not None:
+            await conn.execute(update(E).where(E.c.id == entry.id).values(retired_at=None, updated_at=now))
+            counts["restored"] += 1
+        else:
+            counts["unchanged"] += 1
+    gone = [i for i, r in existing.items() if r.retired_at is None and i not in {e.id for e in entries}]
+    if gone:
+        await conn.execute(update(E).where(E.c.id.in_(gone)).values(retired_at=now, updated_at=now))
+        counts["retired"] = len(gone)
+    return counts

@@ -1,0 +1,59 @@
+"""What flows through the message path, independent of any chat platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file relayed by reference (the channel's file id), never copied."""
+
+    kind: str  # "photo" | "document"
+    file_id: str
+    name: str = ""
+    size: int = 0
+    mime: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One thing a person did on a channel: a text, a command or a button press."""
+
+    channel: str
+    external_id: str
+    user_id: str
+    chat_id: str
+    text: str = ""
+    user_name: str = ""
+    language: str | None = None
+    action: str | None = None
+    chat_type: str = "private"
+    reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    unsupported: str | None = None  # e.g. "sticker": something the bot cannot read
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice shown under a message; `action` is signed data the bot checks on press."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message for one chat, as the drainer hands it to a channel adapter."""
+
+    outbox_id: int
+    channel: str
+    chat_id: str
+    text: str
+    buttons: tuple[Button, ...] = ()
+    kind: str = "send"  # "send" | "edit"
+    edit_external_id: str | None = None
+    thread_external_id: str | None = None
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)

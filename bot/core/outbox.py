@@ -1,0 +1,200 @@
+"""The outbox drainer: sends committed replies through the channels, in order per chat.
+
+A row is claimed with a lease (status "sending"), sent, then marked "sent" with the channel's
+message id. A crash after sending and before marking re-sends that row once on restart; a crash
+before commit never produced a row. Rate limits and outages delay rows (and every later row of
+the same chat, to keep order); only permanent failures stop a row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.core.messages import Attachment, Button, OutgoingMessage
+from bot.db.models import Outbox, table
+
+log = logging.getLogger(__name__)
+O = table(Outbox)  # noqa: E741
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = 300.0
+
+
+class RetryLater(Exception):
+    """Send again after `seconds` (429 retry_after, 5xx, network errors)."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds}s")
+        self.seconds = seconds
+
+
+class PermanentFailure(Exception):
+    """This row can never be sent (e.g. the user blocked the bot)."""
+
+    def __init__(self, reason: str, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
+
+
+class ChannelSender(Protocol):
+    """What the drainer needs from a channel adapter."""
+
+    name: str
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Deliver; return the channel's id of the posted message."""
+        ...
+
+
+def backoff(attempts: int) -> float:
+    """Exponential backoff for transient errors: 1, 2, 4 … seconds, capped."""
+    return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
+
+
+class OutboxDrainer:
+    """Claims due rows of its channels and sends them."""
+
+    def __init__(self, engine: AsyncEngine, channels: Mapping[str, ChannelSender], clock: Clock,
+                 batch: int = 200, concurrency: int = 32, poll_seconds: float = 1.0) -> None:
+        self._engine = engine
+        self._channels = channels
+        self._clock = clock
+        self._batch = batch
+        self._limit = asyncio.Semaphore(concurrency)
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.sent = 0
+
+    def wake(self) -> None:
+        """Something was committed: look at the outbox now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Drain in the background until stopped."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name="outbox-drainer")
+
+    async def stop(self) -> None:
+        """Finish the round in progress and stop; unsent rows wait for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                busy = await self.drain_once()
+            except Exception:
+                log.exception("outbox round failed; retrying")
+                busy = 0
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Claim and send one round of due rows; return how many were handled."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in rows:
+            chats[(row.channel, row.chat_id)].append(row)
+        results = await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in chats.values()))
+        async with self._engine.begin() as conn:
+            for (channel, chat_id), updates in zip(chats, results, strict=True):
+                for values in updates:
+                    row_id = values.pop("id")
+                    await conn.execute(update(O).where(O.c.id == row_id).values(**values))
+                postponed = [u["next_attempt_at"] for u in updates if u.get("status") == "pending"]
+                if postponed:  # later rows of this chat wait too, so the chat keeps its order
+                    await conn.execute(update(O).where(
+                        O.c.channel == channel, O.c.chat_id == chat_id, O.c.status == "pending",
+                        O.c.next_attempt_at < postponed[0]).values(next_attempt_at=postponed[0]))
+        return len(rows)
+
+    async def _claim(self) -> list[Any]:
+        now = self._clock.now()
+        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
+                  and_(O.c.status == "sending", O.c.lease_until < now))
+        async with self._engine.begin() as conn:
+            ids = select(O.c.id).where(due, O.c.channel.in_(list(self._channels))).order_by(O.c.id)
+            ids = ids.limit(self._batch)
+            if conn.dialect.name == "postgresql":
+                ids = ids.with_for_update(skip_locked=True)
+            claimed = (update(O).where(O.c.id.in_(ids.scalar_subquery()))
+                       .values(status="sending", lease_until=now + LEASE, attempts=O.c.attempts + 1)
+                       .returning(*O.c))
+            rows = list(await conn.execute(claimed))
+        rows.sort(key=lambda r: r.id)
+        return rows
+
+    async def _send_chat(self, rows: list[Any]) -> list[dict[str, Any]]:
+        """Send one chat's rows in order; stop at the first that must wait."""
+        out: list[dict[str, Any]] = []
+        async with self._limit:
+            for index, row in enumerate(rows):
+                try:
+                    message = await self._outgoing(row)
+                    external_id = await self._channels[row.channel].send(message)
+                except RetryLater as exc:
+                    until = self._clock.now() + timedelta(seconds=exc.seconds)
+                    out.extend(_postpone(rows[index:], until, str(exc)))
+                    return out
+                except PermanentFailure as exc:
+                    log.warning("outbox row %s failed for good: %s", row.id, exc)
+                    out.append({"id": row.id, "status": "failed", "error": str(exc)[:500],
+                                "lease_until": None})
+                    continue
+                except Exception as exc:
+                    until = self._clock.now() + timedelta(seconds=backoff(row.attempts))
+                    log.warning("outbox row %s: %s; retrying", row.id, exc)
+                    out.extend(_postpone(rows[index:], until, repr(exc)))
+                    return out
+                self.sent += 1
+                out.append({"id": row.id, "status": "sent", "sent_at": self._clock.now(),
+                            "external_id": external_id, "lease_until": None, "error": None})
+        return out
+
+    async def _outgoing(self, row: Any) -> OutgoingMessage:
+        edit_id = await self._external_id(row, row.ref) if row.kind == "edit" else None
+        thread_id = await self._external_id(row, row.thread_ref) if row.thread_ref else None
+        return OutgoingMessage(
+            outbox_id=row.id, channel=row.channel, chat_id=row.chat_id, text=row.text,
+            buttons=tuple(Button(**b) for b in row.buttons or ()), kind=row.kind,
+            edit_external_id=edit_id, thread_external_id=thread_id,
+            attachments=tuple(Attachment(**a) for a in row.attachments or ()),
+        )
+
+    async def _external_id(self, row: Any, ref: str | None) -> str:
+        """The channel id of the earlier post named `ref` in the same chat (it must be sent first)."""
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(
+                select(O.c.external_id, O.c.status)
+                .where(O.c.channel == row.channel, O.c.chat_id == row.chat_id, O.c.ref == ref,
+                       O.c.kind == "send", O.c.ticket_id == row.ticket_id)
+                .order_by(O.c.id.desc()).limit(1))).first()
+        if found is None or found.status == "failed":
+            raise PermanentFailure(f"nothing named {ref!r} was posted in this chat")
+        if found.status != "sent" or found.external_id is None:
+            raise RetryLater(1.0, f"{ref!r} not sent yet")
+        return str(found.external_id)
+
+
+def _postpone(rows: Iterable[Any], until: Any, error: str) -> list[dict[str, Any]]:
+    return [{"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
+             "error": error[:500]} for r in rows]

@@ -1,0 +1,187 @@
+"""The one message path: dedupe → identity → handler → effects, in one transaction per batch.
+
+Messages are handed to `Pipeline.submit`, which returns once the message is stored and its
+effects (outbox rows, audit, triage, conversation state) are committed. Workers take messages
+in batches and commit each batch once: the commit is the expensive part, so batching is what
+makes the hot path fast. A batch that fails is retried message by message, and a message that
+fails alone is still stored (status "failed") with an apology to the sender: nothing is lost.
+Messages of one chat always go to the same worker, so they are handled in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.context import Context, ConversationState, Effects, Person
+from bot.core.identity import resolve_people
+from bot.core.messages import IncomingMessage
+from bot.core.router import Router
+from bot.core.services import Services
+from bot.db.models import Audit, Conversation, Message, Outbox, TriageDecision, table
+from bot.db.sql import insert_ignore, upsert
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+
+M = table(Message)
+C = table(Conversation)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a submitted message."""
+
+    message_id: int | None
+    duplicate: bool = False
+    failed: bool = False
+
+
+Item = tuple[IncomingMessage, "asyncio.Future[Outcome]"]
+
+
+def _message_row(msg: IncomingMessage, person: Person, now: Any) -> dict[str, Any]:
+    kind = "action" if msg.action else "command" if msg.text.startswith("/") else "text"
+    return {
+        "channel": msg.channel, "external_id": msg.external_id, "direction": "in",
+        "person_id": person.id, "chat_id": msg.chat_id, "kind": kind,
+        "text": msg.text if not msg.action else "",
+        "attachments": [a.__dict__ for a in msg.attachments] or None,
+        "internal": False, "status": "done", "created_at": msg.received_at or now,
+    }
+
+
+class Pipeline:
+    """Batching workers that run every inbound message through the router."""
+
+    def __init__(self, engine: AsyncEngine, services: Services, router: Router, *, workers: int = 1,
+                 batch_max: int = 64, on_commit: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._services = services
+        self._router = router
+        self._queues: list[asyncio.Queue[Item | None]] = [asyncio.Queue() for _ in range(workers)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._batch_max = batch_max
+        self._on_commit = on_commit
+
+    async def start(self) -> None:
+        """Start the workers."""
+        self._tasks = [asyncio.create_task(self._worker(q), name=f"pipeline-{i}")
+                       for i, q in enumerate(self._queues)]
+
+    async def stop(self) -> None:
+        """Finish what was submitted, then stop."""
+        for q in self._queues:
+            q.put_nowait(None)
+        await asyncio.gather(*self._tasks)
+        self._tasks = []
+
+    async def submit(self, msg: IncomingMessage) -> Outcome:
+        """Handle one message; returns when it is stored and its effects are committed."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        shard = zlib.crc32(f"{msg.channel}:{msg.chat_id}".encode()) % len(self._queues)
+        self._queues[shard].put_nowait((msg, future))
+        return await future
+
+    async def _worker(self, queue: asyncio.Queue[Item | None]) -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self._batch_max and not queue.empty():
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            await self._run(batch)
+            if stop:
+                return
+
+    async def _run(self, batch: list[Item]) -> None:
+        try:
+            outcomes = await self._transaction([msg for msg, _ in batch])
+        except Exception:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._run([item])
+                return
+            log.exception("message %s/%s failed", batch[0][0].channel, batch[0][0].external_id)
+            outcomes = [await self._store_failed(batch[0][0])]
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    async def _transaction(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
+        now = self._services.clock.now()
+        default_lang = self._services.config.service.default_language
+        async with self._engine.begin() as conn:
+            people = await resolve_people(conn, messages, now, default_lang)
+            rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
+            stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(rows)
+            stored = {r.external_id: r.id for r in await conn.execute(
+                stmt.returning(M.c.id, M.c.external_id))}
+            conversations = await self._conversations(conn, [p.id for p in people.values()])
+            effects = Effects()
+            outcomes: list[Outcome] = []
+            for msg in messages:
+                message_id = stored.pop(msg.external_id, None)
+                if message_id is None:
+                    outcomes.append(Outcome(None, duplicate=True))
+                    continue
+                person = people[(msg.channel, msg.user_id)]
+                outcomes.append(Outcome(message_id))
+                if person.blocked:
+                    continue
+                ctx = Context(self._services, conn, msg, message_id, person,
+                              conversations[person.id], effects)
+                await self._router.handle(ctx)
+            await _flush(conn, effects, conversations, now)
+        return outcomes
+
+    @staticmethod
+    async def _conversations(conn: AsyncConnection, person_ids: list[int]) -> dict[int, ConversationState]:
+        found = {r.person_id: ConversationState(r.state, dict(r.data or {}))
+                 for r in await conn.execute(select(C.c.person_id, C.c.state, C.c.data)
+                                             .where(C.c.person_id.in_(person_ids)))}
+        return {pid: found.get(pid) or ConversationState() for pid in person_ids}
+
+    async def _store_failed(self, msg: IncomingMessage) -> Outcome:
+        """Keep a message whose handling failed, and tell the sender; it can be replayed later."""
+        now = self._services.clock.now()
+        async with self._engine.begin() as conn:
+            people = await resolve_people(conn, [msg], now, self._services.config.service.default_language)
+            person = people[(msg.channel, msg.user_id)]
+            row = _message_row(msg, person, now) | {"status": "failed"}
+            stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(row).returning(M.c.id)
+            message_id = (await conn.execute(stmt)).scalar_one_or_none()
+            if message_id is None:
+                return Outcome(None, duplicate=True)
+            await conn.execute(insert(table(Outbox)).values(
+                channel=msg.channel, chat_id=msg.chat_id, person_id=person.id, kind="send",
+                text=t("error.internal", person.language), status="pending", attempts=0,
+                next_attempt_at=now, created_at=now))
+        return Outcome(message_id, failed=True)
+
+
+async def _flush(conn: AsyncConnection, effects: Effects, conversations: dict[int, ConversationState],
+                 now: Any) -> None:
+    """Write the batch's buffered rows: one statement per table."""
+    for target, rows in ((table(Outbox), effects.outbox), (table(Audit), effects.audit),
+                         (table(TriageDecision), effects.triage)):
+        if rows:
+            await conn.execute(insert(target), rows)
+    changed = [{"person_id": pid, "state": c.state, "data": c.data, "updated_at": now}
+               for pid, c in conversations.items() if c.changed]
+    await upsert(conn, C, changed, ["person_id"])

@@ -1,0 +1,30 @@
+"""Where things are posted: queue spaces, the secretariat space, a person's own chat."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.config import ServiceConfig, Space
+from bot.db.models import Identity, table
+
+I = table(Identity)  # noqa: E741
+
+
+def queue_spaces(config: ServiceConfig, queue_id: str) -> list[Space]:
+    """The chats where a queue's tickets are announced (the console space when none is set)."""
+    queue = config.queue(queue_id)
+    return list(queue.spaces) or [Space(channel="console", chat=f"queue:{queue_id}")]
+
+
+def secretariat_spaces(config: ServiceConfig) -> list[Space]:
+    """The chats the secretariat watches."""
+    return list(config.service.secretariat_spaces) or [Space(channel="console", chat="secretariat")]
+
+
+async def direct_chats(conn: AsyncConnection, person_id: int) -> list[tuple[str, str]]:
+    """(channel, chat) pairs where a person can be reached privately, most recent identity first."""
+    rows = await conn.execute(select(I.c.channel, I.c.chat_id).where(I.c.person_id == person_id,
+                                                                      I.c.chat_id != "")
+                              .order_by(I.c.id.desc()))
+    return [(r.channel, r.chat_id) for r in rows]

@@ -1,0 +1,49 @@
+"""Engine creation: a pooled engine on PostgreSQL, one serialised writer connection on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; the message says where and why (never the password)."""
+
+
+def is_sqlite(url: str) -> bool:
+    """True for SQLite URLs."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
+    """An async engine tuned for the message path.
+
+    SQLite gets ONE connection (a single writer in WAL mode with synchronous=NORMAL):
+    many aiosqlite connections fight over the write lock and end in "database is locked".
+    """
+    if is_sqlite(url):
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               connect_args=connect_args)

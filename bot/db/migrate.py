@@ -1,0 +1,51 @@
+"""Run Alembic migrations programmatically (used by the CLI, the app and the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(url: str = "") -> Config:
+    """An Alembic config pointing at the project's migrations directory."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _command(connection: Connection, action: str, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    getattr(command, action)(cfg, revision)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision`."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_command, "upgrade", revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    """Downgrade the schema to `revision`."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_command, "downgrade", revision)
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """True when the database is at the newest migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current) == head

@@ -1,0 +1,37 @@
+"""Small dialect-aware Core helpers for PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT for this connection's database."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def insert_ignore(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> Insert:
+    """INSERT … ON CONFLICT (keys) DO NOTHING."""
+    stmt: Insert = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+    return stmt
+
+
+async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows, updating the non-key columns of rows that already exist."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn, table)
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def skip_locked(conn: AsyncConnection) -> dict[str, Any]:
+    """`with_for_update` arguments: SKIP LOCKED on PostgreSQL, nothing on SQLite (one writer)."""
+    return {"skip_locked": True} if conn.dialect.name == "postgresql" else {}

@@ -1,0 +1,59 @@
+"""Process settings from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the process needs from its environment. Secrets never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./helpdesk.db"
+    database_schema: str | None = Field(default=None, description="PostgreSQL schema (search_path)")
+    helpdesk_config: Path | None = Field(default=None, description="Service config TOML file")
+    helpdesk_secret_key: SecretStr | None = None
+    kb_dir: Path | None = None
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    helpdesk_http_host: str = "127.0.0.1"
+    helpdesk_http_port: int = 8080
+
+    log_level: str = "INFO"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram runs only when its token is set."""
+        return self.telegram_bot_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack runs only when a bot token and a way to receive events are set."""
+        return self.slack_bot_token is not None and (
+            self.slack_app_token is not None or self.slack_signing_secret is not None
+        )
+
+    def secrets(self) -> list[str]:
+        """The configured secret values, for log scrubbing and tests."""
+        values = [
+            self.helpdesk_secret_key,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+        ]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -1,0 +1,14 @@
+"""Conversation flows by role. Each module has `register(router)`."""
+
+from __future__ import annotations
+
+from bot.core.router import Router
+from handlers import asker, common
+
+
+def build_router() -> Router:
+    """The router with every flow registered."""
+    router = Router()
+    for module in (common, asker):
+        module.register(router)
+    return router

@@ -1,0 +1,165 @@
+"""The practitioner's flow: ask, get an FAQ answer, suggestions or a ticket; say whether it helped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import select, update
+
+from bot.core import tickets
+from bot.core.context import Context
+from bot.core.router import PRACTITIONER, Router
+from bot.db.models import Message, TriageDecision, table
+from kb.entry import KBEntry
+from kb.triage import TriageResult, is_chatter
+
+TD = table(TriageDecision)
+M = table(Message)
+ASKER = frozenset({PRACTITIONER})
+
+
+def record(ctx: Context, result: TriageResult) -> None:
+    """Store the decision with its candidates and thresholds (flushed with the batch)."""
+    top = result.candidates[0] if result.candidates else None
+    ctx.effects.triage.append({
+        "message_id": ctx.message_id, "person_id": ctx.person.id, "ticket_id": None, "lang": result.lang,
+        "decision": result.decision, "top_entry_id": top.entry_id if top else None,
+        "top_score": round(top.score, 4) if top else None, "queue_id": result.route.queue,
+        "candidates": [asdict(c) for c in result.candidates], "thresholds": asdict(result.thresholds),
+        "feedback": None, "created_at": ctx.now,
+    })
+
+
+def answer_text(ctx: Context, entry: KBEntry) -> str:
+    """The FAQ answer with its source; a note when it is in another language."""
+    text = ctx.t("faq.answer", question=entry.question, answer=entry.answer.strip(), source=entry.source)
+    if entry.lang != ctx.lang:
+        text = ctx.t("faq.other_language", lang=entry.lang) + "\n\n" + text
+    return text
+
+
+def send_answer(ctx: Context, entry_id: str, message_id: int) -> None:
+    """Answer with an FAQ entry and ask whether it helped."""
+    kb = ctx.services.kb
+    entry = kb.in_language(entry_id, ctx.lang) or kb.entries[entry_id]
+    ctx.reply(answer_text(ctx, entry), [
+        ctx.button(ctx.t("faq.helped"), "helped", message_id),
+        ctx.button(ctx.t("faq.need_expert"), "expert", message_id),
+    ])
+
+
+async def escalate(ctx: Context, question: str, message_id: int, queue: str | None,
+                   reasons: list[str]) -> None:
+    """Open a ticket in the routed queue, or ask which topic is closest."""
+    if queue is None:
+        buttons = [ctx.button(q.name, "queue", message_id, q.id) for q in ctx.services.config.queues]
+        ctx.reply(ctx.t("route.ask"), buttons)
+        return
+    await tickets.open_ticket(ctx, question, queue, message_id, reasons)
+
+
+async def question_of(ctx: Context, message_id: int) -> str | None:
+    """The text of one of the sender's own earlier messages (None for someone else's)."""
+    row = (await ctx.conn.execute(select(M.c.text, M.c.person_id, M.c.ticket_id)
+                                  .where(M.c.id == message_id))).first()
+    if row is None or row.person_id != ctx.person.id:
+        return None
+    if row.ticket_id is not None:
+        ctx.reply(ctx.t("ticket.already", id=row.ticket_id))
+        return None
+    return str(row.text)
+
+
+async def set_feedback(ctx: Context, message_id: int, feedback: str) -> bool:
+    """Mark a decision as helped / false deflection; False when it is not the sender's."""
+    result = await ctx.conn.execute(update(TD).where(TD.c.message_id == message_id,
+                                                     TD.c.person_id == ctx.person.id)
+                                    .values(feedback=feedback))
+    return bool(result.rowcount)
+
+
+def register(router: Router) -> None:
+    """Register the practitioner's flows."""
+
+    @router.text(PRACTITIONER)
+    async def ask(ctx: Context) -> None:
+        text = ctx.msg.text.strip()
+        if is_chatter(text):
+            ctx.reply(ctx.t("chatter.reply"))
+            return
+        result = ctx.services.kb.triage(text, ctx.lang)
+        record(ctx, result)
+        if result.decision == "answer":
+            send_answer(ctx, result.candidates[0].entry_id, ctx.message_id)
+        elif result.decision == "suggest":
+            kb = ctx.services.kb
+            buttons = []
+            for n, cand in enumerate(result.candidates[:3]):
+                entry = kb.in_language(cand.entry_id, ctx.lang) or kb.entries[cand.entry_id]
+                buttons.append(ctx.button(entry.question[:60], "pick", ctx.message_id, n))
+            buttons.append(ctx.button(ctx.t("suggest.none"), "expert", ctx.message_id))
+            ctx.reply(ctx.t("suggest.intro"), buttons)
+        else:
+            ctx.reply(ctx.t("escalate.no_match"))
+            await escalate(ctx, text, ctx.message_id, result.route.queue, result.route.reasons)
+
+    @router.action("pick", roles=ASKER)
+    async def pick(ctx: Context, args: list[str]) -> None:
+        message_id, n = int(args[0]), int(args[1])
+        row = (await ctx.conn.execute(select(TD.c.candidates, TD.c.person_id)
+                                      .where(TD.c.message_id == message_id))).first()
+        if row is None or row.person_id != ctx.person.id or n >= len(row.candidates):
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        entry_id = row.candidates[n]["entry_id"]
+        if entry_id not in ctx.services.kb.entries:
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        await ctx.conn.execute(update(TD).where(TD.c.message_id == message_id)
+                               .values(feedback=f"picked:{n}", top_entry_id=entry_id))
+        ctx.audit("faq.pick", entry=entry_id)
+        send_answer(ctx, entry_id, message_id)
+
+    @router.action("helped", roles=ASKER)
+    async def helped(ctx: Context, args: list[str]) -> None:
+        if await set_feedback(ctx, int(args[0]), "helped"):
+            ctx.reply(ctx.t("faq.thanks"))
+        else:
+            ctx.reply(ctx.t("error.stale_button"))
+
+    @router.action("expert", roles=ASKER)
+    async def need_expert(ctx: Context, args: list[str]) -> None:
+        message_id = int(args[0])
+        question = await question_of(ctx, message_id)
+        if question is None:
+            return
+        row = (await ctx.conn.execute(select(TD.c.decision).where(TD.c.message_id == message_id))).first()
+        if row is not None and row.decision == "answer":
+            await set_feedback(ctx, message_id, "false_deflection")
+            ctx.audit("faq.false_deflection", message_id=message_id)
+        else:
+            await set_feedback(ctx, message_id, "escalated")
+        where = ctx.services.kb.route(question, ctx.lang)
+        await escalate(ctx, question, message_id, where.queue, where.reasons)
+
+    @router.action("queue", roles=ASKER)
+    async def choose_queue(ctx: Context, args: list[str]) -> None:
+        message_id, queue_id = int(args[0]), args[1]
+        question = await question_of(ctx, message_id)
+        if question is None:
+            return
+        if queue_id not in ctx.services.config.queue_ids:
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        await tickets.open_ticket(ctx, question, queue_id, message_id, ["chosen by the practitioner"])
+
+    @router.command("mytickets", roles=ASKER, help_key="help.cmd.mytickets")
+    async def my_tickets(ctx: Context) -> None:
+        mine = await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        if not mine:
+            ctx.reply(ctx.t("ticket.none_open"))
+            return
+        lines = [ctx.t("ticket.list_header")]
+        lines += [ctx.t("ticket.list_line", id=v.id, queue=v.queue_id, state=ctx.t(f"state.{v.state}"),
+                        question=v.question[:80]) for v in mine]
+        ctx.reply("\n".join(lines))

@@ -1,0 +1,122 @@
+"""Triage: from scored FAQ candidates to answer / suggest / escalate, and the queue to route to. Pure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from kb.matcher import Candidate
+
+Decision = Literal["answer", "suggest", "escalate", "chatter"]
+
+_CHATTER = {
+    "en": {"hi", "hello", "hey", "thanks", "thank you", "thank you very much", "thx", "ok", "okay",
+           "good morning", "good afternoon", "good evening", "bye", "goodbye", "great", "cool", "yes", "no"},
+    "es": {"hola", "gracias", "muchas gracias", "buenos dias", "buenas tardes", "buenas noches", "vale",
+           "adios", "ok", "perfecto", "genial", "si", "no", "chao"},
+    "fr": {"bonjour", "salut", "merci", "merci beaucoup", "bonsoir", "au revoir", "ok", "d'accord",
+           "parfait", "super", "oui", "non", "coucou"},
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The calibrated score limits of one queue."""
+
+    answer: float
+    margin: float
+    suggest: float
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which queue a ticket should go to, and why."""
+
+    queue: str | None
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """What the bot would do with one question and why."""
+
+    decision: Decision
+    lang: str
+    candidates: list[Candidate]
+    thresholds: Thresholds
+    route: Route
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for the audit row and `helpdesk triage --json`."""
+        return {
+            "decision": self.decision,
+            "lang": self.lang,
+            "candidates": [asdict(c) for c in self.candidates],
+            "thresholds": asdict(self.thresholds),
+            "route": asdict(self.route),
+        }
+
+
+def _plain(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[^\w' ]+", " ", text).strip()
+
+
+def is_chatter(text: str) -> bool:
+    """Greetings and thanks that deserve a friendly word, not a ticket."""
+    plain = " ".join(_plain(text).split())
+    return any(plain in phrases for phrases in _CHATTER.values()) or plain == ""
+
+
+def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds], default: Thresholds,
+           ) -> tuple[Decision, Thresholds]:
+    """Answer when the best candidate is sure and clearly ahead, suggest when plausible, else escalate.
+
+    The thresholds are those of the best candidate's queue (each queue may be tuned on its own).
+    """
+    if not candidates:
+        return "escalate", default
+    top = candidates[0]
+    limits = thresholds.get(top.queue, default)
+    second = candidates[1].score if len(candidates) > 1 else 0.0
+    if top.score >= limits.answer and top.score - second >= limits.margin:
+        return "answer", limits
+    if top.score >= limits.suggest:
+        return "suggest", limits
+    return "escalate", limits
+
+
+def route(text: str, lang: str, candidates: Sequence[Candidate],
+          keywords: Mapping[str, Mapping[str, Sequence[str]]], suggest: float) -> Route:
+    """Pick a queue from keyword hits (all languages, the question's first) and the candidates' queues.
+
+    Returns `Route(None)` when nothing points anywhere: the practitioner is then asked.
+    """
+    plain = f" {_plain(text)} "
+    scores: dict[str, float] = {}
+    reasons: list[str] = []
+    for queue, by_lang in keywords.items():
+        for kw_lang, words in by_lang.items():
+            weight = 1.0 if kw_lang == lang else 0.6
+            for word in words:
+                if f" {_plain(word)} " in plain:
+                    scores[queue] = scores.get(queue, 0.0) + weight
+                    reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
+    for rank, cand in enumerate(candidates[:3]):
+        if cand.score >= suggest * 0.6:
+            bonus = cand.score * (1.0 - 0.25 * rank)
+            scores[cand.queue] = scores.get(cand.queue, 0.0) + bonus
+            reasons.append(f"FAQ candidate {cand.entry_id} ({cand.score:.2f}) -> {cand.queue}")
+    if not scores:
+        return Route(None, {}, ["no keyword or FAQ candidate points to a queue"])
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    best, best_score = ranked[0]
+    if len(ranked) > 1 and ranked[1][1] >= best_score * 0.9:
+        reasons.append(f"too close between {ranked[0][0]} and {ranked[1][0]}")
+        return Route(None, scores, reasons)
+    return Route(best, scores, reasons)

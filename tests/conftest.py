@@ -1,0 +1,84 @@
+"""Shared fixtures: a migrated database per test (SQLite file or a fresh PostgreSQL schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+
+PG_URL = os.environ.get("HELPDESK_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("HELPDESK_REQUIRE_POSTGRES") == "1"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _pg_available() -> bool:
+    import asyncpg
+
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+_PG_STATE: dict[str, bool] = {}
+
+
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL is not reachable."""
+    if "ok" not in _PG_STATE:
+        _PG_STATE["ok"] = _pg_available()
+    if not _PG_STATE["ok"]:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (HELPDESK_REQUIRE_POSTGRES=1) but {PG_URL} is unreachable")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+
+
+async def _drop_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await conn.close()
+
+
+async def _create_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings on a fresh SQLite file."""
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def pg_settings() -> AsyncIterator[Settings]:
+    """Settings on a fresh, empty PostgreSQL schema, dropped afterwards."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await _create_schema(schema)
+    try:
+        yield Settings(database_url=PG_URL, database_schema=schema, _env_file=None)  # type: ignore[call-arg]
+    finally:
+        await _drop_schema(schema)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Run the test on both databases."""
+    yield request.getfixturevalue(f"{request.param}_settings")
