@@ -29,7 +29,8 @@ DEV_QUERIES_FILE = "dev_queries.jsonl"
 DEFAULT_QUEUE = "faq"
 RANK_DEPTH = 10
 SUGGEST_KEEP = 0.95  # share of useful top-3 suggestions the suggest threshold must keep
-MARGINS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+MARGINS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+MIN_OOS_SHARE = 0.25  # tuning counts out-of-scope queries as at least this share of all queries
 
 
 class EvalDataError(ValueError):
@@ -145,6 +146,7 @@ class TuneResult:
 
     split: str
     target_precision: float
+    min_oos_share: float
     reachable: bool
     answer_threshold: float
     margin: float
@@ -155,7 +157,8 @@ class TuneResult:
     suggest_oos_rejection: float | None
     rules: tuple[str, ...] = field(
         default=(
-            "answer: (threshold, margin) with the highest coverage whose answer precision >= target",
+            "answer: (threshold, margin) with the highest coverage whose answer precision >= target, "
+            "out-of-scope queries weighted up to min_oos_share of the split when rarer",
             f"suggest: highest threshold keeping {SUGGEST_KEEP:.0%} of the in-scope queries "
             "whose top 3 holds a relevant entry (capped at the answer threshold)",
         )
@@ -363,11 +366,18 @@ def evaluate(
 
 
 def tune(
-    matcher: SearchesFAQ, queries: EvalSet | Sequence[EvalQuery], target_precision: float = 0.95
+    matcher: SearchesFAQ,
+    queries: EvalSet | Sequence[EvalQuery],
+    target_precision: float = 0.95,
+    min_oos_share: float = MIN_OOS_SHARE,
 ) -> TuneResult:
-    """Choose answer and suggest thresholds; an :class:`EvalSet` is tuned on its dev split if any."""
+    """Choose answer and suggest thresholds; an :class:`EvalSet` is tuned on its dev split if any.
+
+    A help desk sees an unknown share of off-topic questions and dev splits tend to
+    under-represent them, so out-of-scope queries are weighted up to ``min_oos_share``.
+    """
     split, chosen = _tuning_split(queries)
-    return tune_results(run(matcher, chosen), target_precision, split)
+    return tune_results(run(matcher, chosen), target_precision, split, min_oos_share)
 
 
 def _tuning_split(queries: EvalSet | Sequence[EvalQuery]) -> tuple[str, Sequence[EvalQuery]]:
@@ -378,9 +388,11 @@ def _tuning_split(queries: EvalSet | Sequence[EvalQuery]) -> tuple[str, Sequence
     return "given queries", queries
 
 
-def tune_results(results: Sequence[QueryResult], target_precision: float, split: str) -> TuneResult:
+def tune_results(
+    results: Sequence[QueryResult], target_precision: float, split: str, min_oos_share: float = MIN_OOS_SHARE
+) -> TuneResult:
     """:func:`tune` on already computed results."""
-    best = _best_answer_point(results, target_precision)
+    best = _best_answer_point(results, target_precision, _oos_weight(results, min_oos_share))
     threshold, margin = best if best else (1.0, 0.0)
     answer = metrics(results, threshold, margin)
     suggest = _suggest_threshold(results, threshold)
@@ -390,6 +402,7 @@ def tune_results(results: Sequence[QueryResult], target_precision: float, split:
     return TuneResult(
         split=split,
         target_precision=target_precision,
+        min_oos_share=min_oos_share,
         reachable=best is not None,
         answer_threshold=threshold,
         margin=margin,
@@ -401,19 +414,30 @@ def tune_results(results: Sequence[QueryResult], target_precision: float, split:
     )
 
 
-def _best_answer_point(results: Sequence[QueryResult], target: float) -> tuple[float, float] | None:
-    """(threshold, margin) of highest coverage with answer precision >= ``target``."""
+def _oos_weight(results: Sequence[QueryResult], min_share: float) -> float:
+    """Weight of each out-of-scope query so that they make up at least ``min_share``."""
+    n_oos = sum(not r.query.in_scope for r in results)
+    n_in = len(results) - n_oos
+    if not n_oos or n_oos / len(results) >= min_share:
+        return 1.0
+    return min_share * n_in / ((1 - min_share) * n_oos)
+
+
+def _best_answer_point(
+    results: Sequence[QueryResult], target: float, oos_weight: float
+) -> tuple[float, float] | None:
+    """(threshold, margin) of highest coverage whose (weighted) answer precision >= ``target``."""
     tops = np.array([r.top for r in results])
     gaps = np.array([r.gap for r in results])
     right = np.array([r.rank() == 1 for r in results])
+    weights = np.array([1.0 if r.query.in_scope else oos_weight for r in results])
     best: tuple[float, float, float] | None = None  # (coverage, threshold, margin)
     for margin in MARGINS:
         eligible = gaps >= margin
         order = np.argsort(-tops[eligible], kind="stable")
         sorted_tops = tops[eligible][order]
-        hits = np.cumsum(right[eligible][order])
-        answered = np.arange(1, len(order) + 1)
-        precision = hits / answered
+        kept = weights[eligible][order]
+        precision = np.cumsum(kept * right[eligible][order]) / np.cumsum(kept)
         # only cut between distinct scores: the last position of each score value
         last = np.r_[sorted_tops[1:] != sorted_tops[:-1], True] & (precision >= target) & (sorted_tops > 0)
         if not last.any():

@@ -115,11 +115,9 @@ def _line(node: Node) -> int:
 
 
 class _FileLoader:
-    """Parses and validates one file; appends to shared error/warning lists."""
+    """Parses and validates one file, appending every problem to a shared error list."""
 
-    def __init__(
-        self, path: Path, display: str, errors: list[KBProblem], known_queues: Collection[str] | None
-    ) -> None:
+    def __init__(self, path: Path, display: str, errors: list[KBProblem], known_queues: Collection[str] | None) -> None:
         self.path = path
         self.display = display
         self.errors = errors
@@ -188,9 +186,7 @@ class _FileLoader:
         for key in data:
             if not isinstance(key, str) or key not in ALL_FIELDS:
                 where = key_lines.get(key, line) if isinstance(key, str) else line
-                self.error(
-                    where, f"{label}: unknown field {key!r} (allowed: {', '.join(sorted(ALL_FIELDS))})"
-                )
+                self.error(where, f"{label}: unknown field {key!r} (allowed: {', '.join(sorted(ALL_FIELDS))})")
         for key in REQUIRED_FIELDS:
             if data.get(key) is None:
                 self.error(line, f"{label}: missing required field {key!r}")
@@ -229,8 +225,7 @@ class _FileLoader:
         if entry_id and not ID_PATTERN.fullmatch(entry_id):
             self.error(
                 at("id"),
-                f"invalid id {entry_id!r}: use 2-81 characters from a-z 0-9 . _ -, "
-                "starting with a letter or digit",
+                f"invalid id {entry_id!r}: use 2-81 characters from a-z 0-9 . _ -, starting with a letter or digit",
             )
         question = text("question", required=True)
         answer = text("answer", required=True)
@@ -356,9 +351,7 @@ def load_kb_dir(directory: Path, known_queues: Collection[str] | None = None) ->
     if not directory.is_dir():
         raise KBFileError([KBProblem(str(directory), None, "not a directory")])
     files = sorted(
-        p
-        for p in directory.iterdir()
-        if p.is_file() and p.suffix in KB_SUFFIXES and not p.name.startswith(".")
+        p for p in directory.iterdir() if p.is_file() and p.suffix in KB_SUFFIXES and not p.name.startswith(".")
     )
     errors: list[KBProblem] = []
     entries: list[KBEntry] = []

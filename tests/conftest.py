@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 
@@ -18,17 +19,12 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def _pg_available() -> bool:
-    import asyncpg
-
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
-        except (OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-
-    return asyncio.run(probe())
+    url = make_url(PG_URL)
+    try:
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=3).close()
+    except OSError:
+        return False
+    return True
 
 
 _PG_STATE: dict[str, bool] = {}
@@ -78,7 +74,7 @@ async def pg_settings() -> AsyncIterator[Settings]:
         await _drop_schema(schema)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "pg"])
 def any_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Run the test on both databases."""
     yield request.getfixturevalue(f"{request.param}_settings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -26,8 +27,9 @@ US = timedelta(microseconds=1)
 ALL_DAY = ((time(0), time(0)),)  # 00:00-24:00
 
 
-def local(zone: ZoneInfo, *fields: int) -> datetime:
-    return datetime(*fields, tzinfo=zone)  # type: ignore[misc]
+def local(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A local wall time (first occurrence if ambiguous)."""
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 # --- examples -----------------------------------------------------------------------------------
@@ -269,12 +271,33 @@ zones = st.one_of(st.sampled_from(DST_ZONES), st.sampled_from(sorted(available_t
 moments = st.datetimes(
     min_value=datetime(2010, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
 )
+clock_times = st.one_of(st.times(), st.sampled_from([time(0), time(1), time(2, 30), time(3)]))
+# Working-interval bounds in minutes, biased towards the hours where clocks change.
+minutes = st.one_of(st.integers(0, 24 * 60), st.sampled_from([0, 30, 60, 120, 150, 180, 23 * 60, 24 * 60]))
+
+
+@cache
+def transitions(zone_name: str) -> tuple[datetime, ...]:
+    """UTC offset changes of a zone in 2024-2026 (to within six hours)."""
+    zone, start = ZoneInfo(zone_name), datetime(2024, 1, 1, tzinfo=UTC)
+    steps = [start + timedelta(hours=6 * n) for n in range(3 * 366 * 4)]
+    offsets = [step.astimezone(zone).utcoffset() for step in steps]
+    return tuple(steps[n] for n in range(1, len(steps)) if offsets[n] != offsets[n - 1])
+
+
+def moments_in(zone_name: str) -> st.SearchStrategy[datetime]:
+    """Any moment, or one within two days of a clock change in the zone."""
+    changes = transitions(zone_name)
+    if not changes:
+        return moments
+    offsets = st.integers(-48 * 3600 * 10**6, 48 * 3600 * 10**6).map(lambda n: n * US)
+    return st.one_of(moments, st.builds(lambda at, offset: at + offset, st.sampled_from(changes), offsets))
 
 
 @st.composite
 def calendars(draw: st.DrawFn) -> BusinessCalendar:
     """Random zone, working days, 1-3 working intervals (minute precision) and closed days."""
-    bounds = sorted(draw(st.sets(st.integers(0, 24 * 60), min_size=2, max_size=6)))
+    bounds = sorted(draw(st.sets(minutes, min_size=2, max_size=6)))
     bounds = bounds[: len(bounds) // 2 * 2]
 
     def clock(minutes: int) -> time:
@@ -299,17 +322,17 @@ PROPERTY = settings(max_examples=120, deadline=None)
 
 
 @PROPERTY
-@given(data=st.data(), cal=calendars(), start=moments)
-def test_adding_is_monotone(data: st.DataObject, cal: BusinessCalendar, start: datetime) -> None:
+@given(data=st.data(), cal=calendars())
+def test_adding_is_monotone(data: st.DataObject, cal: BusinessCalendar) -> None:
+    start = data.draw(moments_in(cal.timezone))
     first, second = sorted([data.draw(durations(cal)), data.draw(durations(cal))])
     assert add_business_time(start, first, cal) <= add_business_time(start, second, cal)
 
 
 @PROPERTY
-@given(data=st.data(), cal=calendars(), start=moments)
-def test_measuring_what_was_added_gives_the_duration(
-    data: st.DataObject, cal: BusinessCalendar, start: datetime
-) -> None:
+@given(data=st.data(), cal=calendars())
+def test_measuring_what_was_added_gives_the_duration(data: st.DataObject, cal: BusinessCalendar) -> None:
+    start = data.draw(moments_in(cal.timezone))
     duration = data.draw(durations(cal))
     end = add_business_time(start, duration, cal)
     assert business_time_between(cal.next_open(start), end, cal) == duration
@@ -318,10 +341,9 @@ def test_measuring_what_was_added_gives_the_duration(
 
 
 @PROPERTY
-@given(data=st.data(), cal=calendars(), start=moments)
-def test_result_is_open_or_the_end_of_an_open_interval(
-    data: st.DataObject, cal: BusinessCalendar, start: datetime
-) -> None:
+@given(data=st.data(), cal=calendars())
+def test_result_is_open_or_the_end_of_an_open_interval(data: st.DataObject, cal: BusinessCalendar) -> None:
+    start = data.draw(moments_in(cal.timezone))
     duration = data.draw(durations(cal))
     end = add_business_time(start, duration, cal)
     assert end.tzinfo is UTC
@@ -333,8 +355,9 @@ def test_result_is_open_or_the_end_of_an_open_interval(
 
 
 @PROPERTY
-@given(cal=calendars(), moment=moments)
-def test_next_open_skips_only_closed_time(cal: BusinessCalendar, moment: datetime) -> None:
+@given(data=st.data(), cal=calendars())
+def test_next_open_skips_only_closed_time(data: st.DataObject, cal: BusinessCalendar) -> None:
+    moment = data.draw(moments_in(cal.timezone))
     opening = cal.next_open(moment)
     assert opening >= moment
     assert cal.is_open(opening)
@@ -344,10 +367,9 @@ def test_next_open_skips_only_closed_time(cal: BusinessCalendar, moment: datetim
 
 
 @PROPERTY
-@given(cal=calendars(), a=moments, b=moments, c=moments)
-def test_measuring_is_additive_and_agrees_with_is_open(
-    cal: BusinessCalendar, a: datetime, b: datetime, c: datetime
-) -> None:
+@given(data=st.data(), cal=calendars())
+def test_measuring_is_additive_and_agrees_with_is_open(data: st.DataObject, cal: BusinessCalendar) -> None:
+    a, b, c = (data.draw(moments_in(cal.timezone)) for _ in range(3))
     assert business_time_between(a, b, cal) + business_time_between(b, c, cal) == business_time_between(
         a, c, cal
     )
@@ -357,17 +379,12 @@ def test_measuring_is_additive_and_agrees_with_is_open(
 
 
 @PROPERTY
-@given(
-    zone=zones,
-    start=st.times(),
-    end=st.times(),
-    weekend_quiet=st.booleans(),
-    moment=moments,
-)
+@given(data=st.data(), zone=zones, start=clock_times, end=clock_times, weekend_quiet=st.booleans())
 def test_next_allowed_is_the_end_of_quiet_time(
-    zone: str, start: time, end: time, weekend_quiet: bool, moment: datetime
+    data: st.DataObject, zone: str, start: time, end: time, weekend_quiet: bool
 ) -> None:
     quiet = QuietHours(zone, start, end, weekend_quiet)
+    moment = data.draw(moments_in(zone))
     allowed = quiet.next_allowed(moment)
     assert allowed >= moment
     assert not quiet.is_quiet(allowed)

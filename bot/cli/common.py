@@ -46,6 +46,8 @@ def settings() -> Settings:
     """Settings from the environment; logging configured from them."""
     s = Settings()
     logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return s
 
 

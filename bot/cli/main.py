@@ -18,7 +18,7 @@ from bot.config import DEFAULT_CONFIG, ConfigError, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
 from bot.db import migrate
 from bot.db.models import Identity, Person, Queue, QueueMember, table
-from kb.files import load_kb_dir
+from kb.files import KBFileError, load_kb_dir
 from kb.language import detect_language
 
 app = typer.Typer(help="Advisory help desk: FAQ answers, expert queues and service levels.",
@@ -101,7 +101,10 @@ def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g.
 def kb_import(directory: Path = typer.Argument(Path("kb/content"), help="folder of *.yaml files")) -> None:
     """Import FAQ files: new entries added, changed ones versioned, missing ones retired."""
     app_ = desk()
-    result = load_kb_dir(directory, known_queues=app_.config.queue_ids)
+    try:
+        result = load_kb_dir(directory, known_queues=app_.config.queue_ids)
+    except KBFileError as exc:
+        raise fail(str(exc)) from None
     for warning in result.warnings:
         console.print(f"warning: {warning}", markup=False)
 
@@ -154,10 +157,19 @@ def kb_show(entry_id: str) -> None:
 
 @app.command("triage")
 def triage_cmd(text: str, lang: Annotated[str | None, typer.Option(help="en, es or fr")] = None,
-               as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+               as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+               kb_dir: Annotated[Path | None, typer.Option(help="read FAQ files instead of the database")] = None,
+               ) -> None:
     """Show what the bot would do with a question, and why (stores nothing)."""
     app_ = desk()
-    kb = KnowledgeBase(run(_entries(app_)), app_.config)
+    if kb_dir is not None:
+        try:
+            entries = load_kb_dir(kb_dir, known_queues=app_.config.queue_ids).entries
+        except KBFileError as exc:
+            raise fail(str(exc)) from None
+    else:
+        entries = run(_entries(app_))
+    kb = KnowledgeBase(entries, app_.config)
     language = lang or detect_language(text)
     result = kb.triage(text, language)
     data = result.as_dict()

@@ -517,6 +517,7 @@ class FakeTelegram:
         self._allowed_updates: set[str] | None = None
         self._changed = asyncio.Event()
         self._poll_generation = 0
+        self._waiting_polls = 0
         self._chats: dict[int, JSON] = {}
         self._users: dict[int, JSON] = {}
         self._members: dict[int, dict[int, str]] = {}
@@ -625,8 +626,11 @@ class FakeTelegram:
         self._faults.append(fault)
 
     def slow(self, seconds: float, method: str | None = None) -> None:
-        """Delay every answer (or only ``method``'s) by ``seconds``; ``slow(0)`` undoes it."""
-        self._slow[method.lower() if method else None] = seconds
+        """Delay answers of ``method`` by ``seconds``; without a method, of all methods (``slow(0)`` resets)."""
+        if method is None:
+            self._slow = {None: seconds}
+        else:
+            self._slow[method.lower()] = seconds
 
     def set_rate_limits(self, limits: RateLimits | None) -> None:
         """Replace the flood limits (None disables them) and forget past usage."""
@@ -750,6 +754,11 @@ class FakeTelegram:
     def pending_updates(self) -> list[JSON]:
         """Updates not yet confirmed by the bot."""
         return copy.deepcopy(self._updates)
+
+    @property
+    def waiting_polls(self) -> int:
+        """Number of getUpdates long polls currently waiting for updates."""
+        return self._waiting_polls
 
     @property
     def webhook_url(self) -> str | None:
@@ -1117,8 +1126,12 @@ class FakeTelegram:
                     409, "Conflict: terminated by other getUpdates request; make sure that only one bot"
                     " instance is running"
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), deadline - time.monotonic())
+            self._waiting_polls += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), deadline - time.monotonic())
+            finally:
+                self._waiting_polls -= 1
 
     def _confirm(self, offset: int) -> None:
         if offset > 0:

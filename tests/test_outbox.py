@@ -1,0 +1,110 @@
+"""The outbox: replies survive rate limits, outages and crashes, in order, exactly once per row."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.core.messages import OutgoingMessage
+from bot.core.outbox import OutboxDrainer, PermanentFailure, RetryLater
+from bot.db.models import Outbox, table
+from bot.settings import Settings
+from tests.desk import Desk, start_desk
+
+O = table(Outbox)  # noqa: E741
+
+
+class FlakyChannel:
+    """Fails as scripted, then records deliveries."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.script: list[Exception] = []
+        self.delivered: list[str] = []
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        if self.script:
+            raise self.script.pop(0)
+        self.delivered.append(message.text)
+        return f"ext-{message.outbox_id}"
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(sqlite_settings, with_kb=False)
+    yield d
+    await d.app.stop()
+
+
+async def queue_rows(desk: Desk, chat: str, texts: list[str]) -> None:
+    now = desk.clock.now()
+    async with desk.app.engine.begin() as conn:
+        await conn.execute(O.insert(), [
+            {"channel": "flaky", "chat_id": chat, "kind": "send", "text": t, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now} for t in texts])
+
+
+async def statuses(desk: Desk) -> list[tuple[str, str]]:
+    async with desk.app.engine.connect() as conn:
+        return [(r.text, r.status) for r in await conn.execute(select(O.c.text, O.c.status).order_by(O.c.id))]
+
+
+async def test_rate_limit_delays_the_chat_in_order_and_drops_nothing(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    await queue_rows(desk, "c1", ["one", "two", "three"])
+    await queue_rows(desk, "c2", ["other chat"])
+    channel.script = [RetryLater(30, "429 retry after 30")]
+    await drainer.drain_once()
+    assert channel.delivered == ["other chat"] or channel.delivered == []
+    assert await drainer.drain_once() in (0, 1)
+    assert "one" not in channel.delivered
+    desk.clock.advance(timedelta(seconds=31))
+    while await drainer.drain_once():
+        pass
+    assert [t for t in channel.delivered if t != "other chat"] == ["one", "two", "three"]
+    assert {s for _, s in await statuses(desk)} == {"sent"}
+
+
+async def test_server_errors_back_off_then_succeed(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    await queue_rows(desk, "c1", ["hello"])
+    channel.script = [ConnectionError("502"), ConnectionError("502")]
+    for _ in range(3):
+        await drainer.drain_once()
+        desk.clock.advance(timedelta(seconds=5))
+    assert channel.delivered == ["hello"]
+
+
+async def test_permanent_failure_stops_only_that_row(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    await queue_rows(desk, "c1", ["blocked", "next"])
+    channel.script = [PermanentFailure("403 bot was blocked by the user", unreachable=True)]
+    await drainer.drain_once()
+    assert await statuses(desk) == [("blocked", "failed"), ("next", "sent")]
+
+
+async def test_crash_after_claim_resends_once_after_the_lease(desk: Desk) -> None:
+    channel = FlakyChannel()
+    await queue_rows(desk, "c1", ["in flight"])
+    async with desk.app.engine.begin() as conn:  # a process claimed it, then died before sending
+        await conn.execute(update(O).values(status="sending", lease_until=desk.clock.now() + timedelta(seconds=60)))
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    assert await drainer.drain_once() == 0
+    desk.clock.advance(timedelta(seconds=61))
+    assert await drainer.drain_once() == 1
+    assert await drainer.drain_once() == 0
+    assert channel.delivered == ["in flight"]
+
+
+async def test_only_rows_of_own_channels_are_claimed(desk: Desk) -> None:
+    await queue_rows(desk, "c1", ["for flaky"])
+    drainer = OutboxDrainer(desk.app.engine, {"other": FlakyChannel()}, desk.clock)
+    assert await drainer.drain_once() == 0
+    assert await statuses(desk) == [("for flaky", "pending")]

@@ -1,0 +1,60 @@
+"""The message path: nothing is lost when a handler fails, and batches keep each chat in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.context import Context
+from bot.core.messages import IncomingMessage
+from bot.db.models import Message, Outbox, table
+from bot.settings import Settings
+from tests.desk import Desk, start_desk
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(sqlite_settings, with_kb=True)
+    yield d
+    await d.app.stop()
+
+
+def msg(n: int, text: str, user: str = "u1") -> IncomingMessage:
+    return IncomingMessage(channel="telegram", external_id=f"x{n}", user_id=user, chat_id=f"dm-{user}", text=text,
+                           language="en")
+
+
+async def test_a_failing_handler_still_stores_the_message_and_apologises(desk: Desk) -> None:
+    async def explode(ctx: Context) -> bool:
+        if "boom" in ctx.msg.text:
+            raise RuntimeError("handler bug")
+        return False
+
+    desk.app.router.guards.insert(0, explode)
+    outcomes = await asyncio.gather(*(desk.app.submit(msg(i, "boom" if i == 3 else "hello")) for i in range(6)))
+    await desk.settle()
+    assert [o.failed for o in outcomes] == [False, False, False, True, False, False]
+    async with desk.app.engine.connect() as conn:
+        rows = {r.external_id: r.status for r in await conn.execute(select(table(Message)))}
+    assert rows == {f"x{i}": ("failed" if i == 3 else "done") for i in range(6)}
+    sent = [p.text for p in desk.channel("telegram").posts["dm-u1"]]
+    assert sum("something went wrong" in t for t in sent) == 1
+    assert len(sent) == 6
+
+
+async def test_a_burst_from_many_chats_is_handled_once_each_in_order(desk: Desk) -> None:
+    messages = [msg(i, "hello", user=f"u{i % 7}") for i in range(70)]
+    outcomes = await asyncio.gather(*(desk.app.submit(m) for m in messages))
+    assert not any(o.duplicate or o.failed for o in outcomes)
+    again = await asyncio.gather(*(desk.app.submit(m) for m in messages[:10]))
+    assert all(o.duplicate for o in again)
+    await desk.settle()
+    async with desk.app.engine.connect() as conn:
+        rows = list(await conn.execute(select(table(Outbox).c.chat_id, table(Outbox).c.status)))
+    assert len(rows) == 70 and {r.status for r in rows} == {"sent"}
+    delivered = desk.channel("telegram").posts
+    assert sorted(delivered) == sorted(f"dm-u{i}" for i in range(7))
+    assert all(len(posts) == 10 for posts in delivered.values())
