@@ -21,7 +21,7 @@ from bot.core.pipeline import Outcome, Pipeline
 from bot.core.services import Services
 from bot.core.sla import SlaClock
 from bot.db import migrate
-from bot.db.engine import DatabaseUnavailable, create_engine, is_sqlite, safe_url
+from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
 from bot.settings import Settings
 from handlers import build_router
@@ -147,5 +147,4 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     """Wire the help desk from settings. Reads the config file; connects to nothing yet."""
     config = config or load_config(Path(settings.helpdesk_config) if settings.helpdesk_config else None)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    workers = 1 if is_sqlite(settings.database_url) else 4
-    return HelpDesk(settings, config, engine, clock or SystemClock(), channels or {}, workers)
+    return HelpDesk(settings, config, engine, clock or SystemClock(), channels or {}, settings.pipeline_workers)

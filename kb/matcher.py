@@ -220,7 +220,7 @@ class Matcher:
         voters = self._owner_arr[_top(word_scores, VOTERS)]
         strings, rows = [], []
         for i in entries:
-            string, (token_set, ratio) = self._best_string(i, query, word_scores, gram_scores)
+            string, (token_set, ratio, query_cover) = self._best_string(i, query, word_scores, gram_scores)
             words = self._texts[string].words
             strings.append(string)
             rows.append(
@@ -229,7 +229,7 @@ class Matcher:
                     float(gram_entry[i]) / top_gram,
                     token_set,
                     ratio,
-                    self._cover(query.words, words),
+                    query_cover,
                     self._cover(words, query.words),
                     float(np.count_nonzero(voters == i)) / VOTERS,
                     self._cover(query.words, self._entry_vocab[i]),
@@ -247,8 +247,8 @@ class Matcher:
 
     def _best_string(
         self, entry: int, query: _Text, word_scores: FloatArray, gram_scores: FloatArray
-    ) -> tuple[int, tuple[float, float]]:
-        """The entry's string most similar to the query, with its fuzzy similarities."""
+    ) -> tuple[int, tuple[float, float, float]]:
+        """The entry's string most similar to the query: (token_set, ratio, query_cover)."""
         lo, hi = int(self._starts[entry]), int(self._starts[entry + 1])
         if hi - lo <= STRINGS_PER_ENTRY:
             picks = list(range(lo, hi))
@@ -256,12 +256,13 @@ class Matcher:
             by_word = np.argpartition(-word_scores[lo:hi], STRINGS_PER_ENTRY - 1)[:STRINGS_PER_ENTRY]
             by_gram = int(np.argmax(gram_scores[lo:hi]))
             picks = sorted({lo, lo + by_gram, *(lo + int(j) for j in by_word)})
-        best, best_sim = lo, (-1.0, -1.0)
+        best, best_sim = lo, (-1.0, -1.0, -1.0)
         for s in picks:
             text = self._texts[s]
             sim = (
                 fuzz.token_set_ratio(query.joined, text.joined) / 100,
                 fuzz.ratio(query.folded, text.folded) / 100,
+                self._cover(query.words, text.words),
             )
             if sum(sim) > sum(best_sim):
                 best, best_sim = s, sim

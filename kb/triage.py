@@ -91,32 +91,35 @@ def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds]
     return "escalate", limits
 
 
-def route(text: str, lang: str, candidates: Sequence[Candidate],
-          keywords: Mapping[str, Mapping[str, Sequence[str]]], suggest: float) -> Route:
-    """Pick a queue from keyword hits (all languages, the question's first) and the candidates' queues.
+class Router:
+    """Picks a queue from keyword hits (all languages, the question's first) and the candidates' queues.
 
-    Returns `Route(None)` when nothing points anywhere: the practitioner is then asked.
+    Keywords are normalised once, when the router is built.
     """
-    plain = f" {_plain(text)} "
-    scores: dict[str, float] = {}
-    reasons: list[str] = []
-    for queue, by_lang in keywords.items():
-        for kw_lang, words in by_lang.items():
-            weight = 1.0 if kw_lang == lang else 0.6
-            for word in words:
-                if f" {_plain(word)} " in plain:
-                    scores[queue] = scores.get(queue, 0.0) + weight
-                    reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
-    for rank, cand in enumerate(candidates[:3]):
-        if cand.score >= suggest * 0.6:
-            bonus = cand.score * (1.0 - 0.25 * rank)
-            scores[cand.queue] = scores.get(cand.queue, 0.0) + bonus
-            reasons.append(f"FAQ candidate {cand.entry_id} ({cand.score:.2f}) -> {cand.queue}")
-    if not scores:
-        return Route(None, {}, ["no keyword or FAQ candidate points to a queue"])
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    best, best_score = ranked[0]
-    if len(ranked) > 1 and ranked[1][1] >= best_score * 0.9:
-        reasons.append(f"too close between {ranked[0][0]} and {ranked[1][0]}")
-        return Route(None, scores, reasons)
-    return Route(best, scores, reasons)
+
+    def __init__(self, keywords: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        self._keywords = [(queue, kw_lang, word, f" {_plain(word)} ")
+                          for queue, by_lang in keywords.items()
+                          for kw_lang, words in by_lang.items() for word in words]
+
+    def route(self, text: str, lang: str, candidates: Sequence[Candidate], suggest: float) -> Route:
+        """The queue for this question, or `Route(None)` when nothing points anywhere (ask the practitioner)."""
+        plain = f" {_plain(text)} "
+        scores: dict[str, float] = {}
+        reasons: list[str] = []
+        for queue, kw_lang, word, needle in self._keywords:
+            if needle in plain:
+                scores[queue] = scores.get(queue, 0.0) + (1.0 if kw_lang == lang else 0.6)
+                reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
+        for rank, cand in enumerate(candidates[:3]):
+            if cand.score >= suggest * 0.6:
+                scores[cand.queue] = scores.get(cand.queue, 0.0) + cand.score * (1.0 - 0.25 * rank)
+                reasons.append(f"FAQ candidate {cand.entry_id} ({cand.score:.2f}) -> {cand.queue}")
+        if not scores:
+            return Route(None, {}, ["no keyword or FAQ candidate points to a queue"])
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        best, best_score = ranked[0]
+        if len(ranked) > 1 and ranked[1][1] >= best_score * 0.9:
+            reasons.append(f"too close between {ranked[0][0]} and {ranked[1][0]}")
+            return Route(None, scores, reasons)
+        return Route(best, scores, reasons)

@@ -46,9 +46,7 @@ def test_friday_evening_question_over_kenyan_holiday_lands_on_wednesday_same_clo
 
 
 def test_custom_closed_day_counts_like_a_holiday() -> None:
-    cal = BusinessCalendar.build(
-        "Africa/Nairobi", hours=[(time(9), time(18))], extra_closed=[date(2025, 6, 9)]
-    )
+    cal = BusinessCalendar.build("Africa/Nairobi", hours=[(time(9), time(18))], extra_closed=[date(2025, 6, 9)])
     friday = local(NAIROBI, 2025, 6, 6, 17, 55)
     assert add_business_time(friday, business_days(2, cal), cal) == local(NAIROBI, 2025, 6, 11, 17, 55)
 
@@ -194,9 +192,7 @@ def test_invalid_calendars_are_rejected(kwargs: dict[str, object], message: str)
 
 def test_direct_construction_is_validated_too() -> None:
     with pytest.raises(CalendarError, match="unsorted"):
-        BusinessCalendar(
-            "UTC", frozenset({0}), ((time(13), time(17)), (time(9), time(12))), frozenset()
-        )
+        BusinessCalendar("UTC", frozenset({0}), ((time(13), time(17)), (time(9), time(12))), frozenset())
 
 
 def test_naive_datetimes_and_negative_durations_are_rejected() -> None:
@@ -268,9 +264,7 @@ DST_ZONES = [
     "Asia/Tehran",
 ]
 zones = st.one_of(st.sampled_from(DST_ZONES), st.sampled_from(sorted(available_timezones())))
-moments = st.datetimes(
-    min_value=datetime(2010, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
-)
+moments = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC))
 clock_times = st.one_of(st.times(), st.sampled_from([time(0), time(1), time(2, 30), time(3)]))
 # Working-interval bounds in minutes, biased towards the hours where clocks change.
 minutes = st.one_of(st.integers(0, 24 * 60), st.sampled_from([0, 30, 60, 120, 150, 180, 23 * 60, 24 * 60]))
@@ -370,9 +364,7 @@ def test_next_open_skips_only_closed_time(data: st.DataObject, cal: BusinessCale
 @given(data=st.data(), cal=calendars())
 def test_measuring_is_additive_and_agrees_with_is_open(data: st.DataObject, cal: BusinessCalendar) -> None:
     a, b, c = (data.draw(moments_in(cal.timezone)) for _ in range(3))
-    assert business_time_between(a, b, cal) + business_time_between(b, c, cal) == business_time_between(
-        a, c, cal
-    )
+    assert business_time_between(a, b, cal) + business_time_between(b, c, cal) == business_time_between(a, c, cal)
     low, high = sorted([a, b])
     assert timedelta(0) <= business_time_between(low, high, cal) <= high - low
     assert (business_time_between(a, a + US, cal) == US) == cal.is_open(a)

@@ -153,8 +153,9 @@ async def test_long_poll_wakes_on_new_update_and_filters_allowed_updates(tg: Fak
     poll = asyncio.create_task(bot.get_updates(timeout=5, allowed_updates=["callback_query"]))
     await tg.wait_for(lambda: tg.waiting_polls == 1)
     tg.user_sends(CHAT, "ignored: not an allowed update type")
-    reply = await bot.send_message(CHAT, "Pick", reply_markup=InlineKeyboardMarkup.from_button(
-        InlineKeyboardButton("A", callback_data="a")))
+    reply = await bot.send_message(
+        CHAT, "Pick", reply_markup=InlineKeyboardMarkup.from_button(InlineKeyboardButton("A", callback_data="a"))
+    )
     tg.user_presses(CHAT, reply.message_id, "a")
     updates = await asyncio.wait_for(poll, 3)
     assert [u.callback_query.data for u in updates if u.callback_query] == ["a"]
@@ -298,6 +299,9 @@ async def test_edits_deletes_commands_chats_and_files(tg: FakeTelegram, bot: Bot
     assert tg.edits(CHAT)[0]["text"] == "final"
     with pytest.raises(BadRequest, match=r"(?i)not modified"):
         await bot.edit_message_text("final", chat_id=CHAT, message_id=message.message_id)
+    keyboard = InlineKeyboardMarkup.from_button(InlineKeyboardButton("Undo", callback_data="undo"))
+    await bot.edit_message_reply_markup(CHAT, message.message_id, reply_markup=keyboard)
+    assert tg.edits(CHAT)[1]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "undo"
     assert await bot.delete_message(CHAT, message.message_id)
     with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await bot.delete_message(CHAT, message.message_id)
@@ -350,7 +354,7 @@ async def test_webhook_delivery_with_secret_and_retries(tg: FakeTelegram, bot: B
 
 
 def test_html_parser_entities_use_utf16_offsets() -> None:
-    text, entities = parse_html("😀 <b>bold <i>both</i></b> <pre><code class=\"language-py\">x</code></pre>")
+    text, entities = parse_html('😀 <b>bold <i>both</i></b> <pre><code class="language-py">x</code></pre>')
     assert text == "😀 bold both x"
     assert entities == [
         {"type": "bold", "offset": 3, "length": 9},
@@ -387,9 +391,7 @@ async def test_web_client_posts_updates_and_reads(slack: FakeSlack, web_client: 
     assert caught.value.response["error"] == "channel_not_found"
 
 
-async def test_web_client_sees_rate_limits_faults_and_bad_tokens(
-    slack: FakeSlack, web_client: AsyncWebClient
-) -> None:
+async def test_web_client_sees_rate_limits_faults_and_bad_tokens(slack: FakeSlack, web_client: AsyncWebClient) -> None:
     slack.inject("chat.postMessage", status=429, retry_after=12)
     with pytest.raises(SlackApiError) as caught:
         await web_client.chat_postMessage(channel="C0GENERAL", text="x")
@@ -418,19 +420,31 @@ def _bolt_app(web_client: AsyncWebClient, signing_secret: str = DEFAULT_SIGNING_
 
     @app.event("message")
     async def on_message(event: dict[str, Any], say: Any) -> None:
-        await say(text=f"echo: {event['text']}", blocks=[{
-            "type": "actions",
-            "block_id": "faq",
-            "elements": [{"type": "button", "action_id": "helpful", "value": "yes",
-                          "text": {"type": "plain_text", "text": "Helpful"}}],
-        }])
+        await say(
+            text=f"echo: {event['text']}",
+            blocks=[
+                {
+                    "type": "actions",
+                    "block_id": "faq",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "helpful",
+                            "value": "yes",
+                            "text": {"type": "plain_text", "text": "Helpful"},
+                        }
+                    ],
+                }
+            ],
+        )
 
     @app.action("helpful")
     async def on_click(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         container = body["container"]
-        await client.chat_update(channel=container["channel_id"], ts=container["message_ts"],
-                                 text=f"thanks: {body['actions'][0]['value']}")
+        await client.chat_update(
+            channel=container["channel_id"], ts=container["message_ts"], text=f"thanks: {body['actions'][0]['value']}"
+        )
 
     @app.command("/helpdesk")
     async def on_command(ack: Any, command: dict[str, Any]) -> None:
@@ -439,9 +453,7 @@ def _bolt_app(web_client: AsyncWebClient, signing_secret: str = DEFAULT_SIGNING_
     return app
 
 
-async def test_bolt_over_http_receives_signed_events_and_clicks(
-    slack: FakeSlack, web_client: AsyncWebClient
-) -> None:
+async def test_bolt_over_http_receives_signed_events_and_clicks(slack: FakeSlack, web_client: AsyncWebClient) -> None:
     handler = AsyncSlackRequestHandler(_bolt_app(web_client))
 
     async def endpoint(request: Request) -> Response:

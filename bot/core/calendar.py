@@ -72,12 +72,12 @@ def _wall_to_utc(zone: ZoneInfo, wall: datetime) -> datetime:
 
 def _clock(value: time) -> timedelta:
     """A time of day as an offset from midnight."""
-    return datetime.combine(date.min, value) - datetime.combine(date.min, _MIDNIGHT)
+    return timedelta(hours=value.hour, minutes=value.minute, seconds=value.second, microseconds=value.microsecond)
 
 
 def _segment(start: time, end: time) -> tuple[timedelta, timedelta]:
     """Offsets from local midnight of one working interval; an end of 00:00 means 24:00."""
-    return _clock(start), _clock(end) if end != _MIDNIGHT else _DAY
+    return _clock(start), (_DAY if end == _MIDNIGHT else _clock(end))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ class BusinessCalendar:
         extra_closed: Iterable[date] = (),
         always_open: bool = False,
     ) -> BusinessCalendar:
-        """Validated calendar; ``hours`` may come in any order.
+        """Validated calendar; ``hours`` may come in any order, the country code in any case.
 
         ``years`` (default: the current year and the next five) are the years whose public
         holidays are listed in ``closed_days`` up front; other years are computed on demand.
@@ -188,9 +188,7 @@ class BusinessCalendar:
         if self.holiday_country is None:
             return frozenset()
         if year not in self._holidays:
-            found = holidays.country_holidays(
-                self.holiday_country, subdiv=self.holiday_subdivision, years=year
-            )
+            found = holidays.country_holidays(self.holiday_country, subdiv=self.holiday_subdivision, years=year)
             self._holidays[year] = frozenset(found)
         return self._holidays[year]
 

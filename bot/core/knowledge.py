@@ -13,7 +13,7 @@ from bot.config import ServiceConfig
 from bot.db.models import KBEntryRow, KBEntryVersion, table
 from kb.entry import KBEntry
 from kb.matcher import Matcher
-from kb.triage import Route, Thresholds, TriageResult, decide, route
+from kb.triage import Route, Router, Thresholds, TriageResult, decide
 
 E = table(KBEntryRow)
 V = table(KBEntryVersion)
@@ -28,7 +28,7 @@ class KnowledgeBase:
         self._config = config
         self._default = self._limits(None)
         self._per_queue = {q: self._limits(q) for q in config.queue_ids}
-        self._keywords = {q.id: q.keywords for q in config.queues}
+        self._router = Router({q.id: q.keywords for q in config.queues})
 
     def _limits(self, queue: str | None) -> Thresholds:
         m = self._config.thresholds(queue)
@@ -38,7 +38,7 @@ class KnowledgeBase:
         """What the bot would do with this question."""
         candidates = self.matcher.search(text, lang=lang, k=5)
         decision, limits = decide(candidates, self._per_queue, self._default)
-        where = route(text, lang, candidates, self._keywords, limits.suggest)
+        where = self._router.route(text, lang, candidates, limits.suggest)
         return TriageResult(decision, lang, candidates, limits, where)
 
     def route(self, text: str, lang: str) -> Route:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
@@ -115,12 +115,18 @@ class OutboxDrainer:
         for row in rows:
             chats[(row.channel, row.chat_id)].append(row)
         results = await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in chats.values()))
+        sent = [u for chat in results for u in chat if u["status"] == "sent"]
         async with self._engine.begin() as conn:
+            if sent:  # the common case, one statement for the whole round
+                await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
+                    status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None,
+                    error=None), [{"row_id": u["id"], "at": u["sent_at"], "ext": u["external_id"]} for u in sent])
             for (channel, chat_id), updates in zip(chats, results, strict=True):
                 for values in updates:
-                    row_id = values.pop("id")
-                    await conn.execute(update(O).where(O.c.id == row_id).values(**values))
-                postponed = [u["next_attempt_at"] for u in updates if u.get("status") == "pending"]
+                    if values["status"] != "sent":
+                        await conn.execute(update(O).where(O.c.id == values["id"])
+                                           .values({k: v for k, v in values.items() if k != "id"}))
+                postponed = [u["next_attempt_at"] for u in updates if u["status"] == "pending"]
                 if postponed:  # later rows of this chat wait too, so the chat keeps its order
                     await conn.execute(update(O).where(
                         O.c.channel == channel, O.c.chat_id == chat_id, O.c.status == "pending",

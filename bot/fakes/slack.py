@@ -178,9 +178,11 @@ class FakeSlack:
         app_token: the ``xapp-`` token accepted by apps.connections.open (Socket Mode).
         tokens: further bot tokens to accept.
         ack_timeout: seconds Socket Mode waits for an ack before redelivering an event.
-        max_retries: how often an events_api delivery is retried (HTTP and Socket Mode).
+        max_retries: how often a failed or un-acked delivery is retried (HTTP and Socket Mode).
         http_timeout: seconds an HTTP delivery waits for the app's answer (Slack: 3).
         retry_delays: pause before each HTTP retry (Slack waits ~0 s, 1 min, 5 min; tests want 0).
+        redeliver: delivery kinds that are retried; Slack retries only ``events_api``, while
+            interactions and slash commands that fail just show the user an error.
     """
 
     def __init__(
@@ -198,6 +200,7 @@ class FakeSlack:
         max_retries: int = 3,
         http_timeout: float = 3.0,
         retry_delays: tuple[float, ...] = (0.0, 0.0, 0.0),
+        redeliver: Iterable[str] = ("events_api",),
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -212,6 +215,7 @@ class FakeSlack:
         self.max_retries = max_retries
         self.http_timeout = http_timeout
         self.retry_delays = retry_delays
+        self.redeliver = frozenset(redeliver)
         self._runner: web.AppRunner | None = None
         self._base_url = ""
         # workspace state
@@ -411,9 +415,10 @@ class FakeSlack:
     def inject(
         self,
         method: str | None = None,
+        *,
         status: int = 429,
-        retry_after: int = 30,
         times: int = 1,
+        retry_after: int = 30,
         error: str | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, 5xx, or ok:false)."""
@@ -657,8 +662,12 @@ class FakeSlack:
         user_info = self._users.get(user, {})
         return {
             "type": "block_actions",
-            "user": {"id": user, "username": user_info.get("name", user), "name": user_info.get("name", user),
-                     "team_id": self.team_id},
+            "user": {
+                "id": user,
+                "username": user_info.get("name", user),
+                "name": user_info.get("name", user),
+                "team_id": self.team_id,
+            },
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
             "container": {
@@ -708,7 +717,7 @@ class FakeSlack:
     async def _deliver_http(self, delivery: Delivery, target: _HttpTarget) -> None:
         """POST like Slack; events are retried (3 s timeout, non-2xx) with retry headers."""
         body, content_type = self._encode(delivery.kind, delivery.payload)
-        retries = self.max_retries if delivery.kind == "events_api" else 0
+        retries = self.max_retries if delivery.kind in self.redeliver else 0
         reason = ""
         for attempt in range(retries + 1):
             if attempt:
@@ -809,9 +818,9 @@ class FakeSlack:
             "envelope_id": delivery.envelope_id,
             "type": delivery.kind,
             "payload": delivery.payload,
-            "accepts_response_payload": delivery.kind != "events_api",
+            "accepts_response_payload": delivery.kind == "slash_commands",
         }
-        if delivery.kind == "events_api":
+        if delivery.kind in self.redeliver:
             envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
         return envelope
 
@@ -828,7 +837,7 @@ class FakeSlack:
         task.add_done_callback(self._watchers.discard)
 
     async def _send_and_watch(self, delivery: Delivery, retry_attempt: int, retry_reason: str) -> None:
-        """Send one envelope; redeliver events_api envelopes not acked within ``ack_timeout``."""
+        """Send one envelope; redeliver it (if its kind is retried) when not acked within ``ack_timeout``."""
         while True:
             ws = self._open_socket()
             if ws is None:
@@ -839,7 +848,8 @@ class FakeSlack:
                 delivery.attempts.append("sent")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(delivery.acked.wait(), self.ack_timeout)
-            if delivery.acked.is_set() or delivery.kind != "events_api" or retry_attempt >= self.max_retries:
+            done = delivery.acked.is_set() or delivery.kind not in self.redeliver
+            if done or retry_attempt >= self.max_retries:
                 return
             retry_attempt, retry_reason = retry_attempt + 1, "timeout"
 
@@ -864,7 +874,7 @@ class FakeSlack:
         if ticket not in self._tickets:
             return web.Response(status=401, text="invalid ticket")
         self._tickets.discard(ticket)
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=True, timeout=1.0)
         await ws.prepare(request)
         self._sockets.append(ws)
         try:
@@ -908,14 +918,14 @@ class FakeSlack:
         delay = self._slow.get(method, self._slow.get(None, 0.0))
         if delay > 0:
             await asyncio.sleep(delay)
-        fault = self._take_fault(method)
-        if fault is not None:
-            return self._fault_response(method, params, fault)
         handler = self._methods.get(method)
         if handler is None:
             return self._answer(method, params, {"ok": False, "error": "unknown_method", "req_method": method})
         try:
             token = self._authorize(request, params, method)
+            fault = self._take_fault(method)
+            if fault is not None:
+                return self._fault_response(method, params, fault)
             result = handler(params, token)
         except SlackApiError as exc:
             return self._answer(method, params, {"ok": False, "error": exc.error}, exc.status)

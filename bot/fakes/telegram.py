@@ -229,9 +229,7 @@ def parse_html(text: str) -> tuple[str, list[JSON]]:
     return "".join(out), entities
 
 
-def _open_tag(
-    name: str, attrs: dict[str, str], offset: int, stack: list[_OpenTag], byte_offset: int
-) -> _OpenTag:
+def _open_tag(name: str, attrs: dict[str, str], offset: int, stack: list[_OpenTag], byte_offset: int) -> _OpenTag:
     if name not in _TAG_ENTITY or (name == "span" and attrs.get("class") != "tg-spoiler"):
         raise HtmlParseError(f'Unsupported start tag "{name}" at byte offset {byte_offset}')
     tag = _OpenTag(name, attrs, offset)
@@ -461,6 +459,11 @@ def _text_entities(text: str) -> list[JSON]:
     return sorted(entities, key=lambda e: e["offset"])
 
 
+def _without_reply(message: Mapping[str, Any]) -> JSON:
+    """A copy of ``message`` for use as ``reply_to_message`` (Telegram nests only one level)."""
+    return {k: copy.deepcopy(v) for k, v in message.items() if k != "reply_to_message"}
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -567,9 +570,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(
-            app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
-        )
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -616,6 +617,7 @@ class FakeTelegram:
     def inject(
         self,
         method: str | None = None,
+        *,
         status: int = 429,
         times: int = 1,
         retry_after: int = 5,
@@ -657,12 +659,8 @@ class FakeTelegram:
         reply_to: int | None = None,
     ) -> JSON:
         """Enqueue a text message from a user; return the Update (with its ``message_id``)."""
-        message = self._user_message(chat_id, user, chat_type, title, reply_to)
-        message["text"] = text
-        entities = _text_entities(text)
-        if entities:
-            message["entities"] = entities
-        return self._enqueue({"message": message})
+        content = {"text": text, "entities": _text_entities(text)}
+        return self._enqueue({"message": self._user_message(chat_id, user, chat_type, title, reply_to, content)})
 
     def user_sends_photo(
         self,
@@ -674,11 +672,8 @@ class FakeTelegram:
     ) -> JSON:
         """Enqueue a photo message from a user; the bytes are downloadable via getFile."""
         stored = self._store_file("photo", data=data)
-        message = self._user_message(chat_id, user, chat_type, None, None)
-        message["photo"] = self._photo_sizes(stored)
-        if caption:
-            message["caption"] = caption
-        return self._enqueue({"message": message})
+        content = {"photo": self._photo_sizes(stored), **self._caption(caption)}
+        return self._enqueue({"message": self._user_message(chat_id, user, chat_type, None, None, content)})
 
     def user_sends_document(
         self,
@@ -692,11 +687,8 @@ class FakeTelegram:
     ) -> JSON:
         """Enqueue a document message from a user; the bytes are downloadable via getFile."""
         stored = self._store_file("document", data=data, file_name=file_name, mime_type=mime_type)
-        message = self._user_message(chat_id, user, chat_type, None, None)
-        message["document"] = self._document(stored)
-        if caption:
-            message["caption"] = caption
-        return self._enqueue({"message": message})
+        content = {"document": self._document(stored), **self._caption(caption)}
+        return self._enqueue({"message": self._user_message(chat_id, user, chat_type, None, None, content)})
 
     def user_presses(self, chat_id: int, message_id: int, callback_data: str, user: UserSpec = None) -> JSON:
         """Enqueue a callback query for an inline button on one of the bot's messages."""
@@ -930,6 +922,8 @@ class FakeTelegram:
             base = dict(spec)
         else:
             user_id = spec if spec is not None else (chat_id if chat_type == "private" else 1001)
+            if user_id in self._users:
+                return copy.deepcopy(self._users[user_id])
             base = {}
         user: JSON = {
             "id": user_id,
@@ -959,9 +953,20 @@ class FakeTelegram:
         self._members.setdefault(chat_id, {}).setdefault(user["id"], "member")
         return copy.deepcopy(self._chats[chat_id])
 
+    @staticmethod
+    def _caption(caption: str | None) -> JSON:
+        return {"caption": caption, "caption_entities": _text_entities(caption)} if caption else {}
+
     def _user_message(
-        self, chat_id: int, user: UserSpec, chat_type: str, title: str | None, reply_to: int | None
+        self,
+        chat_id: int,
+        user: UserSpec,
+        chat_type: str,
+        title: str | None,
+        reply_to: int | None,
+        content: Mapping[str, Any],
     ) -> JSON:
+        """Store a message from a user (empty fields left out) and return a copy."""
         sender = self._resolve_user(user, chat_id, chat_type)
         chat = self._ensure_chat(chat_id, chat_type, sender, title)
         message: JSON = {
@@ -971,7 +976,8 @@ class FakeTelegram:
             "date": int(time.time()),
         }
         if reply_to is not None and (chat_id, reply_to) in self._messages:
-            message["reply_to_message"] = copy.deepcopy(self._messages[(chat_id, reply_to)])
+            message["reply_to_message"] = _without_reply(self._messages[(chat_id, reply_to)])
+        message.update({k: v for k, v in content.items() if v not in (None, [], "")})
         self._messages[(chat_id, message["message_id"])] = message
         return copy.deepcopy(message)
 
@@ -1055,8 +1061,7 @@ class FakeTelegram:
                     raise _bad_request("BUTTON_DATA_INVALID")
                 if len(button) < 2:
                     raise _bad_request(
-                        "can't parse inline keyboard button: "
-                        "Text buttons are unallowed in the inline keyboard"
+                        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
                     )
         return markup
 
@@ -1071,7 +1076,7 @@ class FakeTelegram:
             if isinstance(reply, dict) and reply.get("allow_sending_without_reply"):
                 return None
             raise _bad_request("message to be replied not found")
-        return copy.deepcopy(target)
+        return _without_reply(target)
 
     def _bot_message(self, chat: JSON, **content: Any) -> JSON:
         message: JSON = {
@@ -1123,8 +1128,8 @@ class FakeTelegram:
                 return ready
             if generation != self._poll_generation:
                 raise TelegramApiError(
-                    409, "Conflict: terminated by other getUpdates request; make sure that only one bot"
-                    " instance is running"
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
             self._waiting_polls += 1
             try:
@@ -1146,9 +1151,9 @@ class FakeTelegram:
 
     def _send_message(self, params: _Params) -> JSON:
         chat = self._target_chat(params)
-        if not (params.text("text") or "").strip():
-            raise _bad_request("message text is empty")
         text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH, "message is too long")
+        if not text.strip():
+            raise _bad_request("message text is empty")
         markup = self._inline_markup(params)
         reply = self._reply_target(chat, params)
         self._check_can_send(chat)
@@ -1184,9 +1189,11 @@ class FakeTelegram:
 
     def _edit_message_text(self, params: _Params) -> JSON:
         message = self._editable(params)
-        if not (params.text("text") or "").strip():
-            raise _bad_request("text must be non-empty")
+        if "text" not in message:
+            raise _bad_request("there is no text in the message to edit")
         text, entities = self._formatted(params, "text", "entities", MAX_TEXT_LENGTH, "MESSAGE_TOO_LONG")
+        if not text.strip():
+            raise _bad_request("text must be non-empty")
         changes = {"text": text, "entities": entities or None, "reply_markup": self._inline_markup(params)}
         return self._apply_edit(message, changes)
 

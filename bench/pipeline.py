@@ -1,0 +1,132 @@
+"""Benchmark: N practitioner messages through the full message path with K concurrent senders.
+
+Each message goes through dedupe, identity (people created on first contact), triage by the FAQ
+matcher, outbox, and is delivered by the drainer to an in-memory channel. Prints msg/s, p50/p99
+latency (submit → committed) and CPU per message, on SQLite and on PostgreSQL; on PostgreSQL it
+also runs ../shared/bench/pipeline_ceiling.py in the same go and prints the ratio to raw asyncpg.
+
+usage: python bench/pipeline.py [--n 10000] [--senders 16] [--users 1000] [--only sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build_app  # noqa: E402
+from bot.channels.memory import MemoryChannel  # noqa: E402
+from bot.core.knowledge import import_entries  # noqa: E402
+from bot.core.messages import IncomingMessage  # noqa: E402
+from bot.db import migrate  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from kb.files import load_kb_dir  # noqa: E402
+
+CEILING = ROOT.parent / "shared" / "bench" / "pipeline_ceiling.py"
+PG_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p * len(values)))] * 1000
+
+
+def questions() -> list[tuple[str, str]]:
+    entries = load_kb_dir(ROOT / "kb" / "content").entries
+    texts = [(p, e.lang) for e in entries for p in (e.question, *e.phrasings)]
+    return texts + [("hello", "en"), ("gracias", "es"), ("merci", "fr")] * 10
+
+
+async def run(settings: Settings, n: int, senders: int, users: int) -> dict[str, object]:
+    channel = MemoryChannel("telegram")
+    app = build_app(settings, channels={"telegram": channel})
+    await migrate.upgrade(app.engine)
+    async with app.engine.begin() as conn:
+        await import_entries(conn, load_kb_dir(ROOT / "kb" / "content").entries, app.clock.now())
+    await app.start()
+    pool = questions()
+    rng = random.Random(7)
+    work = iter(range(n))
+    latencies: list[float] = []
+
+    async def sender() -> None:
+        for i in work:
+            text, lang = rng.choice(pool)
+            user = f"u{rng.randrange(users)}"
+            msg = IncomingMessage(channel="telegram", external_id=f"b{i}", user_id=user, chat_id=f"c{user}",
+                                  text=text, language=lang)
+            start = time.perf_counter()
+            await app.submit(msg)
+            latencies.append(time.perf_counter() - start)
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    wall = time.perf_counter() - wall0
+    deadline = time.perf_counter() + 60
+    while channel.deliveries < n and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    cpu = time.process_time() - cpu0
+    await app.stop()
+    return {"db": app.engine.dialect.name, "messages": n, "senders": senders, "msg_per_s": round(n / wall),
+            "p50_ms": round(pct(latencies, 0.5), 2), "p99_ms": round(pct(latencies, 0.99), 2),
+            "cpu_ms_per_msg": round(cpu * 1000 / n, 3), "replies_delivered": channel.deliveries}
+
+
+def ceiling(n: int, senders: int) -> list[dict[str, object]]:
+    if not CEILING.exists():
+        print(f"(skipping the raw-asyncpg ceiling: {CEILING} not found)")
+        return []
+    out = subprocess.run([sys.executable, str(CEILING), "--dsn", PG_DSN, "--n", str(n), "--tasks", str(senders)],
+                         capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+async def postgres(n: int, senders: int, users: int) -> dict[str, object]:
+    import asyncpg
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_DSN)
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        url = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
+        return await run(Settings(database_url=url, database_schema=schema, _env_file=None),  # type: ignore[call-arg]
+                         n, senders, users)
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--senders", type=int, default=16)
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--only", choices=["sqlite", "postgres"])
+    a = ap.parse_args()
+    if a.only != "postgres":
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", _env_file=None)  # type: ignore[call-arg]
+            print(json.dumps(asyncio.run(run(settings, a.n, a.senders, a.users))))
+    if a.only != "sqlite":
+        ours = asyncio.run(postgres(a.n, a.senders, a.users))
+        print(json.dumps(ours))
+        for row in ceiling(a.n, a.senders):
+            print(json.dumps(row))
+            if row["path"] == "raw asyncpg":
+                print(f"ratio to raw asyncpg: {ours['msg_per_s'] / row['msg_per_s']:.2f}"  # type: ignore[operator]
+                      f" (target >= 0.75, p99 < 25 ms: {ours['p99_ms']} ms)")
+
+
+if __name__ == "__main__":
+    main()
