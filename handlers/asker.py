@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 from sqlalchemy import select, update
 
 from bot.core import tickets
 from bot.core.context import Context
-from bot.core.router import PRACTITIONER, Router
-from bot.db.models import Message, TriageDecision, table
+from bot.core.messages import Attachment
+from bot.core.router import PRACTITIONER, Router, command_args
+from bot.db.models import Message, Ticket, TriageDecision, table
+from handlers.profile import looks_like_question, offer_profile
 from kb.entry import KBEntry
 from kb.triage import TriageResult, is_chatter
 
 TD = table(TriageDecision)
 M = table(Message)
+T = table(Ticket)
 ASKER = frozenset({PRACTITIONER})
 
 
@@ -78,15 +82,47 @@ async def set_feedback(ctx: Context, message_id: int, feedback: str) -> bool:
     return bool(result.rowcount)
 
 
+async def attachment_too_big(ctx: Context) -> bool:
+    """Refuse files over the configured size, with a clear message."""
+    limit = ctx.services.config.service.max_attachment_mb
+    for file in ctx.msg.attachments:
+        if file.size > limit * 1024 * 1024:
+            ctx.reply(ctx.t("input.file_too_big", name=file.name or file.kind, limit=limit))
+            ctx.audit("input.file_too_big", size=file.size)
+            return True
+    return False
+
+
 def register(router: Router) -> None:
     """Register the practitioner's flows."""
 
     @router.text(PRACTITIONER)
-    async def ask(ctx: Context) -> None:
+    async def practitioner_text(ctx: Context) -> None:
         text = ctx.msg.text.strip()
         if is_chatter(text):
             ctx.reply(ctx.t("chatter.reply"))
             return
+        if await attachment_too_big(ctx):
+            return
+        if ctx.conversation.state == "new_question":
+            ctx.clear_state()
+            await ask(ctx, text)
+            return
+        open_ = await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        if len(open_) == 1:
+            await tickets.relay_to_experts(ctx, open_[0], text, ctx.msg.attachments)
+            ctx.reply(ctx.t("ticket.added", id=open_[0].id),
+                      [ctx.button(ctx.t("ticket.new_question_button"), "newq", ctx.message_id)])
+        elif open_:
+            buttons = [ctx.button(f"#{v.id} {v.question[:40]}", "to", ctx.message_id, v.id) for v in open_[:5]]
+            buttons.append(ctx.button(ctx.t("ticket.new_question_button"), "newq", ctx.message_id))
+            ctx.reply(ctx.t("ticket.which_one"), buttons)
+        else:
+            await ask(ctx, text)
+        if ctx.person.is_new:
+            offer_profile(ctx)
+
+    async def ask(ctx: Context, text: str) -> None:
         result = ctx.services.kb.triage(text, ctx.lang)
         record(ctx, result)
         if result.decision == "answer":
@@ -102,6 +138,95 @@ def register(router: Router) -> None:
         else:
             ctx.reply(ctx.t("escalate.no_match"))
             await escalate(ctx, text, ctx.message_id, result.route.queue, result.route.reasons)
+
+    @router.action("newq", roles=ASKER)
+    async def new_question(ctx: Context, args: list[str]) -> None:
+        message_id = int(args[0])
+        row = (await ctx.conn.execute(select(M.c.text, M.c.person_id).where(M.c.id == message_id))).first()
+        if row is None or row.person_id != ctx.person.id:
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=None))
+        saved, ctx.message_id = ctx.message_id, message_id
+        try:
+            await ask(ctx, str(row.text))
+        finally:
+            ctx.message_id = saved
+
+    @router.action("to", roles=ASKER)
+    async def add_to_ticket(ctx: Context, args: list[str]) -> None:
+        message_id, ticket_id = int(args[0]), int(args[1])
+        row = (await ctx.conn.execute(select(M.c.text, M.c.person_id, M.c.attachments, M.c.ticket_id)
+                                      .where(M.c.id == message_id))).first()
+        ticket = await tickets.load(ctx.conn, ticket_id)
+        if (row is None or row.person_id != ctx.person.id or row.ticket_id is not None or ticket is None
+                or ticket.person_id != ctx.person.id or ticket.state not in tickets.OPEN_STATES):
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        saved, ctx.message_id = ctx.message_id, message_id
+        try:
+            files = tuple(Attachment(**a) for a in row.attachments or ())
+            await tickets.relay_to_experts(ctx, ticket, str(row.text), files)
+        finally:
+            ctx.message_id = saved
+        ctx.reply(ctx.t("ticket.added", id=ticket.id))
+
+    @router.command("new", roles=ASKER, help_key="help.cmd.new")
+    async def new(ctx: Context) -> None:
+        ctx.set_state("new_question")
+        ctx.reply(ctx.t("ticket.ask_new"))
+
+    @router.command("status", roles=ASKER, help_key="help.cmd.status")
+    async def status(ctx: Context) -> None:
+        match = re.match(r"#?(\d{1,12})", command_args(ctx))
+        ticket = await tickets.load(ctx.conn, int(match.group(1))) if match else None
+        if ticket is None or ticket.person_id != ctx.person.id:
+            ctx.reply(ctx.t("ticket.status_unknown"))
+            return
+        who = tickets.expert_name(ctx, ticket.assignee_name) if ticket.assignee_id else "-"
+        ctx.reply(ctx.t("ticket.status", id=ticket.id, queue=ticket.queue_id, state=ctx.t(f"state.{ticket.state}"),
+                        who=who, question=ticket.question[:200]))
+
+    @router.action("rate", roles=ASKER)
+    async def rate(ctx: Context, args: list[str]) -> None:
+        ticket = await tickets.load(ctx.conn, int(args[0]))
+        score = int(args[1])
+        if ticket is None or ticket.person_id != ctx.person.id or ticket.state not in ("resolved", "closed"):
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        if not 1 <= score <= 5:
+            ctx.reply(ctx.t("rating.invalid"))
+            return
+        await tickets.rate(ctx, ticket, score)
+        ctx.set_state("rating_comment", id=ticket.id)
+        ctx.reply(ctx.t("rating.thanks", score=score), [ctx.button(ctx.t("rating.skip"), "nocomment", ticket.id)])
+
+    @router.state("rating_comment")
+    async def rating_comment(ctx: Context) -> None:
+        if looks_like_question(ctx.msg.text):
+            ctx.clear_state()
+            await practitioner_text(ctx)
+            return
+        ticket_id = int(ctx.conversation.data["id"])
+        await ctx.conn.execute(update(T).where(T.c.id == ticket_id, T.c.person_id == ctx.person.id)
+                               .values(rating_comment=ctx.msg.text.strip()[:2000]))
+        ctx.audit("ticket.rating_comment", ticket_id=ticket_id)
+        ctx.clear_state()
+        ctx.reply(ctx.t("rating.comment_saved"))
+
+    @router.action("nocomment", roles=ASKER)
+    async def no_comment(ctx: Context, args: list[str]) -> None:
+        if ctx.conversation.state == "rating_comment":
+            ctx.clear_state()
+        ctx.reply(ctx.t("rating.comment_skipped"))
+
+    @router.action("reopen", roles=ASKER)
+    async def reopen(ctx: Context, args: list[str]) -> None:
+        ticket = await tickets.load(ctx.conn, int(args[0]))
+        if ticket is None or ticket.person_id != ctx.person.id or ticket.state != "resolved":
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        await tickets.reopen(ctx, ticket)
 
     @router.action("pick", roles=ASKER)
     async def pick(ctx: Context, args: list[str]) -> None:

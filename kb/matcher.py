@@ -70,8 +70,37 @@ _MATCHED_COLUMNS = [0, 1, 11, 12, 14]
 # Fitted by L2-regularised logistic regression (see the report of the matcher's design):
 # clinc150 dev queries, the even-numbered xquad-es-en queries, the same with the gold entry
 # left out of the KB, each set's queries against the other set's KB, and 10-entry sub-KBs.
-_WEIGHTS = np.array([-0.09, 3.35, 6.21, 1.81, -4.09, -0.51, 1.76, -1.6, 0.4, 1.19, 0.15, 3.31, 6.81, 1.23, -0.6, 0.92, 2.68, 0.25, 2.69, 10.85, 7.41, -2.53, -3.83, -1.0, 1.7], dtype=np.float64)
-_BIAS = -12.11
+_WEIGHTS = np.array(
+    [
+        -0.30,
+        3.28,
+        5.46,
+        1.68,
+        -3.77,
+        -0.52,
+        2.08,
+        -1.84,
+        0.43,
+        1.43,
+        -0.10,
+        3.25,
+        7.35,
+        1.76,
+        -0.73,
+        0.52,
+        3.19,
+        0.76,
+        2.12,
+        10.62,
+        7.42,
+        -2.28,
+        -4.06,
+        -2.52,
+        1.68,
+    ],
+    dtype=np.float64,
+)
+_BIAS = -11.56
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -189,9 +218,7 @@ class Matcher:
             return []
         ranked = self._rank(query, query_lang)
         bonus = {i: LANG_BONUS for i, _, _ in ranked if lang and self._entries[i].lang == lang}
-        scored = sorted(
-            ((_sigmoid(z + bonus.get(i, 0.0)), i, s) for i, s, z in ranked), key=lambda t: -t[0]
-        )
+        scored = sorted(((_sigmoid(z + bonus.get(i, 0.0)), i, s) for i, s, z in ranked), key=lambda t: -t[0])
         return [self._candidate(i, s, score) for score, i, s in scored[:k]]
 
     def _rank(self, query: _Text, query_lang: str) -> list[tuple[int, int, float]]:
@@ -200,9 +227,7 @@ class Matcher:
         logits = features @ _WEIGHTS + _BIAS
         return [(e, s, float(z)) for e, s, z in zip(entries, strings, logits, strict=True)]
 
-    def _features(
-        self, query: _Text, query_lang: str
-    ) -> tuple[list[int], list[int], npt.NDArray[np.float64]]:
+    def _features(self, query: _Text, query_lang: str) -> tuple[list[int], list[int], npt.NDArray[np.float64]]:
         """Candidate entries, their best strings, and one feature row per candidate."""
         assert self._entry_words and self._string_words and self._string_grams
         n_strings = len(self._texts)

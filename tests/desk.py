@@ -88,9 +88,12 @@ class Actor:
     def sees_nothing(self) -> None:
         assert not self.replies(), f"{self.name} unexpectedly sees:\n{self.replies_text()}"
 
-    def buttons(self) -> list[str]:
-        """Labels of the buttons of the newest reply."""
-        return [label for label, _ in self.replies()[-1].buttons]
+    def buttons(self, fragment: str = "") -> list[str]:
+        """Labels of the buttons of the newest reply (containing `fragment`)."""
+        for post in reversed(self.replies()):
+            if fragment.lower() in post.text.lower():
+                return [label for label, _ in post.buttons]
+        raise AssertionError(f"{self.name} sees no reply with {fragment!r}")
 
 
 @dataclass

@@ -43,7 +43,7 @@ async def test_faq_answer_in_english_with_source_and_feedback_buttons(desk: Desk
     alice = desk.practitioner("alice", lang="en")
     await alice.says("What does a Biennial Transparency Report contain?")
     alice.sees("Source: https://")
-    assert alice.buttons() == ["This helped", "I still need an expert"]
+    assert alice.buttons("Source:") == ["This helped", "I still need an expert"]
     await alice.presses("This helped")
     alice.sees("Glad it helped")
     assert await count(desk, TriageDecision, feedback="helped") == 1
@@ -54,14 +54,14 @@ async def test_faq_answer_in_spanish(desk: Desk) -> None:
     maria = desk.practitioner("maria", lang="es")
     await maria.says("¿Qué implica actualizar una NDC?")
     maria.sees("Fuente:")
-    assert maria.buttons() == ["Me sirvió", "Aún necesito un experto"]
+    assert maria.buttons("Fuente:") == ["Me sirvió", "Aún necesito un experto"]
 
 
 async def test_faq_answer_in_french(desk: Desk) -> None:
     louis = desk.practitioner("louis", lang="fr")
     await louis.says("Que contient un rapport biennal de transparence ?")
     louis.sees("Source :")
-    assert louis.buttons() == ["Cela m'a aidé", "J'ai encore besoin d'un expert"]
+    assert louis.buttons("Source :") == ["Cela m'a aidé", "J'ai encore besoin d'un expert"]
 
 
 async def test_language_detected_when_channel_gives_none(desk: Desk) -> None:
@@ -92,7 +92,7 @@ async def test_suggestions_when_unsure_then_pick_one(cautious_desk: Desk) -> Non
     alice = cautious_desk.practitioner("alice", lang="en")
     await alice.says("How do we update our NDC")
     alice.sees("Is your question one of these?")
-    labels = alice.buttons()
+    labels = alice.buttons("one of these")
     assert labels[-1] == "None of these — ask an expert"
     assert 2 <= len(labels) <= 4
     await alice.presses("What does an NDC update involve?")
@@ -185,7 +185,7 @@ async def test_language_command_switches_replies(desk: Desk) -> None:
 async def test_forged_or_tampered_button_is_refused(desk: Desk) -> None:
     alice = desk.practitioner("alice", lang="en")
     await alice.says("What does a Biennial Transparency Report contain?")
-    label, action = alice.replies()[-1].buttons[1]
+    label, action = alice.sees("Source:").buttons[1]
     verb, message_id, signature = action.split(":")
     await alice.press_action(f"{verb}:{int(message_id) + 1}:{signature}")
     alice.sees("no longer valid")
@@ -198,7 +198,7 @@ async def test_button_from_someone_elses_conversation_does_nothing(desk: Desk) -
     alice = desk.practitioner("alice", lang="en")
     bob = desk.practitioner("bob", lang="en")
     await alice.says("What does a Biennial Transparency Report contain?")
-    _, action = alice.replies()[-1].buttons[1]
+    _, action = alice.sees("Source:").buttons[1]
     await bob.press_action(action)
     assert await count(desk, Ticket) == 0
     assert await count(desk, TriageDecision, feedback="false_deflection") == 0

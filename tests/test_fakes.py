@@ -73,7 +73,7 @@ async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(ack_timeout=0.3) as fake:
+    async with FakeSlack() as fake:
         yield fake
 
 
@@ -87,7 +87,7 @@ async def serve_aiohttp(handler: Any, path: str = "/hook") -> AsyncIterator[str]
     """Run a one-route aiohttp app on a free port; yield its URL."""
     app = web.Application()
     app.router.add_post(path, handler)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    runner = web.AppRunner(app, shutdown_timeout=1.0, handler_cancellation=True)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
@@ -287,7 +287,7 @@ async def test_slow_answers_time_out_in_ptb(tg: FakeTelegram) -> None:
         with pytest.raises(TimedOut):
             await bot.send_message(CHAT, "slow")
         tg.slow(0)
-        await bot.send_message(CHAT, "fast")
+        await bot.send_message(CHAT, "fast", read_timeout=5)
 
 
 async def test_edits_deletes_commands_chats_and_files(tg: FakeTelegram, bot: Bot) -> None:
@@ -492,10 +492,10 @@ async def test_http_events_are_retried_like_slack() -> None:
     async def flaky(request: web.Request) -> web.Response:
         seen.append((request.headers.get("X-Slack-Retry-Num"), request.headers.get("X-Slack-Retry-Reason")))
         if len(seen) == 1:
-            await asyncio.sleep(0.5)  # longer than the fake's delivery timeout
+            await asyncio.Event().wait()  # never answers: the fake gives up after http_timeout
         return web.Response(status=500 if len(seen) == 2 else 200)
 
-    async with FakeSlack(http_timeout=0.2) as slack, serve_aiohttp(flaky) as url:
+    async with FakeSlack(http_timeout=0.5) as slack, serve_aiohttp(flaky) as url:
         slack.configure_http(url, "secret")
         delivery = await slack.user_mentions("help")
         assert delivery.attempts == ["http_timeout", 500, 200] and delivery.ok
@@ -525,7 +525,12 @@ async def test_bolt_socket_mode_receives_and_acks(slack: FakeSlack, web_client: 
         await handler.close_async()
 
 
-async def test_socket_mode_redelivers_unacked_envelopes(slack: FakeSlack) -> None:
+async def test_socket_mode_redelivers_unacked_envelopes() -> None:
+    async with FakeSlack(ack_timeout=0.3, max_retries=1) as slack:
+        await _check_redelivery(slack)
+
+
+async def _check_redelivery(slack: FakeSlack) -> None:
     app_client = AsyncWebClient(token=slack.app_token, base_url=slack.api_url)
     url = (await app_client.apps_connections_open(app_token=slack.app_token))["url"]
     assert url.startswith("ws://")

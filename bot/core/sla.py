@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from bot.config import CalendarConfig, ServiceConfig, parse_duration
-from bot.core.calendar import BusinessCalendar, add_business_time, business_days
+from bot.core.calendar import BusinessCalendar, add_business_time, business_days, business_time_between
 from bot.i18n import t
 
 ALWAYS_OPEN = BusinessCalendar.build("UTC", range(7), ((time(0), time(0)),), always_open=True)
@@ -53,6 +54,52 @@ class SlaClock:
             "first_response_due": self.due(queue_id, priority, "first_response", now),
             "resolution_due": self.due(queue_id, priority, "resolution", now),
             "sla_next_at": self.due(queue_id, priority, "unclaimed_reminder", now),
+        }
+
+    def on_claim(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
+        """A claim lasts until the claim expiry unless the expert replies."""
+        return {"claim_expires_at": self.due(queue_id, priority, "claim_expiry", now)}
+
+    def on_expert_reply(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
+        """An expert's reply renews the claim."""
+        return self.on_claim(queue_id, priority, now)
+
+    def on_practitioner_reply(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
+        """The practitioner wrote again: the next response falls due."""
+        return {"next_response_due": self.due(queue_id, priority, "next_response", now)}
+
+    def on_wait(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime | None]:
+        """Waiting on the practitioner pauses the clock."""
+        return {"sla_paused_at": now, "claim_expires_at": None}
+
+    def on_resume(self, ticket: Mapping[str, Any], now: datetime) -> dict[str, datetime | None]:
+        """The practitioner answered: deadlines move by the business time spent waiting."""
+        paused = ticket.get("sla_paused_at")
+        values: dict[str, datetime | None] = {"sla_paused_at": None}
+        if paused is None:
+            return values
+        calendar = self.calendar(ticket["queue_id"], ticket["priority"])
+        for column in ("first_response_due", "resolution_due"):
+            due = ticket.get(column)
+            if due is not None:
+                values[column] = add_business_time(now, max(timedelta(), business_time_between(paused, due, calendar)),
+                                                   calendar)
+        values |= self.on_claim(ticket["queue_id"], ticket["priority"], now)
+        return values
+
+    def on_resolve(self) -> dict[str, None]:
+        """A resolved ticket has nothing pending."""
+        return {"claim_expires_at": None, "next_response_due": None, "sla_paused_at": None, "sla_next_at": None}
+
+    def on_reopen(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
+        """A reopened ticket owes the practitioner a next response."""
+        return self.on_practitioner_reply(queue_id, priority, now)
+
+    def on_priority(self, queue_id: str, priority: str, created: datetime) -> dict[str, datetime]:
+        """New priority, new targets, counted from when the ticket was opened."""
+        return {
+            "first_response_due": self.due(queue_id, priority, "first_response", created),
+            "resolution_due": self.due(queue_id, priority, "resolution", created),
         }
 
     def promise(self, queue_id: str, priority: str, lang: str) -> str:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context
+from bot.core.messages import Attachment, Button
 from bot.core.spaces import direct_chats, queue_spaces
-from bot.db.models import Message, Person, QueueMember, Ticket, TriageDecision, table
+from bot.db.models import Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
 
 T = table(Ticket)
 P = table(Person)
 M = table(Message)
 QM = table(QueueMember)
+Q = table(Queue)
 
 OPEN_STATES = ("new", "open", "waiting")
 TRANSITIONS: dict[str, set[str]] = {
@@ -52,6 +55,7 @@ class TicketView:
     resolved_at: datetime | None
     first_response_at: datetime | None
     summary: str | None
+    created_at: datetime
 
 
 def check_transition(current: str, new: str) -> None:
@@ -66,7 +70,7 @@ async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
     row = (await conn.execute(
         select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
                A.c.display_name.label("assignee_name"), T.c.language, T.c.question, T.c.channel,
-               T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary)
+               T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary, T.c.created_at)
         .outerjoin(A, A.c.id == T.c.assignee_id).where(T.c.id == ticket_id))).first()
     return TicketView(**row._mapping) if row else None
 
@@ -121,6 +125,7 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
               "language": ctx.lang, "question": question, "channel": ctx.msg.channel,
               "chat_id": ctx.msg.chat_id, "created_at": ctx.now, "updated_at": ctx.now, "breached": False}
     values |= ctx.services.sla.on_open(queue_id, "normal", ctx.now)
+    values |= await auto_assignee(ctx, queue_id, ctx.lang)
     ticket_id = (await ctx.conn.execute(insert(T).values(**values).returning(T.c.id))).scalar_one()
     if message_id is not None:
         await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=ticket_id))
@@ -133,6 +138,10 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
     await announce(ctx, ticket, edit=False)
     promise = ctx.services.sla.promise(queue_id, "normal", ctx.lang)
     ctx.reply(ctx.t("ticket.opened", id=ticket_id, queue=queue_id, promise=promise), ticket_id=ticket_id)
+    if ticket.assignee_id is not None:
+        ctx.audit("ticket.auto_assign", ticket_id=ticket_id, to=ticket.assignee_id)
+        await notify_person(ctx, ticket.assignee_id, "ticket.assigned_to_you", ticket_id, id=ticket_id,
+                            question=question, reason="auto")
     return ticket
 
 
@@ -143,15 +152,28 @@ async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketV
     return [v for i in ids if (v := await load(conn, i)) is not None]
 
 
-async def notify_person(ctx: Context, person_id: int, text: str, ticket_id: int | None = None,
-                        buttons: list[Any] | None = None) -> bool:
-    """Send a private message to a person on their most recent channel; False when unreachable."""
+async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int | None = None,
+                        buttons: Sequence[Button] = (), attachments: Sequence[Attachment] = (),
+                        **values: object) -> bool:
+    """Send a text privately to a person, in their language, on their most recent channel.
+
+    Returns False when the person has no private chat the bot can reach.
+    """
     chats = await direct_chats(ctx.conn, person_id)
     if not chats:
         return False
     channel, chat = chats[0]
-    ctx.send(channel, chat, text, buttons or [], person_id=person_id, ticket_id=ticket_id)
+    lang = (await ctx.conn.execute(select(P.c.language).where(P.c.id == person_id))).scalar()
+    ctx.send(channel, chat, t(key, lang, **values), buttons, person_id=person_id, ticket_id=ticket_id,
+             attachments=attachments)
     return True
+
+
+def tell_practitioner(ctx: Context, ticket: TicketView, text: str, buttons: Sequence[Button] = (),
+                      attachments: Sequence[Attachment] = ()) -> None:
+    """Write to the practitioner in the chat where they asked."""
+    ctx.send(ticket.channel, ticket.chat_id, text, buttons, person_id=ticket.person_id, ticket_id=ticket.id,
+             attachments=attachments)
 
 
 async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
@@ -166,3 +188,252 @@ async def is_member(conn: AsyncConnection, person_id: int, queue_id: str, lead: 
     if lead:
         query = query.where(QM.c.is_lead.is_(True))
     return (await conn.execute(query)).first() is not None
+
+
+async def may_work(ctx: Context, ticket: TicketView) -> bool:
+    """Experts of the ticket's queue and the secretariat may claim and handle it."""
+    return ctx.person.role == "secretariat" or await is_member(ctx.conn, ctx.person.id, ticket.queue_id)
+
+
+async def may_lead(ctx: Context, ticket: TicketView) -> bool:
+    """The queue's leads and the secretariat may assign, reprioritise and take over."""
+    return ctx.person.role == "secretariat" or await is_member(ctx.conn, ctx.person.id, ticket.queue_id, lead=True)
+
+
+async def may_handle(ctx: Context, ticket: TicketView) -> bool:
+    """The assignee, the queue's leads and the secretariat may answer, resolve or release it."""
+    return ticket.assignee_id == ctx.person.id or await may_lead(ctx, ticket)
+
+
+def refuse(ctx: Context, ticket_id: int | None, key: str, **values: object) -> None:
+    """Tell the sender why not, and audit the refusal."""
+    ctx.reply(ctx.t(key, id=ticket_id, **values))
+    ctx.audit(f"refused:{key}", ticket_id=ticket_id, allowed=False)
+
+
+async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
+    """The ticket, or a clear 'no such ticket' reply."""
+    ticket = await load(ctx.conn, ticket_id)
+    if ticket is None:
+        refuse(ctx, ticket_id, "ticket.unknown")
+    return ticket
+
+
+def expert_name(ctx: Context, name: str | None) -> str:
+    """How the practitioner sees the expert (their name, or 'an expert' when configured)."""
+    if ctx.services.config.service.expert_display == "anonymous" or not name:
+        return ctx.t("relay.anonymous")
+    return name
+
+
+async def person_name(conn: AsyncConnection, person_id: int) -> str:
+    """A person's display name."""
+    return str((await conn.execute(select(P.c.display_name).where(P.c.id == person_id))).scalar_one())
+
+
+async def refresh(ctx: Context, ticket_id: int) -> TicketView:
+    """Reload a ticket after a change and update its card in the queue."""
+    ticket = await load(ctx.conn, ticket_id)
+    assert ticket is not None
+    await announce(ctx, ticket, edit=True)
+    return ticket
+
+
+async def claim(ctx: Context, ticket_id: int) -> None:
+    """Take an unclaimed ticket; exactly one of several simultaneous claims wins."""
+    ticket = await fetch(ctx, ticket_id)
+    if ticket is None:
+        return
+    if not await may_work(ctx, ticket):
+        refuse(ctx, ticket_id, "ticket.not_your_queue", queue=ticket.queue_id)
+        return
+    sla = ctx.services.sla.on_claim(ticket.queue_id, ticket.priority, ctx.now)
+    won = await ctx.conn.execute(
+        update(T).where(T.c.id == ticket_id, T.c.assignee_id.is_(None), T.c.state == "new")
+        .values(assignee_id=ctx.person.id, state="open", claimed_at=ctx.now, updated_at=ctx.now, **sla))
+    if not won.rowcount:
+        ctx.audit("ticket.claim", ticket_id=ticket_id, allowed=False, won=False)
+        if ticket.assignee_id == ctx.person.id:
+            ctx.reply(ctx.t("ticket.already_yours", id=ticket_id))
+        elif ticket.assignee_name:
+            ctx.reply(ctx.t("ticket.claimed_by", id=ticket_id, name=ticket.assignee_name))
+        else:
+            ctx.reply(ctx.t("ticket.not_claimable", id=ticket_id, state=ctx.t(f"state.{ticket.state}")))
+        return
+    ctx.audit("ticket.claim", ticket_id=ticket_id, won=True)
+    ticket = await refresh(ctx, ticket_id)
+    ctx.set_state("ticket", id=ticket_id)
+    await notify_person(ctx, ctx.person.id, "ticket.you_claimed", ticket_id, id=ticket_id, question=ticket.question,
+                        who=await profile_line(ctx.conn, ticket.person_id))
+    tell_practitioner(ctx, ticket, t("ticket.expert_on_it", ticket.language, id=ticket_id,
+                                     name=expert_name(ctx, ctx.person.display_name)))
+
+
+async def assign(ctx: Context, ticket: TicketView, expert_id: int, reason: str = "") -> None:
+    """Give a ticket to an expert (lead, secretariat, transfer or auto-assignment)."""
+    sla = ctx.services.sla.on_claim(ticket.queue_id, ticket.priority, ctx.now)
+    state = "open" if ticket.state == "new" else ticket.state
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
+        assignee_id=expert_id, state=state, claimed_at=ctx.now, updated_at=ctx.now, **sla))
+    ctx.audit("ticket.assign", ticket_id=ticket.id, to=expert_id, reason=reason)
+    fresh = await refresh(ctx, ticket.id)
+    name = await person_name(ctx.conn, expert_id)
+    await notify_person(ctx, expert_id, "ticket.assigned_to_you", ticket.id, id=ticket.id, question=ticket.question,
+                        reason=reason or "-")
+    tell_practitioner(ctx, fresh, t("ticket.expert_on_it", ticket.language, id=ticket.id, name=expert_name(ctx, name)))
+
+
+async def release(ctx: Context, ticket: TicketView, reason: str = "") -> None:
+    """Put a claimed ticket back in its queue."""
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
+        assignee_id=None, state="new", updated_at=ctx.now, claim_expires_at=None))
+    ctx.audit("ticket.release", ticket_id=ticket.id, reason=reason)
+    fresh = await load(ctx.conn, ticket.id)
+    assert fresh is not None
+    await announce(ctx, fresh, edit=False)
+
+
+async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> None:
+    """Send a ticket to another queue, unclaimed, and announce it there."""
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
+        queue_id=queue_id, assignee_id=None, state="new" if ticket.state in OPEN_STATES else ticket.state,
+        updated_at=ctx.now, claim_expires_at=None))
+    ctx.audit("ticket.move", ticket_id=ticket.id, source=ticket.queue_id, to=queue_id, reason=reason)
+    old = await load(ctx.conn, ticket.id)
+    assert old is not None
+    lang = ctx.services.config.service.default_language
+    for space in queue_spaces(ctx.services.config, ticket.queue_id):
+        ctx.send(space.channel, space.chat, t("card.moved", lang, id=ticket.id, queue=queue_id, reason=reason),
+                 ticket_id=ticket.id, kind="edit", ref="card")
+    await announce(ctx, old, edit=False)
+    tell_practitioner(ctx, old, t("ticket.moved_for_practitioner", ticket.language, id=ticket.id, queue=queue_id))
+
+
+async def record_message(ctx: Context, ticket_id: int, internal: bool = False) -> None:
+    """Attach the current inbound message to a ticket (internal notes are never shown to practitioners)."""
+    await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id).values(ticket_id=ticket_id, internal=internal))
+
+
+async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
+                                attachments: Sequence[Attachment] = ()) -> None:
+    """The assignee's reply reaches the practitioner; the first one stops the first-response clock."""
+    await record_message(ctx, ticket.id)
+    name = expert_name(ctx, ctx.person.display_name)
+    tell_practitioner(ctx, ticket, t("relay.from_expert", ticket.language, id=ticket.id, name=name, text=text),
+                      attachments=attachments)
+    values: dict[str, Any] = {"updated_at": ctx.now, "next_response_due": None}
+    if ticket.first_response_at is None:
+        values["first_response_at"] = ctx.now
+    values |= ctx.services.sla.on_expert_reply(ticket.queue_id, ticket.priority, ctx.now)
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
+    ctx.audit("ticket.reply", ticket_id=ticket.id)
+
+
+async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
+                           attachments: Sequence[Attachment] = ()) -> None:
+    """The practitioner's message reaches the assignee (or the queue while unclaimed)."""
+    await record_message(ctx, ticket.id)
+    values: dict[str, Any] = {"updated_at": ctx.now}
+    if ticket.state == "waiting":
+        check_transition("waiting", "open")
+        row = dict((await ctx.conn.execute(select(T).where(T.c.id == ticket.id))).one()._mapping)
+        values |= {"state": "open"} | ctx.services.sla.on_resume(row, ctx.now)
+        ctx.audit("state:waiting->open", ticket_id=ticket.id)
+    if ticket.assignee_id is not None:
+        values |= ctx.services.sla.on_practitioner_reply(ticket.queue_id, ticket.priority, ctx.now)
+        sender = ctx.person.display_name
+        await notify_person(ctx, ticket.assignee_id, "relay.from_practitioner", ticket.id, attachments=attachments,
+                            id=ticket.id, name=sender, text=text)
+    else:
+        lang = ctx.services.config.service.default_language
+        for space in queue_spaces(ctx.services.config, ticket.queue_id):
+            ctx.send(space.channel, space.chat, t("relay.added_to_unclaimed", lang, id=ticket.id,
+                                                  name=ctx.person.display_name, text=text),
+                     ticket_id=ticket.id, attachments=attachments)
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
+    ctx.audit("ticket.practitioner_message", ticket_id=ticket.id)
+
+
+async def auto_assignee(ctx: Context, queue_id: str, lang: str) -> dict[str, Any]:
+    """Round robin among the queue's available experts who speak the ticket's language (when enabled)."""
+    queue = ctx.services.config.queue(queue_id)
+    if not queue.auto_assign:
+        return {}
+    rows = list(await ctx.conn.execute(
+        select(P.c.id, P.c.language).join(QM, QM.c.person_id == P.c.id)
+        .where(QM.c.queue_id == queue_id, P.c.blocked.is_(False),
+               (P.c.away_until.is_(None)) | (P.c.away_until <= ctx.now))
+        .order_by(P.c.id)))
+    speakers = [r.id for r in rows if r.language == lang] or [r.id for r in rows]
+    if not speakers:
+        return {}
+    last = (await ctx.conn.execute(select(Q.c.last_assigned_id).where(Q.c.id == queue_id))).scalar()
+    chosen = next((pid for pid in speakers if last is None or pid > last), speakers[0])
+    await ctx.conn.execute(update(Q).where(Q.c.id == queue_id).values(last_assigned_id=chosen))
+    return {"assignee_id": chosen, "state": "open", "claimed_at": ctx.now} | ctx.services.sla.on_claim(
+        queue_id, "normal", ctx.now)
+
+
+async def wait_for_practitioner(ctx: Context, ticket: TicketView) -> None:
+    """Pause the clock until the practitioner answers."""
+    await set_state(ctx, ticket, "waiting", **ctx.services.sla.on_wait(ticket.queue_id, ticket.priority, ctx.now))
+    tell_practitioner(ctx, ticket, t("ticket.waiting_for_you", ticket.language, id=ticket.id))
+    await refresh(ctx, ticket.id)
+
+
+async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
+    """Close the question with the expert's summary and ask the practitioner to rate the answer."""
+    await set_state(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
+                    **ctx.services.sla.on_resolve())
+    lang = ticket.language
+    stars = [ctx.button("★" * n, "rate", ticket.id, n) for n in range(1, 6)]
+    stars.append(ctx.button(t("ticket.reopen_button", lang), "reopen", ticket.id))
+    tell_practitioner(ctx, ticket, t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary), stars)
+    await refresh(ctx, ticket.id)
+
+
+async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
+    """Reopen a resolved ticket within the reopen window; after it, open a new ticket linked to the old one."""
+    limit = ctx.services.config.service.reopen_days
+    if ticket.resolved_at is not None and ctx.now - ticket.resolved_at > timedelta(days=limit):
+        fresh = await open_ticket(ctx, ticket.question, ticket.queue_id, None, [f"follow-up of #{ticket.id}"])
+        await ctx.conn.execute(update(T).where(T.c.id == fresh.id).values(linked_ticket_id=ticket.id))
+        return fresh
+    new_state = "open" if ticket.assignee_id is not None else "new"
+    await set_state(ctx, ticket, new_state, resolved_at=None,
+                    **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now))
+    fresh = await refresh(ctx, ticket.id)
+    ctx.reply(ctx.t("ticket.reopened", id=ticket.id))
+    if ticket.assignee_id is not None:
+        await notify_person(ctx, ticket.assignee_id, "ticket.reopened_for_expert", ticket.id, id=ticket.id)
+    return fresh
+
+
+async def add_note(ctx: Context, ticket: TicketView, text: str) -> None:
+    """An internal note: experts of the queue and the assignee see it, the practitioner never does."""
+    await ctx.conn.execute(insert(M).values(
+        channel=ctx.msg.channel, external_id=None, direction="note", person_id=ctx.person.id, chat_id=ctx.msg.chat_id,
+        ticket_id=ticket.id, kind="note", text=text, internal=True, status="done", created_at=ctx.now))
+    lang = ctx.services.config.service.default_language
+    name = ctx.person.display_name
+    for space in queue_spaces(ctx.services.config, ticket.queue_id):
+        ctx.send(space.channel, space.chat, t("note.posted", lang, id=ticket.id, name=name, text=text),
+                 ticket_id=ticket.id)
+    if ticket.assignee_id is not None and ticket.assignee_id != ctx.person.id:
+        await notify_person(ctx, ticket.assignee_id, "note.posted", ticket.id, id=ticket.id, name=name, text=text)
+    ctx.audit("ticket.note", ticket_id=ticket.id)
+
+
+async def set_priority(ctx: Context, ticket: TicketView, level: str) -> None:
+    """Change the priority; deadlines follow the new priority's policy."""
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
+        priority=level, updated_at=ctx.now,
+        **ctx.services.sla.on_priority(ticket.queue_id, level, ticket.created_at)))
+    ctx.audit("ticket.priority", ticket_id=ticket.id, source=ticket.priority, to=level)
+    await refresh(ctx, ticket.id)
+
+
+async def rate(ctx: Context, ticket: TicketView, score: int) -> None:
+    """Store the practitioner's 1–5 rating of the answer."""
+    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(rating=score, updated_at=ctx.now))
+    ctx.audit("ticket.rate", ticket_id=ticket.id, rating=score)

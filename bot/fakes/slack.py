@@ -17,6 +17,9 @@ Socket Mode (the app connects with its xapp- token; envelopes are redelivered un
 
     delivery = await slack.user_says("hello")          # queued until the app connects
     await delivery.wait_acked()
+
+Not modelled: Slack's per-method rate tiers (script 429s with :meth:`FakeSlack.inject`), modals
+(views.open/update), multi-person DMs, file uploads, and Block Kit validation beyond basic shape.
 """
 
 from __future__ import annotations
@@ -268,7 +271,7 @@ class FakeSlack:
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/response/{id}", self._handle_response_url)
         app.router.add_get("/files-pri/{id}/{name}", self._handle_file)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound_host, bound_port = self._runner.addresses[0][:2]

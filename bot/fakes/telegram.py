@@ -13,6 +13,10 @@ descriptions as Telegram (``{"ok": false, "error_code": 400, "description": "Bad
 enforces Telegram-like flood limits, validates HTML markup, inline keyboards and message length, and
 supports both long polling and webhook delivery.  Faults can be scripted with :meth:`FakeTelegram.inject`
 and :meth:`FakeTelegram.slow`.
+
+Not modelled: MarkdownV2 validation (text is passed through), inline-mode messages, media groups, payments,
+flood limits on edits (only send* methods are limited), and automatic webhook pushes (call
+:meth:`FakeTelegram.deliver_via_webhook`).
 """
 
 from __future__ import annotations
@@ -401,6 +405,15 @@ class _Params:
             return default
         try:
             return int(value)
+        except (TypeError, ValueError):
+            raise _bad_request(f"invalid {name} specified") from None
+
+    def number(self, name: str, default: float = 0.0) -> float:
+        value = self.data.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return float(value)
         except (TypeError, ValueError):
             raise _bad_request(f"invalid {name} specified") from None
 
@@ -1113,7 +1126,7 @@ class FakeTelegram:
             )
         offset = params.integer("offset", 0) or 0
         limit = min(max(params.integer("limit", 100) or 100, 1), 100)
-        timeout = max(params.integer("timeout", 0) or 0, 0)
+        timeout = max(params.number("timeout"), 0.0)
         if params.raw("allowed_updates") is not None:
             self._allowed_updates = set(params.obj("allowed_updates") or [])
         self._confirm(offset)

@@ -1,0 +1,356 @@
+"""The expert's flow: see the queue, claim, answer, note, wait, transfer, release, resolve; be away."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot.core import tickets
+from bot.core.context import Context
+from bot.core.router import EXPERT, SECRETARIAT, STAFF, Router, command_args
+from bot.core.spaces import secretariat_spaces
+from bot.core.tickets import TicketView
+from bot.db.models import Outbox, Person, QueueMember, Ticket, table
+from bot.i18n import t
+
+T, P, QM, O = table(Ticket), table(Person), table(QueueMember), table(Outbox)  # noqa: E741
+_ID = re.compile(r"^#?(\d{1,12})\b\s*(.*)$", re.S)
+FOREVER = timedelta(days=3650)
+
+
+def ticket_arg(ctx: Context, usage: str) -> tuple[int, str] | None:
+    """'/cmd 12 rest' -> (12, 'rest'); a usage hint when the number is missing."""
+    match = _ID.match(command_args(ctx))
+    if match is None:
+        ctx.reply(ctx.t("usage.generic", usage=usage))
+        return None
+    return int(match.group(1)), match.group(2).strip()
+
+
+async def ticket_of_reply(ctx: Context) -> int | None:
+    """The ticket of the bot message the expert replied to (Telegram reply / Slack thread)."""
+    if ctx.msg.reply_to is None:
+        return None
+    return (await ctx.conn.execute(select(O.c.ticket_id).where(
+        O.c.channel == ctx.msg.channel, O.c.external_id == ctx.msg.reply_to))).scalar()
+
+
+async def current_ticket(ctx: Context) -> int | None:
+    """Which ticket a free-text message from an expert is about."""
+    replied = await ticket_of_reply(ctx)
+    if replied is not None:
+        return replied
+    if ctx.conversation.state == "ticket":
+        return int(ctx.conversation.data["id"])
+    held = [r.id for r in await ctx.conn.execute(
+        select(T.c.id).where(T.c.assignee_id == ctx.person.id, T.c.state.in_(("open", "waiting"))))]
+    return held[0] if len(held) == 1 else None
+
+
+async def my_queues(ctx: Context) -> list[str]:
+    """The queues an expert works in (all of them for the secretariat)."""
+    if ctx.person.role == SECRETARIAT:
+        return ctx.services.config.queue_ids
+    return [r.queue_id for r in await ctx.conn.execute(select(QM.c.queue_id).where(QM.c.person_id == ctx.person.id))]
+
+
+def line(ctx: Context, v: TicketView) -> str:
+    """One ticket in a list."""
+    who = f" · {v.assignee_name}" if v.assignee_name else ""
+    return ctx.t("ticket.staff_line", id=v.id, queue=v.queue_id, priority=v.priority, state=v.state, who=who,
+                 question=v.question[:70])
+
+
+async def list_tickets(ctx: Context, where: object, empty_key: str) -> None:
+    ids = [r.id for r in await ctx.conn.execute(select(T.c.id).where(where).order_by(T.c.id))]  # type: ignore[arg-type]
+    views = [v for i in ids if (v := await tickets.load(ctx.conn, i)) is not None]
+    ctx.reply("\n".join(line(ctx, v) for v in views) if views else ctx.t(empty_key))
+
+
+async def held(ctx: Context, ticket_id: int) -> TicketView | None:
+    """The ticket when the sender may handle it (assignee, lead or secretariat), else a refusal."""
+    ticket = await tickets.fetch(ctx, ticket_id)
+    if ticket is None:
+        return None
+    if not await tickets.may_handle(ctx, ticket):
+        tickets.refuse(ctx, ticket_id, "ticket.not_yours")
+        return None
+    return ticket
+
+
+async def led(ctx: Context, ticket_id: int) -> TicketView | None:
+    """The ticket when the sender leads its queue or is secretariat, else a refusal."""
+    ticket = await tickets.fetch(ctx, ticket_id)
+    if ticket is None:
+        return None
+    if not await tickets.may_lead(ctx, ticket):
+        tickets.refuse(ctx, ticket_id, "ticket.leads_only")
+        return None
+    return ticket
+
+
+def is_open(ctx: Context, ticket: TicketView) -> bool:
+    if ticket.state in ("resolved", "closed"):
+        tickets.refuse(ctx, ticket.id, "ticket.is_closed", state=ctx.t(f"state.{ticket.state}"))
+        return False
+    return True
+
+
+async def expert_by_handle(ctx: Context, handle: str) -> int | None:
+    return (await ctx.conn.execute(select(P.c.id).where(P.c.handle == handle.lstrip("@"),
+                                                        P.c.role.in_(STAFF)))).scalar()
+
+
+async def transfer(ctx: Context, ticket: TicketView, target: str, reason: str) -> None:
+    """To another queue (by id) or another expert (by @handle)."""
+    if target.upper() in ctx.services.config.queue_ids:
+        await tickets.move(ctx, ticket, target.upper(), reason)
+        ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=target.upper()))
+        return
+    expert = await expert_by_handle(ctx, target)
+    if expert is None:
+        tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=target)
+        return
+    await tickets.assign(ctx, ticket, expert, reason)
+    ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=target))
+
+
+def register(router: Router) -> None:
+    """Register the expert flows."""
+
+    @router.text(EXPERT)
+    async def expert_text(ctx: Context) -> None:
+        text = ctx.msg.text.strip()
+        ticket_id = await current_ticket(ctx)
+        if ticket_id is None:
+            ctx.reply(ctx.t("expert.which_ticket"))
+            return
+        ticket = await tickets.fetch(ctx, ticket_id)
+        if ticket is None:
+            return
+        if text.startswith("//"):
+            if await tickets.may_work(ctx, ticket):
+                await tickets.add_note(ctx, ticket, text[2:].strip())
+                await tickets.record_message(ctx, ticket.id, internal=True)
+            else:
+                tickets.refuse(ctx, ticket_id, "ticket.not_your_queue", queue=ticket.queue_id)
+            return
+        if ticket.assignee_id != ctx.person.id:
+            tickets.refuse(ctx, ticket_id, "ticket.not_yours")
+            return
+        if not is_open(ctx, ticket):
+            return
+        await tickets.relay_to_practitioner(ctx, ticket, text, ctx.msg.attachments)
+
+    router.texts[SECRETARIAT] = expert_text
+
+    @router.command("reply", roles=STAFF, help_key="help.cmd.reply")
+    async def reply(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/reply N text")
+        if arg is None:
+            return
+        ticket = await held(ctx, arg[0])
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if not arg[1]:
+            ctx.reply(ctx.t("usage.generic", usage="/reply N text"))
+            return
+        await tickets.relay_to_practitioner(ctx, ticket, arg[1], ctx.msg.attachments)
+
+    @router.command("queue", roles=STAFF, help_key="help.cmd.queue")
+    async def queue(ctx: Context) -> None:
+        await list_tickets(ctx, T.c.queue_id.in_(await my_queues(ctx)) & (T.c.state == "new"), "ticket.queue_empty")
+
+    @router.command("mine", roles=STAFF, help_key="help.cmd.mine")
+    async def mine(ctx: Context) -> None:
+        await list_tickets(ctx, (T.c.assignee_id == ctx.person.id) & T.c.state.in_(("open", "waiting")),
+                           "ticket.mine_empty")
+
+    @router.command("claim", roles=STAFF, help_key="help.cmd.claim")
+    async def claim_cmd(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/claim N")
+        if arg is not None:
+            await tickets.claim(ctx, arg[0])
+
+    @router.action("claim", roles=STAFF)
+    async def claim_button(ctx: Context, args: list[str]) -> None:
+        await tickets.claim(ctx, int(args[0]))
+
+    @router.command("release", roles=STAFF, help_key="help.cmd.release")
+    async def release(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/release N [reason]")
+        ticket = await held(ctx, arg[0]) if arg else None
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if ticket.assignee_id is None:
+            tickets.refuse(ctx, ticket.id, "ticket.not_claimed")
+            return
+        await tickets.release(ctx, ticket, arg[1] if arg else "")
+        ctx.clear_state()
+        ctx.reply(ctx.t("ticket.released", id=ticket.id, queue=ticket.queue_id))
+
+    @router.command("transfer", roles=STAFF, help_key="help.cmd.transfer")
+    async def transfer_cmd(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/transfer N QUEUE|@expert reason")
+        if arg is None:
+            return
+        target, _, reason = arg[1].partition(" ")
+        if not target or not reason.strip():
+            ctx.reply(ctx.t("usage.generic", usage="/transfer N QUEUE|@expert reason"))
+            return
+        ticket = await tickets.fetch(ctx, arg[0])
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        allowed = await tickets.may_handle(ctx, ticket) or (
+            ticket.assignee_id is None and await tickets.may_work(ctx, ticket))
+        if not allowed:
+            tickets.refuse(ctx, ticket.id, "ticket.not_yours")
+            return
+        await transfer(ctx, ticket, target, reason.strip())
+
+    @router.action("xfer", roles=STAFF)
+    async def transfer_button(ctx: Context, args: list[str]) -> None:
+        ticket = await tickets.fetch(ctx, int(args[0]))
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if not await tickets.may_work(ctx, ticket):
+            tickets.refuse(ctx, ticket.id, "ticket.not_your_queue", queue=ticket.queue_id)
+            return
+        buttons = [ctx.button(q.id, "xferq", ticket.id, q.id) for q in ctx.services.config.queues
+                   if q.id != ticket.queue_id]
+        ctx.reply(ctx.t("ticket.transfer_where", id=ticket.id), buttons)
+
+    @router.action("xferq", roles=STAFF)
+    async def transfer_to_queue(ctx: Context, args: list[str]) -> None:
+        ticket = await tickets.fetch(ctx, int(args[0]))
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if ticket.queue_id == args[1]:
+            ctx.reply(ctx.t("error.stale_button"))
+            return
+        if not (await tickets.may_handle(ctx, ticket) or (ticket.assignee_id is None
+                                                           and await tickets.may_work(ctx, ticket))):
+            tickets.refuse(ctx, ticket.id, "ticket.not_yours")
+            return
+        await transfer(ctx, ticket, args[1], ctx.t("ticket.transfer_by_button", name=ctx.person.display_name))
+
+    @router.action("notours", roles=STAFF)
+    async def not_for_us(ctx: Context, args: list[str]) -> None:
+        ticket = await tickets.fetch(ctx, int(args[0]))
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if not await tickets.may_work(ctx, ticket):
+            tickets.refuse(ctx, ticket.id, "ticket.not_your_queue", queue=ticket.queue_id)
+            return
+        ctx.audit("ticket.not_for_us", ticket_id=ticket.id, queue=ticket.queue_id)
+        lang = ctx.services.config.service.default_language
+        buttons = [ctx.button(q.id, "move", ticket.id, q.id) for q in ctx.services.config.queues
+                   if q.id != ticket.queue_id]
+        for space in secretariat_spaces(ctx.services.config):
+            ctx.send(space.channel, space.chat, t("ticket.declined", lang, id=ticket.id, queue=ticket.queue_id,
+                                                  name=ctx.person.display_name, question=ticket.question),
+                     buttons, ticket_id=ticket.id)
+        ctx.reply(ctx.t("ticket.declined_ack", id=ticket.id))
+
+    @router.command("note", roles=STAFF, help_key="help.cmd.note")
+    async def note(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/note N text")
+        if arg is None:
+            return
+        ticket = await tickets.fetch(ctx, arg[0])
+        if ticket is None:
+            return
+        if not await tickets.may_work(ctx, ticket):
+            tickets.refuse(ctx, ticket.id, "ticket.not_your_queue", queue=ticket.queue_id)
+            return
+        if not arg[1]:
+            ctx.reply(ctx.t("usage.generic", usage="/note N text"))
+            return
+        await tickets.add_note(ctx, ticket, arg[1])
+        await tickets.record_message(ctx, ticket.id, internal=True)
+        ctx.reply(ctx.t("note.saved", id=ticket.id))
+
+    @router.command("wait", roles=STAFF, help_key="help.cmd.wait")
+    async def wait(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/wait N")
+        ticket = await held(ctx, arg[0]) if arg else None
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if ticket.state != "open":
+            tickets.refuse(ctx, ticket.id, "ticket.is_closed", state=ctx.t(f"state.{ticket.state}"))
+            return
+        await tickets.wait_for_practitioner(ctx, ticket)
+        ctx.reply(ctx.t("ticket.now_waiting", id=ticket.id))
+
+    @router.command("resolve", roles=STAFF, help_key="help.cmd.resolve")
+    async def resolve(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/resolve N summary")
+        if arg is None:
+            return
+        ticket = await held(ctx, arg[0])
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if len(arg[1]) < 10:
+            ctx.reply(ctx.t("ticket.summary_needed"))
+            return
+        await tickets.resolve(ctx, ticket, arg[1])
+        ctx.clear_state()
+        ctx.reply(ctx.t("ticket.resolved_ack", id=ticket.id))
+
+    @router.command("open", roles=STAFF, help_key="help.cmd.open")
+    async def focus(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/open N")
+        ticket = await held(ctx, arg[0]) if arg else None
+        if ticket is None:
+            return
+        ctx.set_state("ticket", id=ticket.id)
+        ctx.reply(ctx.t("expert.focus", id=ticket.id, question=ticket.question,
+                        who=await tickets.profile_line(ctx.conn, ticket.person_id)))
+
+    @router.command("away", roles=STAFF, help_key="help.cmd.away")
+    async def away(ctx: Context) -> None:
+        text = command_args(ctx).removeprefix("until").strip()
+        until = ctx.now + FOREVER
+        if text:
+            try:
+                until = datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+            except ValueError:
+                ctx.reply(ctx.t("usage.generic", usage="/away [until YYYY-MM-DD]"))
+                return
+        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(away_until=until))
+        ctx.audit("expert.away", until=until.isoformat())
+        ctx.reply(ctx.t("expert.away", until=until.date().isoformat()) if text else ctx.t("expert.away_open"))
+
+    @router.command("back", roles=STAFF, help_key="help.cmd.back")
+    async def back(ctx: Context) -> None:
+        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(away_until=None))
+        ctx.audit("expert.back")
+        ctx.reply(ctx.t("expert.back"))
+
+    @router.command("assign", roles=STAFF, help_key="help.cmd.assign")
+    async def assign(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/assign N @expert")
+        ticket = await led(ctx, arg[0]) if arg else None
+        if ticket is None or arg is None or not is_open(ctx, ticket):
+            return
+        expert = await expert_by_handle(ctx, arg[1].split(" ")[0]) if arg[1] else None
+        if expert is None:
+            tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=arg[1] or "?")
+            return
+        await tickets.assign(ctx, ticket, expert, ctx.t("ticket.assigned_by", name=ctx.person.display_name))
+        ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=arg[1].split(" ")[0]))
+
+    @router.command("priority", roles=STAFF, help_key="help.cmd.priority")
+    async def priority(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/priority N low|normal|high|urgent")
+        ticket = await led(ctx, arg[0]) if arg else None
+        if ticket is None or arg is None:
+            return
+        level = arg[1].lower()
+        if level not in tickets.PRIORITIES:
+            ctx.reply(ctx.t("usage.generic", usage="/priority N low|normal|high|urgent"))
+            return
+        await tickets.set_priority(ctx, ticket, level)
+        ctx.reply(ctx.t("ticket.priority_set", id=ticket.id, level=level))

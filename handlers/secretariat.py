@@ -1,0 +1,71 @@
+"""The secretariat's flow: counts, moving tickets between queues, the experts' status."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.core import tickets
+from bot.core.context import Context
+from bot.core.router import SECRETARIAT, Router
+from bot.db.models import Person, QueueMember, Ticket, table
+from handlers.expert import is_open, ticket_arg
+
+T, P, QM = table(Ticket), table(Person), table(QueueMember)
+SECRETARIAT_ONLY = frozenset({SECRETARIAT})
+
+
+def register(router: Router) -> None:
+    """Register the secretariat's flows."""
+
+    @router.command("stats", roles=SECRETARIAT_ONLY, help_key="help.cmd.stats")
+    async def stats(ctx: Context) -> None:
+        rows = await ctx.conn.execute(select(T.c.queue_id, T.c.state, func.count().label("n"))
+                                      .group_by(T.c.queue_id, T.c.state).order_by(T.c.queue_id))
+        by_queue: dict[str, dict[str, int]] = {}
+        for r in rows:
+            by_queue.setdefault(r.queue_id, {})[r.state] = r.n
+        lines = [ctx.t("stats.header")]
+        for queue in ctx.services.config.queue_ids:
+            counts = by_queue.get(queue, {})
+            lines.append(ctx.t("stats.line", queue=queue, new=counts.get("new", 0), open=counts.get("open", 0),
+                               waiting=counts.get("waiting", 0), resolved=counts.get("resolved", 0)
+                               + counts.get("closed", 0)))
+        ctx.reply("\n".join(lines))
+
+    async def do_move(ctx: Context, ticket_id: int, queue: str) -> None:
+        ticket = await tickets.fetch(ctx, ticket_id)
+        if ticket is None or not is_open(ctx, ticket):
+            return
+        if queue not in ctx.services.config.queue_ids:
+            tickets.refuse(ctx, ticket_id, "ticket.unknown_target", target=queue)
+            return
+        await tickets.move(ctx, ticket, queue, ctx.t("ticket.moved_by", name=ctx.person.display_name))
+        ctx.reply(ctx.t("ticket.transferred", id=ticket_id, target=queue))
+
+    @router.command("move", roles=SECRETARIAT_ONLY, help_key="help.cmd.move")
+    async def move(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/move N QUEUE")
+        if arg is not None:
+            await do_move(ctx, arg[0], arg[1].upper())
+
+    @router.action("move", roles=SECRETARIAT_ONLY)
+    async def move_button(ctx: Context, args: list[str]) -> None:
+        await do_move(ctx, int(args[0]), args[1])
+
+    @router.command("experts", roles=SECRETARIAT_ONLY, help_key="help.cmd.experts")
+    async def experts(ctx: Context) -> None:
+        load: dict[int, int] = dict((await ctx.conn.execute(
+            select(T.c.assignee_id, func.count()).where(T.c.state.in_(("open", "waiting")))
+            .group_by(T.c.assignee_id))).all())
+        rows = await ctx.conn.execute(select(P.c.id, P.c.handle, P.c.display_name, P.c.away_until, QM.c.queue_id,
+                                             QM.c.is_lead).join(QM, QM.c.person_id == P.c.id).order_by(P.c.handle))
+        people: dict[int, list[str]] = {}
+        info: dict[int, str] = {}
+        for r in rows:
+            people.setdefault(r.id, []).append(r.queue_id + ("*" if r.is_lead else ""))
+            away = ctx.t("experts.away") if r.away_until and r.away_until > ctx.now else ""
+            info[r.id] = f"{r.display_name} (@{r.handle}){away}"
+        lines = [ctx.t("experts.header")] + [
+            ctx.t("experts.line", who=info[pid], queues=", ".join(qs), load=load.get(pid, 0))
+            for pid, qs in people.items()]
+        ctx.reply("\n".join(lines))
