@@ -185,7 +185,7 @@ async def test_language_command_switches_replies(desk: Desk) -> None:
 async def test_forged_or_tampered_button_is_refused(desk: Desk) -> None:
     alice = desk.practitioner("alice", lang="en")
     await alice.says("What does a Biennial Transparency Report contain?")
-    label, action = alice.sees("Source:").buttons[1]
+    _, action = alice.sees("Source:").buttons[1]
     verb, message_id, signature = action.split(":")
     await alice.press_action(f"{verb}:{int(message_id) + 1}:{signature}")
     alice.sees("no longer valid")

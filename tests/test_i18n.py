@@ -14,7 +14,8 @@ def test_every_key_exists_in_every_language_with_the_same_placeholders() -> None
     english = catalog("en")
     for lang in LANGUAGES:
         other = catalog(lang)
-        assert set(other) == set(english), f"{lang}: missing {set(english) - set(other)}, extra {set(other) - set(english)}"
+        missing, extra = set(english) - set(other), set(other) - set(english)
+        assert not missing and not extra, f"{lang}: missing {missing}, extra {extra}"
         for key, text in english.items():
             assert placeholders(other[key]) == placeholders(text), f"{lang}:{key}"
 

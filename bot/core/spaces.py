@@ -6,15 +6,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig, Space
-from bot.db.models import Identity, table
+from bot.db.models import Identity, QueueSpace, table
 
 I = table(Identity)  # noqa: E741
+QS = table(QueueSpace)
 
 
-def queue_spaces(config: ServiceConfig, queue_id: str) -> list[Space]:
-    """The chats where a queue's tickets are announced (the console space when none is set)."""
-    queue = config.queue(queue_id)
-    return list(queue.spaces) or [Space(channel="console", chat=f"queue:{queue_id}")]
+async def queue_spaces(conn: AsyncConnection, config: ServiceConfig, queue_id: str) -> list[Space]:
+    """The chats where a queue's tickets are announced: configured, linked, else the console space."""
+    linked = [Space(channel=r.channel, chat=r.chat_id) for r in await conn.execute(
+        select(QS.c.channel, QS.c.chat_id).where(QS.c.queue_id == queue_id).order_by(QS.c.channel, QS.c.chat_id))]
+    spaces = list(dict.fromkeys([*config.queue(queue_id).spaces, *linked]))
+    return spaces or [Space(channel="console", chat=f"queue:{queue_id}")]
 
 
 def secretariat_spaces(config: ServiceConfig) -> list[Space]:

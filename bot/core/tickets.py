@@ -113,7 +113,7 @@ async def announce(ctx: Context, ticket: TicketView, *, edit: bool) -> None:
         buttons = [ctx.button(t("card.claim", lang), "claim", ticket.id),
                    ctx.button(t("card.transfer", lang), "xfer", ticket.id),
                    ctx.button(t("card.not_ours", lang), "notours", ticket.id)]
-    for space in queue_spaces(ctx.services.config, ticket.queue_id):
+    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
         ctx.send(space.channel, space.chat, text, buttons, ticket_id=ticket.id,
                  kind="edit" if edit else "send", ref="card")
 
@@ -302,7 +302,7 @@ async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> 
     old = await load(ctx.conn, ticket.id)
     assert old is not None
     lang = ctx.services.config.service.default_language
-    for space in queue_spaces(ctx.services.config, ticket.queue_id):
+    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
         ctx.send(space.channel, space.chat, t("card.moved", lang, id=ticket.id, queue=queue_id, reason=reason),
                  ticket_id=ticket.id, kind="edit", ref="card")
     await announce(ctx, old, edit=False)
@@ -346,7 +346,7 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
                             id=ticket.id, name=sender, text=text)
     else:
         lang = ctx.services.config.service.default_language
-        for space in queue_spaces(ctx.services.config, ticket.queue_id):
+        for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
             ctx.send(space.channel, space.chat, t("relay.added_to_unclaimed", lang, id=ticket.id,
                                                   name=ctx.person.display_name, text=text),
                      ticket_id=ticket.id, attachments=attachments)
@@ -416,7 +416,7 @@ async def add_note(ctx: Context, ticket: TicketView, text: str) -> None:
         ticket_id=ticket.id, kind="note", text=text, internal=True, status="done", created_at=ctx.now))
     lang = ctx.services.config.service.default_language
     name = ctx.person.display_name
-    for space in queue_spaces(ctx.services.config, ticket.queue_id):
+    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
         ctx.send(space.channel, space.chat, t("note.posted", lang, id=ticket.id, name=name, text=text),
                  ticket_id=ticket.id)
     if ticket.assignee_id is not None and ticket.assignee_id != ctx.person.id:

@@ -272,6 +272,25 @@ class Conversation(Base):
     updated_at: Mapped[datetime]
 
 
+class QueueSpace(Base):
+    """A chat where a queue's tickets are announced (beside those in the config), e.g. a linked Telegram group."""
+
+    __tablename__ = "queue_space"
+    queue_id: Mapped[str] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class LinkCode(Base):
+    """A one-time code that links a second channel identity to a person."""
+
+    __tablename__ = "link_code"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+
+
 class SlaEvent(Base):
     """A reminder, warning or escalation that fired; the unique key makes it fire once."""
 

@@ -103,6 +103,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['entry_id'], ['kb_entry.id'], name=op.f('fk_kb_entry_version_entry_id_kb_entry'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('entry_id', 'version', name=op.f('pk_kb_entry_version'))
     )
+    op.create_table('link_code',
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('expires_at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_link_code_person_id_person'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_link_code'))
+    )
     op.create_table('queue_member',
     sa.Column('queue_id', sa.String(length=32), nullable=False),
     sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -110,6 +117,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_queue_member_person_id_person'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['queue_id'], ['queue.id'], name=op.f('fk_queue_member_queue_id_queue'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('queue_id', 'person_id', name=op.f('pk_queue_member'))
+    )
+    op.create_table('queue_space',
+    sa.Column('queue_id', sa.String(length=32), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('chat_id', sa.String(length=128), nullable=False),
+    sa.Column('created_at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['queue_id'], ['queue.id'], name=op.f('fk_queue_space_queue_id_queue'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('queue_id', 'channel', 'chat_id', name=op.f('pk_queue_space'))
     )
     op.create_table('ticket',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -289,7 +304,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ticket_assignee_id'))
 
     op.drop_table('ticket')
+    op.drop_table('queue_space')
     op.drop_table('queue_member')
+    op.drop_table('link_code')
     op.drop_table('kb_entry_version')
     with op.batch_alter_table('identity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_person_id'))
