@@ -12,6 +12,7 @@ that reads as "probability that this entry answers the query".
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -118,30 +119,36 @@ class Candidate:
 
 @dataclass(frozen=True)
 class _Text:
-    """A text analysed once: stemmed words, their joined form, and char n-grams."""
+    """A text analysed once: stemmed words, their joined form, and its plain words."""
 
     words: tuple[str, ...]
     joined: str
     folded: str
-    grams: tuple[str, ...]
 
     @classmethod
     def of(cls, text: str, lang: str, max_words: int | None = None) -> _Text:
         """Analyse ``text`` as written in ``lang``."""
         plain = content_words(text, lang)[:max_words]
         words = tuple(stem(w, lang) for w in plain)
-        return cls(words, " ".join(words), " ".join(plain), tuple(_grams(plain)))
+        return cls(words, " ".join(words), " ".join(plain))
+
+    def grams(self) -> list[str]:
+        """Character n-grams of the plain (accent-stripped, unstemmed) words."""
+        return _grams(self.folded.split())
 
 
 def _grams(words: Sequence[str]) -> list[str]:
-    """Character n-grams of each word padded with spaces (short words stay whole)."""
+    """Character n-grams of each word padded with spaces (short words stay whole).
+
+    The n-grams are interned: a large KB repeats the same few thousand many times.
+    """
     out: list[str] = []
     for word in words:
         padded = f" {word} "
         if len(padded) <= GRAM:
-            out.append(padded)
+            out.append(sys.intern(padded))
         else:
-            out.extend(padded[i : i + GRAM] for i in range(len(padded) - GRAM + 1))
+            out.extend(sys.intern(padded[i : i + GRAM]) for i in range(len(padded) - GRAM + 1))
     return out
 
 
@@ -192,7 +199,7 @@ class Matcher:
             entry_docs[owner].extend(text.words)
         self._entry_words = _bm25(entry_docs) if n_entries else None
         self._string_words = _bm25([list(t.words) for t in self._texts]) if n_entries else None
-        self._string_grams = _bm25([list(t.grams) for t in self._texts]) if n_entries else None
+        self._string_grams = _bm25([t.grams() for t in self._texts]) if n_entries else None
         self._entry_vocab = [frozenset(doc) for doc in entry_docs]
         self._idf = self._word_idf()
 
@@ -233,7 +240,8 @@ class Matcher:
         n_strings = len(self._texts)
         entry_scores = _scores(self._entry_words, query.words, len(self._entries))
         word_scores = _scores(self._string_words, query.words, n_strings)
-        gram_scores = _scores(self._string_grams, query.grams, n_strings)
+        query_grams = query.grams()
+        gram_scores = _scores(self._string_grams, query_grams, n_strings)
         gram_entry = np.maximum.reduceat(gram_scores, self._starts[:-1])
         entries = sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES)))
         if not entries:
@@ -241,7 +249,7 @@ class Matcher:
         top_entry = float(entry_scores.max()) or 1.0
         top_gram = float(gram_entry.max()) or 1.0
         known = sum(w in self._idf for w in query.words) / len(query.words)
-        query_grams = set(query.grams)
+        gram_set = set(query_grams)
         voters = self._owner_arr[_top(word_scores, VOTERS)]
         strings, rows = [], []
         for i in entries:
@@ -258,7 +266,7 @@ class Matcher:
                     self._cover(words, query.words),
                     float(np.count_nonzero(voters == i)) / VOTERS,
                     self._cover(query.words, self._entry_vocab[i]),
-                    len(query_grams.intersection(self._texts[string].grams)) / len(query_grams),
+                    len(gram_set.intersection(self._texts[string].grams())) / len(gram_set),
                     known,
                     1.0 / len(query.words),
                 ]

@@ -108,8 +108,9 @@ class Router:
         scores: dict[str, float] = {}
         reasons: list[str] = []
         for queue, kw_lang, word, needle in self._keywords:
-            if needle in plain:
-                scores[queue] = scores.get(queue, 0.0) + (1.0 if kw_lang == lang else 0.6)
+            if needle in plain:  # a longer phrase is more specific than a single word
+                weight = len(needle.split()) * (1.0 if kw_lang == lang else 0.6)
+                scores[queue] = scores.get(queue, 0.0) + weight
                 reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
         for rank, cand in enumerate(candidates[:3]):
             if cand.score >= suggest * 0.6:

@@ -61,6 +61,13 @@ class Actor:
                     return await self.press_action(action)
         raise AssertionError(f"{self.name} sees no button {label!r}; posts: {self.replies_text()}")
 
+    async def presses_on(self, post: Post, label: str) -> Outcome:
+        """Press a button of a post in another chat (e.g. Claim on a ticket card in the queue's space)."""
+        for text, action in post.buttons:
+            if label.lower() in text.lower():
+                return await self.press_action(action)
+        raise AssertionError(f"no button {label!r} on: {post.text}")
+
     async def press_action(self, action: str) -> Outcome:
         """Press a button by its raw action data."""
         self.seen = len(self.posts)

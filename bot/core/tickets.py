@@ -253,7 +253,10 @@ async def claim(ctx: Context, ticket_id: int) -> None:
         .values(assignee_id=ctx.person.id, state="open", claimed_at=ctx.now, updated_at=ctx.now, **sla))
     if not won.rowcount:
         ctx.audit("ticket.claim", ticket_id=ticket_id, allowed=False, won=False)
-        if ticket.assignee_id == ctx.person.id:
+        ticket = await load(ctx.conn, ticket_id) or ticket  # see the winner's committed claim
+        if ticket.state in ("resolved", "closed"):
+            ctx.reply(ctx.t("ticket.not_claimable", id=ticket_id, state=ctx.t(f"state.{ticket.state}")))
+        elif ticket.assignee_id == ctx.person.id:
             ctx.reply(ctx.t("ticket.already_yours", id=ticket_id))
         elif ticket.assignee_name:
             ctx.reply(ctx.t("ticket.claimed_by", id=ticket_id, name=ticket.assignee_name))
@@ -288,9 +291,11 @@ async def release(ctx: Context, ticket: TicketView, reason: str = "") -> None:
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
         assignee_id=None, state="new", updated_at=ctx.now, claim_expires_at=None))
     ctx.audit("ticket.release", ticket_id=ticket.id, reason=reason)
-    fresh = await load(ctx.conn, ticket.id)
-    assert fresh is not None
-    await announce(ctx, fresh, edit=False)
+    await refresh(ctx, ticket.id)
+    lang = ctx.services.config.service.default_language
+    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
+        ctx.send(space.channel, space.chat, t("card.released", lang, id=ticket.id, reason=reason or "-"),
+                 ticket_id=ticket.id)
 
 
 async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> None:

@@ -65,6 +65,22 @@ def upgrade() -> None:
     sa.Column('last_assigned_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queue'))
     )
+    op.create_table('audit',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('action', sa.String(length=48), nullable=False),
+    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('channel', sa.String(length=16), nullable=True),
+    sa.Column('allowed', sa.Boolean(), nullable=False),
+    sa.Column('detail', sa.JSON(none_as_null=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['person.id'], name=op.f('fk_audit_actor_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit'))
+    )
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_ticket_id'), ['ticket_id'], unique=False)
+
     op.create_table('conversation',
     sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('state', sa.String(length=48), nullable=False),
@@ -165,23 +181,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ticket_person_id'), ['person_id'], unique=False)
         batch_op.create_index('ix_ticket_sla_next_at', ['sla_next_at'], unique=False)
         batch_op.create_index('ix_ticket_state_queue', ['state', 'queue_id'], unique=False)
-
-    op.create_table('audit',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('action', sa.String(length=48), nullable=False),
-    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('channel', sa.String(length=16), nullable=True),
-    sa.Column('allowed', sa.Boolean(), nullable=False),
-    sa.Column('detail', sa.JSON(none_as_null=True), nullable=True),
-    sa.ForeignKeyConstraint(['actor_id'], ['person.id'], name=op.f('fk_audit_actor_id_person')),
-    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_audit_ticket_id_ticket')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit'))
-    )
-    with op.batch_alter_table('audit', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -292,11 +291,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_person_id'))
 
     op.drop_table('message')
-    with op.batch_alter_table('audit', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_ticket_id'))
-        batch_op.drop_index(batch_op.f('ix_audit_at'))
-
-    op.drop_table('audit')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_state_queue')
         batch_op.drop_index('ix_ticket_sla_next_at')
@@ -313,6 +307,11 @@ def downgrade() -> None:
 
     op.drop_table('identity')
     op.drop_table('conversation')
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_at'))
+
+    op.drop_table('audit')
     op.drop_table('queue')
     op.drop_table('person')
     with op.batch_alter_table('kb_entry', schema=None) as batch_op:

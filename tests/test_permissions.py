@@ -1,0 +1,82 @@
+"""Permission matrix: every role × command is either allowed or refused with a clear, audited message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Audit, table
+from bot.settings import Settings
+from tests.desk import Actor, Desk, start_desk
+
+REFUSED = "not allowed to use"
+# command -> roles that may use it (everyone else is refused before any handler runs)
+MATRIX = {
+    "/mytickets": {"practitioner"},
+    "/new": {"practitioner"},
+    "/status 1": {"practitioner"},
+    "/profile": {"practitioner"},
+    "/queue": {"expert", "secretariat"},
+    "/mine": {"expert", "secretariat"},
+    "/claim 1": {"expert", "secretariat"},
+    "/release 1": {"expert", "secretariat"},
+    "/note 1 text": {"expert", "secretariat"},
+    "/wait 1": {"expert", "secretariat"},
+    "/resolve 1 summary text here": {"expert", "secretariat"},
+    "/transfer 1 MRV reason": {"expert", "secretariat"},
+    "/assign 1 @lucas": {"expert", "secretariat"},
+    "/priority 1 high": {"expert", "secretariat"},
+    "/away": {"expert", "secretariat"},
+    "/back": {"expert", "secretariat"},
+    "/reply 1 hello": {"expert", "secretariat"},
+    "/stats": {"secretariat"},
+    "/move 1 MRV": {"secretariat"},
+    "/experts": {"secretariat"},
+    "/help": {"practitioner", "expert", "secretariat"},
+    "/language en": {"practitioner", "expert", "secretariat"},
+}
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(sqlite_settings)
+    yield d
+    await d.app.stop()
+
+
+async def actors(desk: Desk) -> dict[str, Actor]:
+    return {"practitioner": desk.practitioner("pat", lang="en"),
+            "expert": await desk.staff("sofia"),  # AFOLU and FINANCE, not ENERGY
+            "secretariat": await desk.staff("sam", role="secretariat")}
+
+
+async def test_role_by_command_matrix(desk: Desk) -> None:
+    who = await actors(desk)
+    alice = desk.practitioner("alice", lang="en")
+    await alice.says("We need advice on solar irrigation pumping tariffs for remote farms")
+    for command, allowed in MATRIX.items():
+        for role, actor in who.items():
+            await actor.says(command)
+            refused = any(REFUSED in p.text for p in actor.replies())
+            assert refused == (role not in allowed), f"{role} {command}: {actor.replies_text()}"
+    async with desk.app.engine.connect() as conn:
+        refusals = (await conn.execute(select(table(Audit)).where(table(Audit).c.action == "refused"))).all()
+    assert len(refusals) == sum(3 - len(roles) for roles in MATRIX.values())
+
+
+async def test_experts_of_another_queue_cannot_act_on_a_ticket(desk: Desk) -> None:
+    who = await actors(desk)
+    alice = desk.practitioner("alice", lang="en")
+    await alice.says("We need advice on solar irrigation pumping tariffs for remote farms")
+    sofia = who["expert"]
+    for command, expected in (("/claim 1", "belongs to the ENERGY queue"), ("/note 1 hi", "belongs to the ENERGY"),
+                              ("/resolve 1 a long enough summary", "not yours"), ("/wait 1", "not yours"),
+                              ("/release 1", "not yours"), ("/priority 1 high", "Only the queue's leads"),
+                              ("/assign 1 @sofia", "Only the queue's leads"), ("/reply 1 hi", "not yours")):
+        await sofia.says(command)
+        sofia.sees(expected)
+    sam = who["secretariat"]
+    await sam.says("/priority 1 high")
+    sam.sees("priority high")
