@@ -1,7 +1,7 @@
 """Benchmark of the FAQ matcher: index build time, query latency and memory on synthetic
 knowledge bases of 1k and 10k entries, then the figures on the shared FAQ benchmarks.
 
-Run from the repository root: ``.venv/bin/python bench/kb.py``.
+Run from the repository root: ``.venv/bin/python bench/kb.py`` (``--size N``: one synthetic size only).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import resource
 import string
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,32 +19,41 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb.entry import KBEntry
-from kb.evaluation import load_eval_dir, report, run, tune_results
+from kb.evaluation import evaluate, load_eval_dir, tune
 from kb.matcher import Matcher
 
 SIZES = (1_000, 10_000)
 QUERIES = 2_000
 SHARED_FAQ = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "faq"
 
-TOPICS = (
-    "NDC update", "greenhouse gas inventory", "Biennial Transparency Report", "Article 6.2 cooperative approach",
-    "carbon tax", "emissions trading system", "long-term low emission development strategy", "adaptation plan",
-    "methane abatement", "just transition plan", "Green Climate Fund readiness grant", "MRV system",
-    "energy efficiency standard", "renewable energy auction", "coal phase-out roadmap", "REDD+ results payment",
-    "climate budget tagging", "loss and damage fund", "electric vehicle incentive", "building code",
-    "land-use emissions baseline", "fossil fuel subsidy reform", "green bond framework", "carbon market registry",
-    "sectoral mitigation target", "IPCC emission factor", "net-zero pathway model", "climate finance report",
-    "heat action plan", "blue carbon project", "clean cooking programme", "grid emission factor",
-    "agriculture mitigation measure", "waste sector inventory", "F-gas regulation", "national adaptation plan",
+
+def _items(text: str) -> tuple[str, ...]:
+    """The '; '-separated items of ``text``."""
+    return tuple(item.strip() for item in text.split(";"))
+
+
+TOPICS = _items(
+    "NDC update; greenhouse gas inventory; Biennial Transparency Report; "
+    "Article 6.2 cooperative approach; carbon tax; emissions trading system; "
+    "long-term low emission development strategy; adaptation plan; methane abatement; "
+    "just transition plan; Green Climate Fund readiness grant; MRV system; "
+    "energy efficiency standard; renewable energy auction; coal phase-out roadmap; "
+    "REDD+ results payment; climate budget tagging; loss and damage fund; "
+    "electric vehicle incentive; building code; land-use emissions baseline; "
+    "fossil fuel subsidy reform; green bond framework; carbon market registry; "
+    "sectoral mitigation target; IPCC emission factor; net-zero pathway model; "
+    "climate finance report; heat action plan; blue carbon project; clean cooking programme; "
+    "grid emission factor; agriculture mitigation measure; waste sector inventory; "
+    "F-gas regulation; national adaptation plan"
 )
-ASPECTS = (
-    "deadline", "template", "guidance", "methodology", "reporting format", "review process", "contact person",
-    "eligibility criteria", "data requirements", "quality control", "timeline", "budget", "indicators",
-    "legal basis", "stakeholder consultation", "tracking tool", "uncertainty analysis", "training material",
+ASPECTS = _items(
+    "deadline; template; guidance; methodology; reporting format; review process; contact person; "
+    "eligibility criteria; data requirements; quality control; timeline; budget; indicators; "
+    "legal basis; stakeholder consultation; tracking tool; uncertainty analysis; training material"
 )
-PLACES = (
-    "Kenya", "Colombia", "Viet Nam", "Morocco", "Chile", "Indonesia", "Ghana", "Peru", "Senegal", "Mexico",
-    "Nepal", "Tunisia", "Costa Rica", "Ethiopia", "Philippines", "Jordan", "Uruguay", "Rwanda", "Fiji", "Benin",
+PLACES = _items(
+    "Kenya; Colombia; Viet Nam; Morocco; Chile; Indonesia; Ghana; Peru; Senegal; Mexico; Nepal; "
+    "Tunisia; Costa Rica; Ethiopia; Philippines; Jordan; Uruguay; Rwanda; Fiji; Benin"
 )
 TEMPLATES = (
     "What is the {aspect} for the {topic} in {place}?",
@@ -56,9 +66,10 @@ PHRASINGS = (
     "need the {aspect} for {place} {topic} {year}",
     "{place}: {topic} - {aspect}?",
 )
-OOS = (
-    "what is the weather tomorrow", "book a table for two", "how tall is mount everest", "play some jazz",
-    "reset my phone", "who won the football match", "recipe for banana bread", "translate hello into german",
+OOS = _items(
+    "what is the weather tomorrow; book a table for two; how tall is mount everest; play some jazz; "
+    "reset my phone; who won the football match; recipe for banana bread; "
+    "translate hello into german"
 )
 
 
@@ -142,20 +153,20 @@ def bench_shared() -> None:
     for folder in sorted(p for p in SHARED_FAQ.iterdir() if (p / "faq.jsonl").is_file()):
         data = load_eval_dir(folder)
         matcher = Matcher(data.entries)
-        test = run(matcher, data.queries)
-        if data.dev_queries:
-            tuned = tune_results(run(matcher, data.dev_queries), 0.95, "dev_queries.jsonl")
-        else:
-            tuned = tune_results(test, 0.95, "queries.jsonl (no dev split: optimistic)")
+        tuned = tune(matcher, data)
         print(f"\n== {folder.name} ({len(data.entries)} entries, {len(data.queries)} test queries)")
         print(tuned.to_text())
-        print("test queries at the tuned threshold:")
-        print(report(test, tuned.answer_threshold, tuned.margin).to_text())
+        print("test queries (queries.jsonl) at the tuned operating point:")
+        print(evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin).to_text())
 
 
 def main() -> None:
+    """Each KB size runs in a fresh process, so that its RSS figures are its own."""
+    if len(sys.argv) == 3 and sys.argv[1] == "--size":
+        bench_synthetic(int(sys.argv[2]))
+        return
     for size in SIZES:
-        bench_synthetic(size)
+        subprocess.run([sys.executable, __file__, "--size", str(size)], check=True)
     bench_shared()
 
 

@@ -301,9 +301,7 @@ def run(matcher: SearchesFAQ, queries: Sequence[EvalQuery], k: int = RANK_DEPTH)
         start = time.perf_counter()
         found = matcher.search(query.text, query.lang, k=k)
         elapsed = (time.perf_counter() - start) * 1000
-        results.append(
-            QueryResult(query, tuple(c.entry_id for c in found), tuple(c.score for c in found), elapsed)
-        )
+        results.append(QueryResult(query, tuple(c.entry_id for c in found), tuple(c.score for c in found), elapsed))
     return results
 
 
@@ -423,9 +421,7 @@ def _oos_weight(results: Sequence[QueryResult], min_share: float) -> float:
     return min_share * n_in / ((1 - min_share) * n_oos)
 
 
-def _best_answer_point(
-    results: Sequence[QueryResult], target: float, oos_weight: float
-) -> tuple[float, float] | None:
+def _best_answer_point(results: Sequence[QueryResult], target: float, oos_weight: float) -> tuple[float, float] | None:
     """(threshold, margin) of highest coverage whose (weighted) answer precision >= ``target``."""
     tops = np.array([r.top for r in results])
     gaps = np.array([r.gap for r in results])

@@ -32,9 +32,19 @@ _WORDS: dict[str, str] = {
 }
 # Words frequent in two of the languages count half for each.
 _SHARED: dict[str, tuple[str, ...]] = {
-    "de": ("es", "fr"), "la": ("es", "fr"), "en": ("es", "fr"), "que": ("es", "fr"),
-    "a": ("en", "es", "fr"), "se": ("es", "fr"), "me": ("es", "fr"), "te": ("es", "fr"),
-    "un": ("es", "fr"), "son": ("es", "fr"), "sur": ("fr",), "o": ("es",), "plan": ("en", "es", "fr"),
+    "de": ("es", "fr"),
+    "la": ("es", "fr"),
+    "en": ("es", "fr"),
+    "que": ("es", "fr"),
+    "a": ("en", "es", "fr"),
+    "se": ("es", "fr"),
+    "me": ("es", "fr"),
+    "te": ("es", "fr"),
+    "un": ("es", "fr"),
+    "son": ("es", "fr"),
+    "sur": ("fr",),
+    "o": ("es",),
+    "plan": ("en", "es", "fr"),
 }
 _CHARS: dict[str, re.Pattern[str]] = {
     "es": re.compile(r"[ñ¿¡áíóú]|ción\b|ciones\b|\bll\w"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -132,37 +133,40 @@ class _Text:
         words = tuple(stem(w, lang) for w in plain)
         return cls(words, " ".join(words), " ".join(plain))
 
-    def grams(self) -> list[str]:
+    def grams(self, intern: bool = True) -> list[str]:
         """Character n-grams of the plain (accent-stripped, unstemmed) words."""
-        return _grams(self.folded.split())
+        return _grams(self.folded.split(), intern)
 
 
-def _grams(words: Sequence[str]) -> list[str]:
+def _grams(words: Sequence[str], intern: bool = True) -> list[str]:
     """Character n-grams of each word padded with spaces (short words stay whole).
 
-    The n-grams are interned: a large KB repeats the same few thousand many times.
+    The KB's n-grams are interned: a large KB repeats the same few thousand many times.
     """
+    keep = sys.intern if intern else str
     out: list[str] = []
     for word in words:
         padded = f" {word} "
         if len(padded) <= GRAM:
-            out.append(sys.intern(padded))
+            out.append(keep(padded))
         else:
-            out.extend(sys.intern(padded[i : i + GRAM]) for i in range(len(padded) - GRAM + 1))
+            out.extend(keep(padded[i : i + GRAM]) for i in range(len(padded) - GRAM + 1))
     return out
 
 
-def _bm25(docs: list[list[str]]) -> bm25s.BM25:
-    """A bm25s index over pre-tokenised documents."""
+def _bm25(docs: list[list[str]]) -> bm25s.BM25 | None:
+    """A bm25s index over pre-tokenised documents (None when they have no terms at all)."""
+    if not any(docs):
+        return None
     index = bm25s.BM25()
     index.index(docs, show_progress=False)
     return index
 
 
-def _scores(index: bm25s.BM25, terms: Sequence[str], size: int) -> FloatArray:
+def _scores(index: bm25s.BM25 | None, terms: Sequence[str], size: int) -> FloatArray:
     """BM25 scores of every document for ``terms`` (zeros when none is known)."""
-    ids = index.get_tokens_ids(list(terms))
-    if not ids:
+    ids = index.get_tokens_ids(list(terms)) if index else []
+    if index is None or not ids:
         return np.zeros(size, dtype=np.float32)
     return np.asarray(index.get_scores_from_ids(ids), dtype=np.float32)
 
@@ -197,9 +201,9 @@ class Matcher:
         entry_docs: list[list[str]] = [[] for _ in range(n_entries)]
         for owner, text in zip(self._owner, self._texts, strict=True):
             entry_docs[owner].extend(text.words)
-        self._entry_words = _bm25(entry_docs) if n_entries else None
-        self._string_words = _bm25([list(t.words) for t in self._texts]) if n_entries else None
-        self._string_grams = _bm25([t.grams() for t in self._texts]) if n_entries else None
+        self._entry_words = _bm25(entry_docs)
+        self._string_words = _bm25([list(t.words) for t in self._texts])
+        self._string_grams = _bm25([t.grams() for t in self._texts])
         self._entry_vocab = [frozenset(doc) for doc in entry_docs]
         self._idf = self._word_idf()
 
@@ -236,11 +240,10 @@ class Matcher:
 
     def _features(self, query: _Text, query_lang: str) -> tuple[list[int], list[int], npt.NDArray[np.float64]]:
         """Candidate entries, their best strings, and one feature row per candidate."""
-        assert self._entry_words and self._string_words and self._string_grams
         n_strings = len(self._texts)
         entry_scores = _scores(self._entry_words, query.words, len(self._entries))
         word_scores = _scores(self._string_words, query.words, n_strings)
-        query_grams = query.grams()
+        query_grams = query.grams(intern=False)
         gram_scores = _scores(self._string_grams, query_grams, n_strings)
         gram_entry = np.maximum.reduceat(gram_scores, self._starts[:-1])
         entries = sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES)))
@@ -250,10 +253,11 @@ class Matcher:
         top_gram = float(gram_entry.max()) or 1.0
         known = sum(w in self._idf for w in query.words) / len(query.words)
         gram_set = set(query_grams)
-        voters = self._owner_arr[_top(word_scores, VOTERS)]
+        weights = [(w, self._idf.get(w, 1.0)) for w in query.words]
+        votes = Counter(int(i) for i in self._owner_arr[_top(word_scores, VOTERS)])
         strings, rows = [], []
         for i in entries:
-            string, (token_set, ratio, query_cover) = self._best_string(i, query, word_scores, gram_scores)
+            string, (token_set, ratio, query_cover) = self._best_string(i, query, weights, word_scores, gram_scores)
             words = self._texts[string].words
             strings.append(string)
             rows.append(
@@ -263,10 +267,10 @@ class Matcher:
                     token_set,
                     ratio,
                     query_cover,
-                    self._cover(words, query.words),
-                    float(np.count_nonzero(voters == i)) / VOTERS,
-                    self._cover(query.words, self._entry_vocab[i]),
-                    len(gram_set.intersection(self._texts[string].grams())) / len(gram_set),
+                    _cover([(w, self._idf.get(w, 1.0)) for w in words], set(query.words)),
+                    votes[i] / VOTERS,
+                    _cover(weights, self._entry_vocab[i]),
+                    len(gram_set.intersection(self._texts[string].grams(intern=False))) / len(gram_set),
                     known,
                     1.0 / len(query.words),
                 ]
@@ -279,7 +283,12 @@ class Matcher:
         return entries, strings, np.hstack(features)
 
     def _best_string(
-        self, entry: int, query: _Text, word_scores: FloatArray, gram_scores: FloatArray
+        self,
+        entry: int,
+        query: _Text,
+        weights: list[tuple[str, float]],
+        word_scores: FloatArray,
+        gram_scores: FloatArray,
     ) -> tuple[int, tuple[float, float, float]]:
         """The entry's string most similar to the query: (token_set, ratio, query_cover)."""
         lo, hi = int(self._starts[entry]), int(self._starts[entry + 1])
@@ -295,24 +304,22 @@ class Matcher:
             sim = (
                 fuzz.token_set_ratio(query.joined, text.joined) / 100,
                 fuzz.ratio(query.folded, text.folded) / 100,
-                self._cover(query.words, text.words),
+                _cover(weights, set(text.words)),
             )
             if sum(sim) > sum(best_sim):
                 best, best_sim = s, sim
         return best, best_sim
 
-    def _cover(self, words: Sequence[str], other: Collection[str]) -> float:
-        """IDF-weighted share of ``words`` that also occur in ``other``."""
-        if not words:
-            return 0.0
-        present = other if isinstance(other, frozenset) else set(other)
-        total = sum(self._idf.get(w, 1.0) for w in words)
-        hit = sum(self._idf.get(w, 1.0) for w in words if w in present)
-        return hit / total if total else 0.0
-
     def _candidate(self, entry: int, string: int, score: float) -> Candidate:
         e = self._entries[entry]
         return Candidate(e.id, round(score, 6), e.lang, e.queue, self._raw[string])
+
+
+def _cover(weights: list[tuple[str, float]], present: Collection[str]) -> float:
+    """Weighted share of the (word, IDF) ``weights`` whose word is in ``present``."""
+    total = sum(weight for _, weight in weights)
+    hit = sum(weight for word, weight in weights if word in present)
+    return hit / total if total else 0.0
 
 
 def _lead(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

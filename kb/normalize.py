@@ -21,6 +21,10 @@ def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+def _rules(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((rule.partition(">")[0], rule.partition(">")[2]) for rule in text.split())
+
+
 STOP_WORDS: dict[str, frozenset[str]] = {
     # Only articles, prepositions, conjunctions, auxiliaries and greetings: question
     # words and pronouns ("who", "my") tell FAQ entries apart and are kept.
@@ -38,26 +42,18 @@ STOP_WORDS: dict[str, frozenset[str]] = {
     ),
 }
 
-# Ordered (suffix, replacement) rules: the first that leaves a stem of >= 3 letters applies.
+# Ordered suffix rules ("suffix" or "suffix>replacement"): the first that leaves a stem
+# of >= 3 letters applies.
 _SUFFIXES: dict[str, tuple[tuple[str, str], ...]] = {
-    "en": (
-        ("ational", "ate"), ("ization", "ize"), ("ations", ""), ("ation", ""), ("nesses", ""),
-        ("ness", ""), ("ments", ""), ("ment", ""), ("ingly", ""), ("ings", ""), ("ing", ""),
-        ("ities", ""), ("ity", ""), ("ies", "y"), ("ied", "y"), ("ally", ""), ("ly", ""),
-        ("ed", ""), ("es", ""), ("s", ""),
+    "en": _rules(
+        "ational>ate ization>ize ations ation nesses ness ments ment ingly ings ing ities ity "
+        "ies>y ied>y ally ly ed es s"
     ),
-    "es": (
-        ("amientos", ""), ("imientos", ""), ("amiento", ""), ("imiento", ""), ("aciones", ""),
-        ("acion", ""), ("iciones", ""), ("icion", ""), ("idades", ""), ("idad", ""), ("mente", ""),
-        ("ando", ""), ("iendo", ""), ("ados", ""), ("idos", ""), ("adas", ""), ("idas", ""),
-        ("ado", ""), ("ido", ""), ("ada", ""), ("ida", ""), ("ces", "z"), ("es", ""), ("s", ""),
+    "es": _rules(
+        "amientos imientos amiento imiento aciones acion iciones icion idades idad mente ando "
+        "iendo ados idos adas idas ado ido ada ida ces>z es s"
     ),
-    "fr": (
-        ("issements", ""), ("issement", ""), ("ations", ""), ("ation", ""),
-        ("ements", ""), ("ement", ""), ("ites", ""), ("ite", ""), ("euses", ""), ("euse", ""),
-        ("eux", ""), ("aux", "al"), ("ees", ""), ("ee", ""), ("es", ""), ("er", ""), ("ez", ""),
-        ("s", ""), ("x", ""),
-    ),
+    "fr": _rules("issements issement ations ation ements ement ites ite euses euse eux aux>al ees ee es er ez s x"),
 }
 _FINAL_VOWELS: dict[str, str] = {"en": "e", "es": "aeo", "fr": "e"}
 _MIN_STEM = 3

@@ -75,44 +75,66 @@ LANG_SAMPLES: tuple[tuple[str, str], ...] = (
 
 
 def _entry(entry_id: str, lang: str, question: str, *phrasings: str, queue: str = "general") -> KBEntry:
-    return KBEntry(
-        id=entry_id, question=question, answer="...", queue=queue, lang=lang, phrasings=tuple(phrasings)
-    )
+    return KBEntry(id=entry_id, question=question, answer="...", queue=queue, lang=lang, phrasings=tuple(phrasings))
 
 
 KB = (
     _entry(
-        "ndc-submit", "en", "How do I submit our updated NDC?",
+        "ndc-submit",
+        "en",
+        "How do I submit our updated NDC?",
         "Where do we send the nationally determined contribution update?",
-        "submission process for a new NDC", queue="unfccc",
+        "submission process for a new NDC",
+        queue="unfccc",
     ),
     _entry(
-        "ghg-template", "en", "Where can I find the greenhouse gas inventory template?",
-        "download the GHG inventory spreadsheet", queue="mrv",
+        "ghg-template",
+        "en",
+        "Where can I find the greenhouse gas inventory template?",
+        "download the GHG inventory spreadsheet",
+        queue="mrv",
     ),
     _entry(
-        "btr-deadline", "en", "What is the deadline for the first Biennial Transparency Report?",
-        "when is the BTR due", queue="mrv",
+        "btr-deadline",
+        "en",
+        "What is the deadline for the first Biennial Transparency Report?",
+        "when is the BTR due",
+        queue="mrv",
     ),
     _entry(
-        "article6", "en", "How do Article 6.2 cooperative approaches work?",
-        "explain internationally transferred mitigation outcomes (ITMOs)", queue="markets",
+        "article6",
+        "en",
+        "How do Article 6.2 cooperative approaches work?",
+        "explain internationally transferred mitigation outcomes (ITMOs)",
+        queue="markets",
     ),
     _entry(
-        "carbon-tax", "en", "What are the design options for a carbon tax?",
-        "how should a carbon price be designed", queue="policy",
+        "carbon-tax",
+        "en",
+        "What are the design options for a carbon tax?",
+        "how should a carbon price be designed",
+        queue="policy",
     ),
     _entry(
-        "ghg-template-es", "es", "¿Dónde encuentro la plantilla del inventario de gases de efecto invernadero?",
-        "descargar la hoja de cálculo del inventario GEI", queue="mrv",
+        "ghg-template-es",
+        "es",
+        "¿Dónde encuentro la plantilla del inventario de gases de efecto invernadero?",
+        "descargar la hoja de cálculo del inventario GEI",
+        queue="mrv",
     ),
     _entry(
-        "ndc-submit-fr", "fr", "Comment soumettre la mise à jour de notre CDN ?",
-        "envoyer la contribution déterminée au niveau national", queue="unfccc",
+        "ndc-submit-fr",
+        "fr",
+        "Comment soumettre la mise à jour de notre CDN ?",
+        "envoyer la contribution déterminée au niveau national",
+        queue="unfccc",
     ),
     _entry(
-        "gcf-readiness", "en", "Who do I contact about the Green Climate Fund readiness programme?",
-        "GCF readiness grant contact person", queue="finance",
+        "gcf-readiness",
+        "en",
+        "Who do I contact about the Green Climate Fund readiness programme?",
+        "GCF readiness grant contact person",
+        queue="finance",
     ),
 )
 
@@ -136,7 +158,11 @@ def test_fold_strips_accents_case_punctuation_and_invisible_characters() -> None
     [
         ("en", "What are the reporting requirements for emissions?", ["what", "report", "requir", "emission"]),
         ("es", "¿Cuáles son los requisitos de las emisiones nacionales?", ["cual", "requisit", "emision", "nacional"]),
-        ("fr", "Quelles sont les exigences pour l'inventaire national ?", ["quell", "exigenc", "inventair", "national"]),
+        (
+            "fr",
+            "Quelles sont les exigences pour l'inventaire national ?",
+            ["quell", "exigenc", "inventair", "national"],
+        ),
     ],
 )
 def test_tokens_drop_stop_words_and_stem(lang: str, text: str, expected: list[str]) -> None:
@@ -210,7 +236,7 @@ def test_ranks_the_right_entry_first(matcher: Matcher) -> None:
         ("how to submit an NDC update", "ndc-submit"),
         ("who is the contact for GCF readiness grants", "gcf-readiness"),
         ("how does a carbon tax get designed", "carbon-tax"),
-        ("what are ITMOs", "article6"),
+        ("how do ITMOs work", "article6"),
     ],
 )
 def test_finds_paraphrases(matcher: Matcher, query: str, expected: str) -> None:
@@ -254,8 +280,20 @@ def test_language_is_detected_when_not_given(matcher: Matcher) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["", "   ", "a", "?", "🙂🙂🙂", "!!!???...", "\u200b\u202e", "x" * 5000, "carbon tax " * 500,
-     "NDC update ¿dónde? où est la CDN 🙂", "\x00\x01\x02", "東京の排出量"],
+    [
+        "",
+        "   ",
+        "a",
+        "?",
+        "🙂🙂🙂",
+        "!!!???...",
+        "\u200b\u202e",
+        "x" * 5000,
+        "carbon tax " * 500,
+        "NDC update ¿dónde? où est la CDN 🙂",
+        "\x00\x01\x02",
+        "東京の排出量",
+    ],
 )
 def test_bad_inputs_do_not_crash(matcher: Matcher, query: str) -> None:
     for lang in (None, "en", "es", "fr", "de"):
@@ -279,3 +317,10 @@ def test_empty_knowledge_base_and_len() -> None:
     assert empty.search("carbon tax") == []
     assert len(Matcher(KB)) == len(KB)
     assert Matcher(KB[:1]).search("submit NDC", "en")[0].entry_id == "ndc-submit"
+
+
+def test_entries_without_any_word_do_not_break_the_index() -> None:
+    odd = Matcher([_entry("q", "en", "?"), _entry("e", "xx", "🙂")])
+    assert odd.search("carbon tax") == []
+    mixed = Matcher([_entry("q", "en", "?!"), _entry("tax", "en", "carbon tax", "CARBON TAX!")])
+    assert mixed.search("carbon tax rates")[0].entry_id == "tax"

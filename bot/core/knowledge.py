@@ -24,6 +24,7 @@ class KnowledgeBase:
 
     def __init__(self, entries: Sequence[KBEntry], config: ServiceConfig) -> None:
         self.entries = {e.id: e for e in entries}
+        self._by_topic = {(e.topic_key, e.lang): e for e in entries}
         self.matcher = Matcher(entries)
         self._config = config
         self._default = self._limits(None)
@@ -52,10 +53,7 @@ class KnowledgeBase:
             return None
         if entry.lang == lang:
             return entry
-        for other in self.entries.values():
-            if other.topic_key == entry.topic_key and other.lang == lang:
-                return other
-        return None
+        return self._by_topic.get((entry.topic_key, lang))
 
 
 def _entry(row: Any) -> KBEntry:

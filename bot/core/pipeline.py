@@ -111,6 +111,7 @@ class Pipeline:
         try:
             outcomes = await self._transaction([msg for msg, _ in batch])
         except Exception:
+            log.warning("batch of %d failed; handling its messages one by one", len(batch), exc_info=True)
             if len(batch) > 1:
                 for item in batch:
                     await self._run([item])

@@ -206,7 +206,8 @@ class Audit(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     action: Mapped[str] = mapped_column(String(48))
-    ticket_id: Mapped[int | None] = mapped_column(BigId, index=True)  # no FK: attempts on unknown tickets are audited too
+    # No foreign key: attempts on unknown tickets are audited too.
+    ticket_id: Mapped[int | None] = mapped_column(BigId, index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     detail: Mapped[dict[str, Any] | None]
