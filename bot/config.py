@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -100,6 +100,16 @@ class CalendarConfig(Strict):
             raise ValueError("at least one working day is needed")
         return [d.lower() for d in value]
 
+    @field_validator("closed_days")
+    @classmethod
+    def _closed_days(cls, value: list[str]) -> list[str]:
+        for day in value:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"{day!r} is not a date like '2026-12-24'") from None
+        return value
+
     @field_validator("hours")
     @classmethod
     def _hours(cls, value: list[str]) -> list[str]:
@@ -132,6 +142,39 @@ def parse_hours(value: str) -> tuple[time, time]:
     if end <= start:
         raise ValueError(f"{value!r} ends before it starts")
     return start, end
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """'20:00-08:00' -> (time(20), time(8)); the span may wrap midnight, equal ends mean none."""
+    match = _HOURS.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a span like '20:00-08:00'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"{value!r} has an impossible time")
+    return time(h1, m1), time(h2 % 24, m2)
+
+
+class Reminders(Strict):
+    """How the SLA engine pings people: sweep interval, experts' quiet hours and digests."""
+
+    sweep_seconds: float = 30.0
+    quiet_hours: str = "20:00-08:00"
+    quiet_weekends: bool = True
+    digest_minutes: int = 60
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("sweep_seconds", "digest_minutes")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than zero")
+        return value
 
 
 class MatcherThresholds(Strict):
@@ -226,6 +269,7 @@ class ServiceConfig(Strict):
     matcher: MatcherThresholds = Field(default_factory=MatcherThresholds)
     calendars: dict[str, CalendarConfig] = Field(default_factory=lambda: {"default": CalendarConfig()})
     sla: dict[str, SlaPolicy] = Field(default_factory=lambda: {"default": SlaPolicy()})
+    reminders: Reminders = Field(default_factory=Reminders)
     queues: list[QueueConfig]
 
     @model_validator(mode="after")
@@ -270,6 +314,15 @@ class ServiceConfig(Strict):
             if priority in table:
                 return table[priority]
         return queue.sla.get("default", self.sla.get("default", SlaPolicy()))
+
+
+def config_warnings(config: ServiceConfig, today: date) -> list[str]:
+    """What is allowed but probably a mistake: past closed days, queues whose escalations skip a lead."""
+    found = [f"calendars.{name}.closed_days: {day} is in the past"
+             for name, cal in config.calendars.items() for day in cal.closed_days if date.fromisoformat(day) < today]
+    found += [f"queues[{q.id}].leads: no lead, so escalations go straight to the secretariat"
+              for q in config.queues if not q.leads]
+    return found
 
 
 def _key(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:

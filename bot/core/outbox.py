@@ -114,7 +114,8 @@ class OutboxDrainer:
         chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             chats[(row.channel, row.chat_id)].append(row)
-        results = await asyncio.gather(*(self._send_chat(chat_rows) for chat_rows in chats.values()))
+        refs = await self._posted_refs(rows)
+        results = await asyncio.gather(*(self._send_chat(chat_rows, refs) for chat_rows in chats.values()))
         sent = [u for chat in results for u in chat if u["status"] == "sent"]
         async with self._engine.begin() as conn:
             if sent:  # the common case, one statement for the whole round
@@ -149,13 +150,24 @@ class OutboxDrainer:
         rows.sort(key=lambda r: r.id)
         return rows
 
-    async def _send_chat(self, rows: list[Any]) -> list[dict[str, Any]]:
+    async def _posted_refs(self, rows: list[Any]) -> dict[RefKey, tuple[str, str | None]]:
+        """Status and channel id of the named posts that this round's edits and thread replies point at."""
+        tickets = {r.ticket_id for r in rows if r.ticket_id is not None and (r.kind == "edit" or r.thread_ref)}
+        if not tickets:
+            return {}
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                select(O.c.ticket_id, O.c.channel, O.c.chat_id, O.c.ref, O.c.status, O.c.external_id)
+                .where(O.c.ticket_id.in_(tickets), O.c.kind == "send", O.c.ref.is_not(None)).order_by(O.c.id))
+            return {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
+
+    async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]]) -> list[dict[str, Any]]:
         """Send one chat's rows in order; stop at the first that must wait."""
         out: list[dict[str, Any]] = []
         async with self._limit:
             for index, row in enumerate(rows):
                 try:
-                    message = await self._outgoing(row)
+                    message = _outgoing(row, refs)
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
@@ -172,33 +184,37 @@ class OutboxDrainer:
                     out.extend(_postpone(rows[index:], until, repr(exc)))
                     return out
                 self.sent += 1
+                if row.kind == "send" and row.ref:
+                    refs[(row.ticket_id, row.channel, row.chat_id, row.ref)] = ("sent", external_id)
                 out.append({"id": row.id, "status": "sent", "sent_at": self._clock.now(),
                             "external_id": external_id, "lease_until": None, "error": None})
         return out
 
-    async def _outgoing(self, row: Any) -> OutgoingMessage:
-        edit_id = await self._external_id(row, row.ref) if row.kind == "edit" else None
-        thread_id = await self._external_id(row, row.thread_ref) if row.thread_ref else None
-        return OutgoingMessage(
-            outbox_id=row.id, channel=row.channel, chat_id=row.chat_id, text=row.text,
-            buttons=tuple(Button(**b) for b in row.buttons or ()), kind=row.kind,
-            edit_external_id=edit_id, thread_external_id=thread_id,
-            attachments=tuple(Attachment(**a) for a in row.attachments or ()),
-        )
 
-    async def _external_id(self, row: Any, ref: str | None) -> str:
-        """The channel id of the earlier post named `ref` in the same chat (it must be sent first)."""
-        async with self._engine.connect() as conn:
-            found = (await conn.execute(
-                select(O.c.external_id, O.c.status)
-                .where(O.c.channel == row.channel, O.c.chat_id == row.chat_id, O.c.ref == ref,
-                       O.c.kind == "send", O.c.ticket_id == row.ticket_id)
-                .order_by(O.c.id.desc()).limit(1))).first()
-        if found is None or found.status == "failed":
-            raise PermanentFailure(f"nothing named {ref!r} was posted in this chat")
-        if found.status != "sent" or found.external_id is None:
-            raise RetryLater(1.0, f"{ref!r} not sent yet")
-        return str(found.external_id)
+RefKey = tuple[int | None, str, str, str]
+
+
+def _outgoing(row: Any, refs: dict[RefKey, tuple[str, str | None]]) -> OutgoingMessage:
+    """The message a row describes, with the channel ids of the posts it edits or replies under."""
+    edit_id = _external_id(row, row.ref, refs) if row.kind == "edit" else None
+    thread_id = _external_id(row, row.thread_ref, refs) if row.thread_ref else None
+    return OutgoingMessage(
+        outbox_id=row.id, channel=row.channel, chat_id=row.chat_id, text=row.text,
+        buttons=tuple(Button(**b) for b in row.buttons or ()), kind=row.kind,
+        edit_external_id=edit_id, thread_external_id=thread_id,
+        attachments=tuple(Attachment(**a) for a in row.attachments or ()),
+    )
+
+
+def _external_id(row: Any, ref: str | None, refs: dict[RefKey, tuple[str, str | None]]) -> str:
+    """The channel id of the earlier post named `ref` in the same chat (it must be sent first)."""
+    found = refs.get((row.ticket_id, row.channel, row.chat_id, ref or ""))
+    if found is None or found[0] == "failed":
+        raise PermanentFailure(f"nothing named {ref!r} was posted in this chat")
+    status, external_id = found
+    if status != "sent" or external_id is None:
+        raise RetryLater(1.0, f"{ref!r} not sent yet")
+    return external_id
 
 
 def _postpone(rows: Iterable[Any], until: Any, error: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context
@@ -64,14 +64,19 @@ def check_transition(current: str, new: str) -> None:
         raise TransitionError(f"a {current} ticket cannot become {new}")
 
 
+_ASSIGNEE = P.alias("assignee")
+# Built once: these run several times per ticket action, on the hot path.
+_LOAD = (select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
+                _ASSIGNEE.c.display_name.label("assignee_name"), T.c.language, T.c.question, T.c.channel,
+                T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary, T.c.created_at)
+         .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).where(T.c.id == bindparam("ticket_id")))
+_PROFILE = select(P.c.display_name, P.c.country, P.c.institution, P.c.job_title, P.c.sector).where(
+    P.c.id == bindparam("person_id"))
+
+
 async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
     """One ticket with its assignee's name."""
-    A = P.alias("assignee")
-    row = (await conn.execute(
-        select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
-               A.c.display_name.label("assignee_name"), T.c.language, T.c.question, T.c.channel,
-               T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary, T.c.created_at)
-        .outerjoin(A, A.c.id == T.c.assignee_id).where(T.c.id == ticket_id))).first()
+    row = (await conn.execute(_LOAD, {"ticket_id": ticket_id})).first()
     return TicketView(**row._mapping) if row else None
 
 
@@ -85,8 +90,7 @@ async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -
 
 async def profile_line(conn: AsyncConnection, person_id: int) -> str:
     """'Kenya · Ministry of Energy · energy' — what experts see of the practitioner."""
-    row = (await conn.execute(select(P.c.display_name, P.c.country, P.c.institution, P.c.job_title,
-                                     P.c.sector).where(P.c.id == person_id))).one()
+    row = (await conn.execute(_PROFILE, {"person_id": person_id})).one()
     parts = [p for p in (row.country, row.institution, row.job_title, row.sector) if p]
     return f"{row.display_name} ({' · '.join(parts)})" if parts else row.display_name
 

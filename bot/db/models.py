@@ -72,6 +72,7 @@ class Person(Base):
     away_until: Mapped[datetime | None]
     unreachable_at: Mapped[datetime | None]
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "20:00-08:00" local; None: the service default
     created_at: Mapped[datetime]
 
 
@@ -144,6 +145,8 @@ class Ticket(Base):
     sla_paused_at: Mapped[datetime | None]
     sla_next_at: Mapped[datetime | None]
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    queued_at: Mapped[datetime | None]  # when it last entered its queue unclaimed: the escalation ladder's start
+    sla_level: Mapped[int] = mapped_column(Integer, default=0)  # steps of the current ladder already taken
 
 
 class Message(Base):
@@ -303,6 +306,31 @@ class SlaEvent(Base):
     level: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime]
     fired_at: Mapped[datetime]
+
+
+class ClosedDay(Base):
+    """A custom holiday of one queue, added by the secretariat (public holidays come from the calendar)."""
+
+    __tablename__ = "closed_day"
+    queue_id: Mapped[str] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class SlaReminder(Base):
+    """A reminder to one expert waiting for their next digest (quiet hours, at most one digest an hour)."""
+
+    __tablename__ = "sla_reminder"
+    __table_args__ = (Index("ix_sla_reminder_pending", "sent_at", "person_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    text_key: Mapped[str] = mapped_column(String(48))  # locale key of the line
+    params: Mapped[dict[str, Any]]  # its placeholders
+    due_at: Mapped[datetime | None]  # the deadline the line mentions, shown in the expert's time zone
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 def table(model: type[Base]) -> Table:
