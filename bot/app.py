@@ -18,6 +18,7 @@ from bot.core.knowledge import KnowledgeBase, load_entries
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import ChannelSender, OutboxDrainer
 from bot.core.pipeline import Outcome, Pipeline
+from bot.core.ratelimit import InboundLimiter
 from bot.core.services import Services
 from bot.core.sla import SlaClock
 from bot.db import migrate
@@ -68,7 +69,8 @@ class HelpDesk:
             await sync_config(conn, self.config, self.clock)
             entries = await load_entries(conn)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
-                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config))
+                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config),
+                                 limiter=InboundLimiter(self.config.service.messages_per_minute))
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock)
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
                                  on_commit=self.drainer.wake)

@@ -251,10 +251,13 @@ class ServiceInfo(Strict):
     reopen_days: int = 14
     max_message_chars: int = 4000
     max_attachment_mb: int = 20
+    messages_per_minute: int = 20
+    max_open_tickets: int = 5
     secretariat_spaces: list[Space] = Field(default_factory=list)
     secretariat: list[str] = Field(default_factory=list)
 
-    @field_validator("reopen_days", "max_message_chars", "max_attachment_mb")
+    @field_validator("reopen_days", "max_message_chars", "max_attachment_mb", "messages_per_minute",
+                     "max_open_tickets")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

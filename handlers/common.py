@@ -8,10 +8,11 @@ from sqlalchemy import update
 
 from bot.core.context import Context
 from bot.core.router import Router, command_args
-from bot.db.models import Person, table
+from bot.db.models import Message, Person, table
 from bot.i18n import LANGUAGES, t
 
 P = table(Person)
+M = table(Message)
 _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn"}
 
 
@@ -31,6 +32,17 @@ def help_text(ctx: Context, router: Router) -> str:
 
 def register(router: Router) -> None:
     """Register the shared flows."""
+
+    @router.guard
+    async def flood(ctx: Context) -> bool:
+        verdict = ctx.services.limiter.check(ctx.person.id, ctx.now)
+        if verdict == "ok":
+            return False
+        await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id).values(status="throttled"))
+        if verdict == "warn":
+            ctx.reply(ctx.t("input.flood"))
+            ctx.audit("input.flood")
+        return True
 
     @router.guard
     async def unreadable(ctx: Context) -> bool:

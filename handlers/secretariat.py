@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.core import tickets
 from bot.core.context import Context
-from bot.core.router import SECRETARIAT, Router
+from bot.core.router import SECRETARIAT, Router, command_args
 from bot.db.models import Person, QueueMember, Ticket, table
 from handlers.expert import is_open, ticket_arg
 
@@ -51,6 +51,30 @@ def register(router: Router) -> None:
     @router.action("move", roles=SECRETARIAT_ONLY)
     async def move_button(ctx: Context, args: list[str]) -> None:
         await do_move(ctx, int(args[0]), args[1])
+
+    async def set_blocked(ctx: Context, blocked: bool) -> None:
+        target = command_args(ctx).split(" ")[0]
+        if target.startswith("@"):
+            person = (await ctx.conn.execute(select(P.c.id).where(P.c.handle == target[1:]))).scalar()
+        elif target.lstrip("#").isdigit():
+            person = (await ctx.conn.execute(select(T.c.person_id).where(T.c.id == int(target.lstrip("#"))))).scalar()
+        else:
+            ctx.reply(ctx.t("usage.generic", usage=f"/{'block' if blocked else 'unblock'} TICKET|@handle"))
+            return
+        if person is None or person == ctx.person.id:
+            ctx.reply(ctx.t("block.unknown", target=target))
+            return
+        await ctx.conn.execute(update(P).where(P.c.id == person).values(blocked=blocked))
+        ctx.audit("person.block" if blocked else "person.unblock", person=person)
+        ctx.reply(ctx.t("block.done" if blocked else "block.undone", target=target))
+
+    @router.command("block", roles=SECRETARIAT_ONLY, help_key="help.cmd.block")
+    async def block(ctx: Context) -> None:
+        await set_blocked(ctx, True)
+
+    @router.command("unblock", roles=SECRETARIAT_ONLY, help_key="help.cmd.unblock")
+    async def unblock(ctx: Context) -> None:
+        await set_blocked(ctx, False)
 
     @router.command("experts", roles=SECRETARIAT_ONLY, help_key="help.cmd.experts")
     async def experts(ctx: Context) -> None:

@@ -2,7 +2,7 @@
 
 Each entry contributes its question and phrasings ("strings"). Three BM25 indexes
 (bm25s) retrieve candidates: stemmed words with one document per entry (pools the
-evidence of all phrasings), stemmed words per string, and character 4-grams of
+evidence of all phrasings), stemmed words per string, and character 3-grams of
 accent-stripped words per string (typos, and names, numbers and cognates across
 languages). For each candidate entry, its best strings are compared with the
 query by rapidfuzz, and a logistic model turns the features into a score in 0..1
@@ -20,14 +20,15 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from kb.entry import KBEntry
 from kb.language import detect_language
 from kb.normalize import content_words, stem
 
 MAX_QUERY_WORDS = 64  # longer queries are cut: a question is never that long
-GRAM = 4
+GRAM = 3
+SOFT_MIN = 0.7  # word similarity under which a word does not count as matched
 CANDIDATES = 30  # per retrieval index
 STRINGS_PER_ENTRY = 3  # best strings of a candidate entry that get fuzzy-compared
 LANG_BONUS = 0.75  # logit bonus for entries in the query's language, when it is given
@@ -40,16 +41,17 @@ VOTERS = 10  # best-matching strings (by word BM25) that vote for their entry
 # max(entry_cover, gram_cover), so that relative evidence counts only with an absolute match.
 FEATURES = (
     "entry_bm25_rel",  # word BM25 of the entry document / best entry's
-    "gram_bm25_rel",  # best char-4-gram BM25 of its strings / best entry's
+    "gram_bm25_rel",  # best char-3-gram BM25 of its strings / best entry's
     "token_set",  # rapidfuzz token_set_ratio of stemmed words, best string
     "ratio",  # rapidfuzz ratio of accent-stripped words, best string
     "query_cover",  # IDF share of query words found in the best string
     "string_cover",  # IDF share of the best string's words found in the query
     "votes",  # share of the top VOTERS strings (word BM25) that belong to the entry
     "entry_cover",  # IDF share of query words found in any string of the entry
-    "gram_cover",  # share of the query's char 4-grams found in the best string
+    "gram_cover",  # share of the query's char 3-grams found in the best string
     "known",  # share of query words that occur anywhere in the KB
     "inv_length",  # 1 / number of query words
+    "soft_cover",  # length-weighted share of query words with a similar word (cognate, typo) in the best string
     "token_set_lead",
     "ratio_lead",
     "query_cover_lead",
@@ -59,6 +61,7 @@ FEATURES = (
     "x_ratio",
     "x_gram_cover",
     "x_ratio_lead",
+    "x_soft_cover",
     "m_entry_bm25_rel",
     "m_gram_bm25_rel",
     "m_token_set_lead",
@@ -66,9 +69,9 @@ FEATURES = (
     "m_votes_lead",
 )
 _LEAD_COLUMNS = [2, 3, 4, 6]
-_CROSS_COLUMNS = [2, 3, 8, 12]
-_MATCH_COLUMNS = [7, 8]
-_MATCHED_COLUMNS = [0, 1, 11, 12, 14]
+_CROSS_COLUMNS = [2, 3, 8, 13, 11]
+_MATCH_COLUMNS = [7, 8, 11]
+_MATCHED_COLUMNS = [0, 1, 12, 13, 15]
 # Fitted by L2-regularised logistic regression (see the report of the matcher's design):
 # clinc150 dev queries, the even-numbered xquad-es-en queries, the same with the gold entry
 # left out of the KB, each set's queries against the other set's KB, and 10-entry sub-KBs.
@@ -275,12 +278,28 @@ class Matcher:
                     1.0 / len(query.words),
                 ]
             )
-        base = np.array(rows, dtype=np.float64)
+        base = np.column_stack([np.array(rows, dtype=np.float64), self._soft_cover(query, strings)])
         base = np.hstack([base, _lead(base[:, _LEAD_COLUMNS])])
         cross = np.array([[self._entries[i].lang != query_lang] for i in entries], dtype=np.float64)
         match = base[:, _MATCH_COLUMNS].max(axis=1, keepdims=True)
         features = [base, cross, cross * base[:, _CROSS_COLUMNS], match * base[:, _MATCHED_COLUMNS]]
         return entries, strings, np.hstack(features)
+
+    def _soft_cover(self, query: _Text, strings: list[int]) -> npt.NDArray[np.float64]:
+        """Per string, the length-weighted share of query words with a similar word in it."""
+        query_words = query.folded.split()
+        string_words = [self._texts[s].folded.split() for s in strings]
+        vocab = {w: j for j, w in enumerate(dict.fromkeys(w for words in string_words for w in words))}
+        if not query_words or not vocab:
+            return np.zeros(len(strings))
+        sim = process.cdist(query_words, list(vocab), scorer=fuzz.ratio, dtype=np.float32) / 100
+        sim[sim < SOFT_MIN] = 0.0
+        lengths = np.array([len(w) for w in query_words], dtype=np.float64)
+        out = np.zeros(len(strings))
+        for row, words in enumerate(string_words):
+            if words:
+                out[row] = lengths @ sim[:, [vocab[w] for w in words]].max(axis=1) / lengths.sum()
+        return out
 
     def _best_string(
         self,

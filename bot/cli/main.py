@@ -14,6 +14,7 @@ from bot.app import HelpDesk
 from bot.channels.console import ConsoleChannel
 from bot.cli.common import console, desk, fail, run, settings, with_started
 from bot.cli.console_chat import chat_loop
+from bot.cli.privacy import privacy_app
 from bot.config import DEFAULT_CONFIG, ConfigError, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
 from bot.db import migrate
@@ -29,7 +30,7 @@ kb_app = typer.Typer(help="Knowledge base (FAQ entries).", no_args_is_help=True)
 users_app = typer.Typer(help="People: experts, secretariat, practitioners.", no_args_is_help=True)
 queues_app = typer.Typer(help="Expert queues.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (db_app, "db"), (kb_app, "kb"), (users_app, "users"),
-                  (queues_app, "queues")):
+                  (queues_app, "queues"), (privacy_app, "privacy")):
     app.add_typer(sub, name=name)
 
 P, I, Q, QM = table(Person), table(Identity), table(Queue), table(QueueMember)  # noqa: E741

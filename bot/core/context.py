@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.messages import Attachment, Button, IncomingMessage
+from bot.db.models import Audit, Outbox, TriageDecision, table
 from bot.i18n import t
 
 if TYPE_CHECKING:
     from bot.core.services import Services
+
+SYSTEM = "system"  # the role and channel of work no message caused (the SLA sweep)
 
 
 @dataclass
@@ -52,6 +56,13 @@ class Effects:
     audit: list[dict[str, Any]] = field(default_factory=list)
     triage: list[dict[str, Any]] = field(default_factory=list)
 
+    async def write(self, conn: AsyncConnection) -> None:
+        """Insert the buffered rows: one statement per table."""
+        for target, rows in ((table(Outbox), self.outbox), (table(Audit), self.audit),
+                             (table(TriageDecision), self.triage)):
+            if rows:
+                await conn.execute(insert(target), rows)
+
 
 def button_rows(buttons: Iterable[Button]) -> list[dict[str, str]] | None:
     """Buttons as stored in the outbox."""
@@ -80,6 +91,15 @@ class Context:
         self.conversation = conversation
         self.effects = effects
         self.now: datetime = services.clock.now()
+
+    @classmethod
+    def system(cls, services: Services, conn: AsyncConnection, effects: Effects, now: datetime) -> Context:
+        """A context for work no message caused (the SLA sweep): no sender, audited without an actor."""
+        person = Person(0, SYSTEM, services.config.service.default_language, SYSTEM)
+        msg = IncomingMessage(channel=SYSTEM, external_id="", user_id="", chat_id="")
+        ctx = cls(services, conn, msg, 0, person, ConversationState(), effects)
+        ctx.now = now
+        return ctx
 
     @property
     def lang(self) -> str:
@@ -126,8 +146,9 @@ class Context:
               **detail: Any) -> None:
         """Record who did what, from where."""
         self.effects.audit.append({
-            "at": self.now, "actor_id": self.person.id, "action": action, "ticket_id": ticket_id,
-            "channel": self.msg.channel, "allowed": allowed, "detail": detail or None,
+            "at": self.now, "actor_id": None if self.person.role == SYSTEM else self.person.id,
+            "action": action, "ticket_id": ticket_id, "channel": self.msg.channel, "allowed": allowed,
+            "detail": detail or None,
         })
 
     def set_state(self, state: str, **data: Any) -> None:

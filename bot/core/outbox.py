@@ -26,6 +26,7 @@ from bot.db.models import Outbox, table
 log = logging.getLogger(__name__)
 O = table(Outbox)  # noqa: E741
 LEASE = timedelta(seconds=60)
+SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 300.0
 
 
@@ -122,6 +123,9 @@ class OutboxDrainer:
                 await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
                     status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None,
                     error=None), [{"row_id": u["id"], "at": u["sent_at"], "ext": u["external_id"]} for u in sent])
+                scrub = [r.id for r in rows if r.ref == SCRUB and r.id in {u["id"] for u in sent}]
+                if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
+                    await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))
             for (channel, chat_id), updates in zip(chats, results, strict=True):
                 for values in updates:
                     if values["status"] != "sent":

@@ -25,7 +25,7 @@ from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
 from bot.core.router import Router
 from bot.core.services import Services
-from bot.db.models import Audit, Conversation, Message, Outbox, TriageDecision, table
+from bot.db.models import Conversation, Message, Outbox, table
 from bot.db.sql import insert_ignore, upsert
 from bot.i18n import t
 
@@ -178,11 +178,8 @@ class Pipeline:
 
 async def _flush(conn: AsyncConnection, effects: Effects, conversations: dict[int, ConversationState],
                  now: Any) -> None:
-    """Write the batch's buffered rows: one statement per table."""
-    for target, rows in ((table(Outbox), effects.outbox), (table(Audit), effects.audit),
-                         (table(TriageDecision), effects.triage)):
-        if rows:
-            await conn.execute(insert(target), rows)
+    """Write the batch's buffered rows and changed conversations."""
+    await effects.write(conn)
     changed = [{"person_id": pid, "state": c.state, "data": c.data, "updated_at": now}
                for pid, c in conversations.items() if c.changed]
     await upsert(conn, C, changed, ["person_id"])

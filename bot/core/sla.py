@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.config import CalendarConfig, ServiceConfig, parse_duration
 from bot.core.calendar import BusinessCalendar, add_business_time, business_days, business_time_between
@@ -19,6 +20,11 @@ def build_calendar(cfg: CalendarConfig, extra_closed: Iterable[date] = ()) -> Bu
     closed = {date.fromisoformat(d) for d in cfg.closed_days} | set(extra_closed)
     return BusinessCalendar.build(cfg.timezone, cfg.day_numbers(), hours, cfg.holiday_country,
                                   cfg.holiday_subdivision, extra_closed=closed)
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """'2026-06-03 17:00 EAT': a moment as people in `timezone` read it."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 class SlaClock:
@@ -37,6 +43,10 @@ class SlaClock:
             return ALWAYS_OPEN
         return self._calendars[queue_id]
 
+    def timezone(self, queue_id: str) -> str:
+        """The time zone of the queue's business calendar."""
+        return self._calendars[queue_id].timezone
+
     def span(self, queue_id: str, priority: str, target: str) -> timedelta:
         """A policy duration (e.g. 'first_response') as business time of the queue's calendar."""
         amount, unit = parse_duration(getattr(self._config.policy(queue_id, priority), target))
@@ -48,13 +58,23 @@ class SlaClock:
         """When `target` falls due for work starting at `start`."""
         return add_business_time(start, self.span(queue_id, priority, target), self.calendar(queue_id, priority))
 
-    def on_open(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
-        """Deadlines of a new ticket."""
+    def warn_at(self, queue_id: str, priority: str, target: str, due: datetime, since: datetime) -> datetime:
+        """When the pre-breach warning of a deadline falls due: with (100 - pre_breach_percent)% of its span left.
+
+        `since` is any moment before the deadline (e.g. when the ticket opened).
+        """
+        calendar = self.calendar(queue_id, priority)
+        percent = self._config.policy(queue_id, priority).pre_breach_percent
+        left = self.span(queue_id, priority, target) * (100 - percent)
+        elapsed = business_time_between(since, due, calendar) - left / 100
+        return add_business_time(since, max(timedelta(), elapsed), calendar)
+
+    def on_open(self, queue_id: str, priority: str, now: datetime) -> dict[str, Any]:
+        """Deadlines of a new ticket; its escalation ladder starts now."""
         return {
             "first_response_due": self.due(queue_id, priority, "first_response", now),
             "resolution_due": self.due(queue_id, priority, "resolution", now),
-            "sla_next_at": self.due(queue_id, priority, "unclaimed_reminder", now),
-        }
+        } | self.on_release(now)
 
     def on_claim(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
         """A claim lasts until the claim expiry unless the expert replies."""
@@ -68,32 +88,39 @@ class SlaClock:
         """The practitioner wrote again: the next response falls due."""
         return {"next_response_due": self.due(queue_id, priority, "next_response", now)}
 
-    def on_wait(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime | None]:
-        """Waiting on the practitioner pauses the clock."""
-        return {"sla_paused_at": now, "claim_expires_at": None}
+    def on_release(self, now: datetime) -> dict[str, Any]:
+        """Back in the queue unclaimed (opened, released, moved, claim expired): the ladder starts again."""
+        return {"claim_expires_at": None, "queued_at": now, "sla_level": 0}
 
-    def on_resume(self, ticket: Mapping[str, Any], now: datetime) -> dict[str, datetime | None]:
-        """The practitioner answered: deadlines move by the business time spent waiting."""
+    def on_wait(self, queue_id: str, priority: str, now: datetime) -> dict[str, Any]:
+        """Waiting on the practitioner pauses the clock and starts the waiting ladder."""
+        return {"sla_paused_at": now, "claim_expires_at": None, "sla_level": 0}
+
+    def on_resume(self, ticket: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        """The practitioner answered: deadlines still ahead at the pause keep their remaining business time."""
         paused = ticket.get("sla_paused_at")
-        values: dict[str, datetime | None] = {"sla_paused_at": None}
+        values: dict[str, Any] = {"sla_paused_at": None, "sla_level": 0}
         if paused is None:
             return values
-        calendar = self.calendar(ticket["queue_id"], ticket["priority"])
-        for column in ("first_response_due", "resolution_due"):
+        queue_id, priority = ticket["queue_id"], ticket["priority"]
+        calendar = self.calendar(queue_id, priority)
+        for column in ("first_response_due", "next_response_due", "resolution_due"):
             due = ticket.get(column)
-            if due is not None:
-                values[column] = add_business_time(now, max(timedelta(), business_time_between(paused, due, calendar)),
-                                                   calendar)
-        values |= self.on_claim(ticket["queue_id"], ticket["priority"], now)
+            met = column == "first_response_due" and ticket.get("first_response_at") is not None
+            if due is not None and due > paused and not met:
+                values[column] = add_business_time(now, business_time_between(paused, due, calendar), calendar)
+        if ticket.get("assignee_id") is not None:
+            values |= self.on_claim(queue_id, priority, now)
         return values
 
     def on_resolve(self) -> dict[str, None]:
-        """A resolved ticket has nothing pending."""
+        """A resolved (or closed) ticket has nothing pending."""
         return {"claim_expires_at": None, "next_response_due": None, "sla_paused_at": None, "sla_next_at": None}
 
-    def on_reopen(self, queue_id: str, priority: str, now: datetime) -> dict[str, datetime]:
-        """A reopened ticket owes the practitioner a next response."""
-        return self.on_practitioner_reply(queue_id, priority, now)
+    def on_reopen(self, queue_id: str, priority: str, now: datetime, assigned: bool) -> dict[str, Any]:
+        """A reopened ticket owes the practitioner a next response; its expert's claim (or the ladder) restarts."""
+        claim = self.on_claim(queue_id, priority, now) if assigned else self.on_release(now)
+        return self.on_practitioner_reply(queue_id, priority, now) | claim
 
     def on_priority(self, queue_id: str, priority: str, created: datetime) -> dict[str, datetime]:
         """New priority, new targets, counted from when the ticket was opened."""
@@ -102,9 +129,13 @@ class SlaClock:
             "resolution_due": self.due(queue_id, priority, "resolution", created),
         }
 
-    def promise(self, queue_id: str, priority: str, lang: str) -> str:
-        """'2 business days' in the practitioner's language."""
+    def describe(self, queue_id: str, priority: str, target: str, lang: str) -> str:
+        """A policy duration in words, e.g. '2 business day(s)', in `lang`."""
         policy = self._config.policy(queue_id, priority)
-        amount, unit = parse_duration(policy.first_response)
+        amount, unit = parse_duration(getattr(policy, target))
         kind = "calendar" if policy.calendar_time else "business"
         return t(f"promise.{kind}.{unit}", lang, n=f"{amount:g}")
+
+    def promise(self, queue_id: str, priority: str, lang: str) -> str:
+        """The first-response promise, '2 business days', in the practitioner's language."""
+        return self.describe(queue_id, priority, "first_response", lang)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context
 from bot.core.messages import Attachment, Button
+from bot.core.sla_due import next_check
 from bot.core.spaces import direct_chats, queue_spaces
 from bot.db.models import Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
@@ -123,14 +124,25 @@ async def announce(ctx: Context, ticket: TicketView, *, edit: bool) -> None:
 
 
 async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: int | None,
-                      reasons: list[str]) -> TicketView:
-    """Create a ticket for the sender's question, announce it and tell them its number."""
+                      reasons: list[str]) -> TicketView | None:
+    """Create a ticket for the sender's question, announce it and tell them its number.
+
+    None when the practitioner already has the maximum number of open tickets (they are told).
+    """
+    limit = ctx.services.config.service.max_open_tickets
+    open_now = (await ctx.conn.execute(select(func.count()).select_from(T).where(
+        T.c.person_id == ctx.person.id, T.c.state.in_(OPEN_STATES)))).scalar_one()
+    if open_now >= limit:
+        ctx.reply(ctx.t("ticket.too_many", limit=limit))
+        ctx.audit("ticket.too_many", open=open_now)
+        return None
     values = {"queue_id": queue_id, "state": "new", "priority": "normal", "person_id": ctx.person.id,
               "language": ctx.lang, "question": question, "channel": ctx.msg.channel,
               "chat_id": ctx.msg.chat_id, "created_at": ctx.now, "updated_at": ctx.now, "breached": False}
     values |= ctx.services.sla.on_open(queue_id, "normal", ctx.now)
     values |= await auto_assignee(ctx, queue_id, ctx.lang)
     ticket_id = (await ctx.conn.execute(insert(T).values(**values).returning(T.c.id))).scalar_one()
+    await reschedule(ctx, ticket_id)
     if message_id is not None:
         await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=ticket_id))
         await ctx.conn.execute(update(table(TriageDecision))
@@ -147,6 +159,15 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
         await notify_person(ctx, ticket.assignee_id, "ticket.assigned_to_you", ticket_id, id=ticket_id,
                             question=question, reason="auto")
     return ticket
+
+
+async def recently_closed(ctx: Context) -> TicketView | None:
+    """The sender's ticket closed (unanswered) within the reopen window, if any: their reply reopens it."""
+    since = ctx.now - timedelta(days=ctx.services.config.service.reopen_days)
+    found = (await ctx.conn.execute(
+        select(T.c.id).where(T.c.person_id == ctx.person.id, T.c.state == "closed", T.c.closed_at >= since)
+        .order_by(T.c.closed_at.desc()).limit(1))).scalar()
+    return None if found is None else await load(ctx.conn, found)
 
 
 async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketView]:
@@ -216,10 +237,13 @@ def refuse(ctx: Context, ticket_id: int | None, key: str, **values: object) -> N
 
 
 async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
-    """The ticket, or a clear 'no such ticket' reply."""
+    """The ticket a staff command is about (the command joins the ticket's internal thread), or a clear refusal."""
     ticket = await load(ctx.conn, ticket_id)
     if ticket is None:
         refuse(ctx, ticket_id, "ticket.unknown")
+        return None
+    await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id, M.c.ticket_id.is_(None))
+                           .values(ticket_id=ticket_id, internal=True))
     return ticket
 
 
@@ -235,8 +259,16 @@ async def person_name(conn: AsyncConnection, person_id: int) -> str:
     return str((await conn.execute(select(P.c.display_name).where(P.c.id == person_id))).scalar_one())
 
 
+async def reschedule(ctx: Context, ticket_id: int) -> None:
+    """Recompute when the SLA sweep must next look at a ticket whose state or deadlines changed."""
+    row = dict((await ctx.conn.execute(select(T).where(T.c.id == ticket_id))).one()._mapping)
+    at = next_check(row, ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
+    await ctx.conn.execute(update(T).where(T.c.id == ticket_id).values(sla_next_at=at))
+
+
 async def refresh(ctx: Context, ticket_id: int) -> TicketView:
-    """Reload a ticket after a change and update its card in the queue."""
+    """Reload a ticket after a change, reschedule its SLA checks and update its card in the queue."""
+    await reschedule(ctx, ticket_id)
     ticket = await load(ctx.conn, ticket_id)
     assert ticket is not None
     await announce(ctx, ticket, edit=True)
@@ -293,7 +325,7 @@ async def assign(ctx: Context, ticket: TicketView, expert_id: int, reason: str =
 async def release(ctx: Context, ticket: TicketView, reason: str = "") -> None:
     """Put a claimed ticket back in its queue."""
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        assignee_id=None, state="new", updated_at=ctx.now, claim_expires_at=None))
+        assignee_id=None, state="new", updated_at=ctx.now, **ctx.services.sla.on_release(ctx.now)))
     ctx.audit("ticket.release", ticket_id=ticket.id, reason=reason)
     await refresh(ctx, ticket.id)
     lang = ctx.services.config.service.default_language
@@ -306,8 +338,9 @@ async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> 
     """Send a ticket to another queue, unclaimed, and announce it there."""
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
         queue_id=queue_id, assignee_id=None, state="new" if ticket.state in OPEN_STATES else ticket.state,
-        updated_at=ctx.now, claim_expires_at=None))
+        updated_at=ctx.now, **ctx.services.sla.on_release(ctx.now)))
     ctx.audit("ticket.move", ticket_id=ticket.id, source=ticket.queue_id, to=queue_id, reason=reason)
+    await reschedule(ctx, ticket.id)
     old = await load(ctx.conn, ticket.id)
     assert old is not None
     lang = ctx.services.config.service.default_language
@@ -335,6 +368,7 @@ async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
         values["first_response_at"] = ctx.now
     values |= ctx.services.sla.on_expert_reply(ticket.queue_id, ticket.priority, ctx.now)
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
+    await reschedule(ctx, ticket.id)
     ctx.audit("ticket.reply", ticket_id=ticket.id)
 
 
@@ -360,6 +394,7 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
                                                   name=ctx.person.display_name, text=text),
                      ticket_id=ticket.id, attachments=attachments)
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
+    await reschedule(ctx, ticket.id)
     ctx.audit("ticket.practitioner_message", ticket_id=ticket.id)
 
 
@@ -406,11 +441,13 @@ async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
     limit = ctx.services.config.service.reopen_days
     if ticket.resolved_at is not None and ctx.now - ticket.resolved_at > timedelta(days=limit):
         fresh = await open_ticket(ctx, ticket.question, ticket.queue_id, None, [f"follow-up of #{ticket.id}"])
-        await ctx.conn.execute(update(T).where(T.c.id == fresh.id).values(linked_ticket_id=ticket.id))
+        if fresh is not None:
+            await ctx.conn.execute(update(T).where(T.c.id == fresh.id).values(linked_ticket_id=ticket.id))
         return fresh
     new_state = "open" if ticket.assignee_id is not None else "new"
-    await set_state(ctx, ticket, new_state, resolved_at=None,
-                    **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now))
+    await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,
+                    **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now,
+                                                 assigned=ticket.assignee_id is not None))
     fresh = await refresh(ctx, ticket.id)
     ctx.reply(ctx.t("ticket.reopened", id=ticket.id))
     if ticket.assignee_id is not None:

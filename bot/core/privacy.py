@@ -1,0 +1,88 @@
+"""Personal data: export everything held about a person, or erase it everywhere (derived data included)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db.models import (
+    Audit,
+    Conversation,
+    Identity,
+    LinkCode,
+    Message,
+    Outbox,
+    Person,
+    QueueMember,
+    Ticket,
+    TriageDecision,
+    table,
+)
+
+P, I, M, T, O = table(Person), table(Identity), table(Message), table(Ticket), table(Outbox)  # noqa: E741
+A, C, TD, LC, QM = table(Audit), table(Conversation), table(TriageDecision), table(LinkCode), table(QueueMember)
+ERASED = "[erased]"
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()} for r in result]
+
+
+async def find_person(conn: AsyncConnection, ref: str) -> int | None:
+    """A person by id, handle or 'channel:user_id'."""
+    if ref.isdigit():
+        return (await conn.execute(select(P.c.id).where(P.c.id == int(ref)))).scalar()
+    channel, _, user = ref.partition(":")
+    if user:
+        found = (await conn.execute(select(I.c.person_id).where(I.c.channel == channel,
+                                                                I.c.external_user_id == user))).scalar()
+        if found is not None:
+            return int(found)
+    return (await conn.execute(select(P.c.id).where(P.c.handle == ref))).scalar()
+
+
+async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]:
+    """Everything held about one person, as JSON-ready data."""
+    tickets = _rows(await conn.execute(select(T).where(T.c.person_id == person_id).order_by(T.c.id)))
+    ticket_ids = [t["id"] for t in tickets]
+    mine = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids) & M.c.internal.is_(False))
+    return {
+        "person": _rows(await conn.execute(select(P).where(P.c.id == person_id))),
+        "identities": _rows(await conn.execute(select(I).where(I.c.person_id == person_id))),
+        "messages": _rows(await conn.execute(select(M).where(mine).order_by(M.c.id))),
+        "tickets": tickets,
+        "ratings": [{"ticket": t["id"], "rating": t["rating"], "comment": t["rating_comment"]}
+                    for t in tickets if t["rating"] is not None],
+        "triage_decisions": _rows(await conn.execute(select(TD).where(TD.c.person_id == person_id))),
+        "replies_sent_to_them": _rows(await conn.execute(
+            select(O.c.id, O.c.channel, O.c.text, O.c.created_at, O.c.sent_at).where(O.c.person_id == person_id))),
+        "conversation": _rows(await conn.execute(select(C).where(C.c.person_id == person_id))),
+        "audit": _rows(await conn.execute(select(A).where(A.c.actor_id == person_id))),
+    }
+
+
+async def erase_person(conn: AsyncConnection, person_id: int, now: datetime) -> dict[str, int]:
+    """Remove or anonymise the person's data everywhere; keep anonymous counts so reports still add up."""
+    ticket_ids = [r.id for r in await conn.execute(select(T.c.id).where(T.c.person_id == person_id))]
+    counts: dict[str, int] = {"tickets": len(ticket_ids)}
+    theirs = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids))
+    counts["messages"] = (await conn.execute(update(M).where(theirs).values(text=ERASED, attachments=None))).rowcount
+    await conn.execute(update(M).where(M.c.person_id == person_id).values(chat_id=""))
+    await conn.execute(update(O).where(O.c.person_id == person_id).values(chat_id=""))
+    await conn.execute(update(T).where(T.c.id.in_(ticket_ids)).values(
+        question=ERASED, summary=ERASED, rating_comment=None, chat_id=""))
+    outbox = or_(O.c.person_id == person_id, O.c.ticket_id.in_(ticket_ids))
+    counts["outbox"] = (await conn.execute(update(O).where(outbox).values(
+        text=ERASED, buttons=None, attachments=None))).rowcount
+    await conn.execute(update(A).where(or_(A.c.actor_id == person_id, A.c.ticket_id.in_(ticket_ids)))
+                       .values(detail=None))
+    await conn.execute(update(TD).where(TD.c.person_id == person_id).values(candidates=[], feedback=None))
+    for tbl in (C, LC, I, QM):
+        await conn.execute(delete(tbl).where(tbl.c.person_id == person_id))
+    await conn.execute(update(P).where(P.c.id == person_id).values(
+        handle=None, display_name=f"erased #{person_id}", country=None, institution=None, job_title=None,
+        sector=None, region=None, role="practitioner", blocked=False, unreachable_at=now))
+    return counts

@@ -1,0 +1,84 @@
+"""Export and erasure of personal data, verified by searching the whole database afterwards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import String, Text, select
+
+from bot.db.models import Base, Ticket, table
+from bot.settings import Settings
+from tests.desk import Desk, start_desk
+
+SECRET_QUESTION = "Zanzibar Ministry of Blue Economy needs tariff advice for solar irrigation pumps"
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(sqlite_settings)
+    yield d
+    await d.app.stop()
+
+
+async def strings_in_database(desk: Desk) -> str:
+    """Every text value in every table, joined: what an auditor would grep."""
+    found: list[str] = []
+    async with desk.app.engine.connect() as conn:
+        for tbl in Base.metadata.sorted_tables:
+            columns = [c for c in tbl.columns if isinstance(c.type, String | Text) or c.type.__class__.__name__ == "JSON"]
+            if not columns:
+                continue
+            for row in await conn.execute(select(*columns)):
+                found.extend(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+                             for v in row if v is not None)
+    return "\n".join(found)
+
+
+async def fill_profile_and_ask(desk: Desk) -> None:
+    zara = desk.practitioner("zara", lang="en")
+    await zara.says(SECRET_QUESTION)
+    await zara.presses("Tell us about you")
+    await zara.says("Ruritania")
+    await zara.says("Zanzibar Blue Economy Office")
+    await zara.presses("Government official")
+    await zara.presses("Energy")
+    amina = await desk.staff("amina")
+    await amina.says("/claim 1")
+    await amina.says("Which pumps does the Zanzibar office use?")
+    await zara.says("Grundfos 5 kW pumps at Kizimkazi")
+    await amina.says("/resolve 1 Kizimkazi pumps: use a block tariff.")
+    await zara.presses("★★★★")
+    await zara.says("Helpful for Kizimkazi")
+
+
+async def test_mydata_exports_everything_and_forgetme_erases_everywhere(desk: Desk) -> None:
+    await fill_profile_and_ask(desk)
+    zara = desk.practitioner("zara", lang="en")
+    await zara.says("/mydata")
+    export = json.loads(zara.replies()[-1].text)
+    assert export["person"][0]["country"] == "Ruritania"
+    assert export["tickets"][0]["question"] == SECRET_QUESTION
+    assert export["ratings"] == [{"ticket": 1, "rating": 4, "comment": "Helpful for Kizimkazi"}]
+    assert any("Kizimkazi" in m["text"] for m in export["messages"])
+    assert export["triage_decisions"]
+
+    before = await strings_in_database(desk)
+    assert "Kizimkazi" in before and "Zanzibar" in before and "Ruritania" in before
+    await zara.says("/forgetme")
+    await zara.presses("Yes, erase")
+    zara.sees("has been erased")
+    after = await strings_in_database(desk)
+    for personal in ("Kizimkazi", "Zanzibar", "Ruritania", "Zara", "dm-zara", "Grundfos"):
+        assert personal not in after, personal
+    async with desk.app.engine.connect() as conn:
+        tickets = list(await conn.execute(select(table(Ticket).c.state, table(Ticket).c.rating)))
+    assert tickets == [("resolved", 4)]  # anonymous counts remain for the reports
+
+
+async def test_forgetme_can_be_cancelled(desk: Desk) -> None:
+    zara = desk.practitioner("zara", lang="es")
+    await zara.says("/forgetme")
+    await zara.presses("Cancelar")
+    zara.sees("No se borró nada")
