@@ -28,6 +28,7 @@ test: lint  ## ruff, mypy and the whole test suite
 bench: install  ## benchmarks (print figures; not part of `make test`)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/kb.py
+	$(BIN)/python bench/sla_sweep.py
 
 clean:
 	rm -rf $(VENV) helpdesk.db helpdesk.db-wal helpdesk.db-shm .mypy_cache .ruff_cache .pytest_cache

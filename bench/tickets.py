@@ -52,8 +52,8 @@ async def run(settings: Settings, n: int, experts: int) -> dict[str, object]:
             pid = (await conn.execute(insert(table(Person)).values(
                 handle=f"x{e}", display_name=f"Expert {e}", role="expert", language="en", timezone="UTC",
                 blocked=False, created_at=now).returning(table(Person).c.id))).scalar_one()
-            await conn.execute(insert(table(Identity)).values(person_id=pid, channel="telegram", external_user_id=f"x{e}",
-                                                             chat_id=f"dx{e}", created_at=now))
+            await conn.execute(insert(table(Identity)).values(
+                person_id=pid, channel="telegram", external_user_id=f"x{e}", chat_id=f"dx{e}", created_at=now))
             await conn.execute(insert(table(QueueMember)).values(queue_id="ENERGY", person_id=pid, is_lead=False))
     ids = itertools.count()
 
@@ -65,7 +65,7 @@ async def run(settings: Settings, n: int, experts: int) -> dict[str, object]:
 
     opened = await asyncio.gather(*(say(f"p{i}", f"dp{i}", QUESTION.format(n=i)) for i in range(n)))
     latency: dict[str, list[float]] = defaultdict(list, {"open": list(opened)})
-    T, I = table(Ticket), table(Identity)  # noqa: E741, N806
+    T, I = table(Ticket), table(Identity)  # noqa: E741
     async with app.engine.connect() as conn:
         owner = {r.id: int(r.external_user_id[1:]) for r in await conn.execute(
             select(T.c.id, I.c.external_user_id).join(I, I.c.person_id == T.c.person_id))}

@@ -5,25 +5,30 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.channels.factory import build_channels
 from bot.clock import Clock, SystemClock
 from bot.config import ServiceConfig, load_config
 from bot.core.actions import ActionSigner
+from bot.core.closed_days import closed_days_by_queue
 from bot.core.knowledge import KnowledgeBase, load_entries
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import ChannelSender, OutboxDrainer
 from bot.core.pipeline import Outcome, Pipeline
 from bot.core.ratelimit import InboundLimiter
+from bot.core.reachability import record_reachability
 from bot.core.services import Services
 from bot.core.sla import SlaClock
 from bot.db import migrate
 from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
+from bot.scheduler import SlaScheduler
 from bot.settings import Settings
 from handlers import build_router
 
@@ -49,6 +54,7 @@ class HelpDesk:
         self.services: Services | None = None
         self.pipeline: Pipeline | None = None
         self.drainer: OutboxDrainer | None = None
+        self.scheduler: SlaScheduler | None = None
 
     async def check_database(self) -> None:
         """Fail with a clear DatabaseUnavailable when the database cannot be used."""
@@ -62,26 +68,36 @@ class HelpDesk:
             raise DatabaseUnavailable("the database schema is not current: run `helpdesk db upgrade`")
 
     async def start(self, *, drain: bool = True) -> None:
-        """Connect, sync the config into the database, load the KB, start workers and drainer."""
+        """Connect, sync the config into the database, load the KB, start the workers.
+
+        With `drain` the background jobs run too: the outbox drainer and the SLA scheduler.
+        """
         await self.check_database()
         async with self.engine.begin() as conn:
             key = await self._signing_key(conn)
             await sync_config(conn, self.config, self.clock)
             entries = await load_entries(conn)
+            closed = await closed_days_by_queue(conn)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
-                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config),
+                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config, closed),
                                  limiter=InboundLimiter(self.config.service.messages_per_minute))
-        self.drainer = OutboxDrainer(self.engine, self.channels, self.clock)
+        self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
+                                     on_delivery=partial(record_reachability, self.services))
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
                                  on_commit=self.drainer.wake)
         await self.pipeline.start()
+        self.scheduler = SlaScheduler(self.engine, self.services, self.config.service_levels.sweep_seconds,
+                                      on_commit=self.drainer.wake)
         if drain:
             await self.drainer.start()
+            self.scheduler.start()
 
     async def stop(self) -> None:
         """Finish in-flight messages, stop sending, close the database."""
         if self.pipeline is not None:
             await self.pipeline.stop()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.drainer is not None:
             await self.drainer.stop()
         await self.engine.dispose()
@@ -149,4 +165,5 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     """Wire the help desk from settings. Reads the config file; connects to nothing yet."""
     config = config or load_config(Path(settings.helpdesk_config) if settings.helpdesk_config else None)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
-    return HelpDesk(settings, config, engine, clock or SystemClock(), channels or {}, settings.pipeline_workers)
+    channels = build_channels(settings) if channels is None else channels
+    return HelpDesk(settings, config, engine, clock or SystemClock(), channels, settings.pipeline_workers)

@@ -155,13 +155,14 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
     return time(h1, m1), time(h2 % 24, m2)
 
 
-class Reminders(Strict):
-    """How the SLA engine pings people: sweep interval, experts' quiet hours and digests."""
+class ServiceLevels(Strict):
+    """How the SLA engine runs: sweep interval, experts' quiet hours and digests, the compliance target."""
 
     sweep_seconds: float = 30.0
     quiet_hours: str = "20:00-08:00"
     quiet_weekends: bool = True
     digest_minutes: int = 60
+    compliance_target: int = 90
 
     @field_validator("quiet_hours")
     @classmethod
@@ -174,6 +175,13 @@ class Reminders(Strict):
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be greater than zero")
+        return value
+
+    @field_validator("compliance_target")
+    @classmethod
+    def _percent(cls, value: int) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError("must be between 1 and 100")
         return value
 
 
@@ -272,7 +280,7 @@ class ServiceConfig(Strict):
     matcher: MatcherThresholds = Field(default_factory=MatcherThresholds)
     calendars: dict[str, CalendarConfig] = Field(default_factory=lambda: {"default": CalendarConfig()})
     sla: dict[str, SlaPolicy] = Field(default_factory=lambda: {"default": SlaPolicy()})
-    reminders: Reminders = Field(default_factory=Reminders)
+    service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
     queues: list[QueueConfig]
 
     @model_validator(mode="after")

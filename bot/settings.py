@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    telegram_max_per_second: float = Field(default=30.0, gt=0, description="global send budget")
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -109,6 +109,9 @@ def register(router: Router) -> None:
             await ask(ctx, text)
             return
         open_ = await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        closed = None if open_ else await tickets.recently_closed(ctx)
+        if closed is not None and (reopened := await tickets.reopen(ctx, closed)) is not None:
+            open_ = [reopened]  # a reply reopens a ticket closed for want of one
         if len(open_) == 1:
             await tickets.relay_to_experts(ctx, open_[0], text, ctx.msg.attachments)
             ctx.reply(ctx.t("ticket.added", id=open_[0].id),

@@ -46,7 +46,7 @@ def register(router: Router) -> None:
 
     @router.guard
     async def unreadable(ctx: Context) -> bool:
-        if ctx.msg.action is not None:
+        if ctx.msg.action is not None or ctx.msg.event is not None:
             return False
         if ctx.msg.unsupported:
             ctx.reply(ctx.t("input.unsupported"))
@@ -69,6 +69,10 @@ def register(router: Router) -> None:
 
     async def bad_action(ctx: Context) -> None:
         ctx.reply(ctx.t("error.stale_button"))
+
+    @router.event("edited")
+    async def edited(ctx: Context) -> None:  # the original was handled already; edits are not passed on
+        ctx.reply(ctx.t("input.edited"))
 
     router.on_refused = refused
     router.on_unknown_command = unknown_command

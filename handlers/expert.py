@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from bot.config import parse_quiet_hours
 from bot.core import tickets
+from bot.core.calendar import CalendarError, QuietHours
 from bot.core.context import Context
 from bot.core.router import EXPERT, SECRETARIAT, STAFF, Router, command_args
 from bot.core.spaces import secretariat_spaces
@@ -18,6 +20,27 @@ from bot.i18n import t
 T, P, QM, O = table(Ticket), table(Person), table(QueueMember), table(Outbox)  # noqa: E741
 _ID = re.compile(r"^#?(\d{1,12})\b\s*(.*)$", re.S)
 FOREVER = timedelta(days=3650)
+
+
+QUIET_USAGE = "/quiet [22:00-07:00|default] [Europe/Paris]"
+
+
+def quiet_changes(words: list[str]) -> dict[str, str | None] | None:
+    """'/quiet 22:00-07:00 Europe/Paris' as person columns (None for a word it cannot read)."""
+    changes: dict[str, str | None] = {}
+    for word in words:
+        try:
+            if word == "default":
+                changes["quiet_hours"] = None
+            elif word[:1].isdigit():
+                parse_quiet_hours(word)
+                changes["quiet_hours"] = word
+            else:
+                QuietHours(word)
+                changes["timezone"] = word
+        except (ValueError, CalendarError):
+            return None
+    return changes
 
 
 def ticket_arg(ctx: Context, usage: str) -> tuple[int, str] | None:
@@ -134,6 +157,7 @@ def register(router: Router) -> None:
             if await tickets.may_work(ctx, ticket):
                 await tickets.add_note(ctx, ticket, text[2:].strip())
                 await tickets.record_message(ctx, ticket.id, internal=True)
+                ctx.reply(ctx.t("note.saved", id=ticket.id))
             else:
                 tickets.refuse(ctx, ticket_id, "ticket.not_your_queue", queue=ticket.queue_id)
             return
@@ -328,6 +352,21 @@ def register(router: Router) -> None:
         await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(away_until=None))
         ctx.audit("expert.back")
         ctx.reply(ctx.t("expert.back"))
+
+    @router.command("quiet", roles=STAFF, help_key="help.cmd.quiet")
+    async def quiet(ctx: Context) -> None:
+        changes = quiet_changes(command_args(ctx).split())
+        if changes is None:
+            ctx.reply(ctx.t("usage.generic", usage=QUIET_USAGE))
+            return
+        if changes:
+            await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(**changes))
+            ctx.audit("expert.quiet", changes=changes)
+        row = (await ctx.conn.execute(select(P.c.quiet_hours, P.c.timezone).where(P.c.id == ctx.person.id))).one()
+        levels = ctx.services.config.service_levels
+        ctx.reply(ctx.t("expert.quiet", hours=row.quiet_hours or levels.quiet_hours, timezone=row.timezone,
+                        weekends=ctx.t("expert.quiet_weekends") if levels.quiet_weekends else "",
+                        minutes=levels.digest_minutes))
 
     @router.command("assign", roles=STAFF, help_key="help.cmd.assign")
     async def assign(ctx: Context) -> None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select, update
 
 from bot.core import tickets
 from bot.core.context import Context
+from bot.core.reports import ALL, Figures, hours_text, percent_text, sla_report
 from bot.core.router import SECRETARIAT, Router, command_args
 from bot.db.models import Person, QueueMember, Ticket, table
 from handlers.expert import is_open, ticket_arg
 
 T, P, QM = table(Ticket), table(Person), table(QueueMember)
 SECRETARIAT_ONLY = frozenset({SECRETARIAT})
+STATS_DAYS = 30  # /stats shows the service levels of the tickets opened in this many days
+
+
+def sla_line(ctx: Context, figures: Figures) -> str:
+    """One queue's service levels (or all queues') in a line of /stats."""
+    return ctx.t("stats.sla_line", queue=ctx.t("stats.overall") if figures.queue == ALL else figures.queue,
+                 tickets=figures.tickets, first=percent_text(figures.first_response_pct),
+                 resolution=percent_text(figures.resolution_pct), median=hours_text(figures.median_hours),
+                 p90=hours_text(figures.p90_hours), breaches=figures.breaches, warnings=figures.warnings,
+                 escalations=figures.escalations, backlog=sum(figures.backlog.values()))
 
 
 def register(router: Router) -> None:
@@ -30,6 +43,10 @@ def register(router: Router) -> None:
             lines.append(ctx.t("stats.line", queue=queue, new=counts.get("new", 0), open=counts.get("open", 0),
                                waiting=counts.get("waiting", 0), resolved=counts.get("resolved", 0)
                                + counts.get("closed", 0)))
+        since = (ctx.now - timedelta(days=STATS_DAYS)).date()
+        report = await sla_report(ctx.conn, ctx.services.config, ctx.services.sla, ctx.now, since=since)
+        lines += ["", ctx.t("stats.sla_header", days=STATS_DAYS, target=report.target)]
+        lines += [sla_line(ctx, figures) for figures in report.rows]
         ctx.reply("\n".join(lines))
 
     async def do_move(ctx: Context, ticket_id: int, queue: str) -> None:

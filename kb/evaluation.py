@@ -31,6 +31,7 @@ RANK_DEPTH = 10
 SUGGEST_KEEP = 0.95  # share of useful top-3 suggestions the suggest threshold must keep
 MARGINS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 MIN_OOS_SHARE = 0.25  # tuning counts out-of-scope queries as at least this share of all queries
+CONFIDENCE_Z = 1.0  # tuning needs the Wilson lower bound (z standard errors) of precision >= target
 
 
 class EvalDataError(ValueError):
@@ -147,6 +148,7 @@ class TuneResult:
     split: str
     target_precision: float
     min_oos_share: float
+    confidence_z: float
     reachable: bool
     answer_threshold: float
     margin: float
@@ -157,8 +159,9 @@ class TuneResult:
     suggest_oos_rejection: float | None
     rules: tuple[str, ...] = field(
         default=(
-            "answer: (threshold, margin) with the highest coverage whose answer precision >= target, "
-            "out-of-scope queries weighted up to min_oos_share of the split when rarer",
+            "answer: (threshold, margin) with the highest coverage whose answer precision is >= target "
+            "with confidence (Wilson lower bound at confidence_z), out-of-scope queries weighted up to "
+            "min_oos_share of the split when rarer",
             f"suggest: highest threshold keeping {SUGGEST_KEEP:.0%} of the in-scope queries "
             "whose top 3 holds a relevant entry (capped at the answer threshold)",
         )
@@ -368,29 +371,38 @@ def tune(
     queries: EvalSet | Sequence[EvalQuery],
     target_precision: float = 0.95,
     min_oos_share: float = MIN_OOS_SHARE,
+    confidence_z: float = CONFIDENCE_Z,
 ) -> TuneResult:
     """Choose answer and suggest thresholds; an :class:`EvalSet` is tuned on its dev split if any.
 
-    A help desk sees an unknown share of off-topic questions and dev splits tend to
-    under-represent them, so out-of-scope queries are weighted up to ``min_oos_share``.
+    Precision comes first, so the target must hold for the Wilson lower bound of the
+    precision (``confidence_z`` standard errors; 0 for the plain estimate), and since a help
+    desk sees an unknown share of off-topic questions that dev splits tend to
+    under-represent, out-of-scope queries are weighted up to ``min_oos_share``.
     """
     split, chosen = _tuning_split(queries)
-    return tune_results(run(matcher, chosen), target_precision, split, min_oos_share)
+    return tune_results(run(matcher, chosen), target_precision, split, min_oos_share, confidence_z)
 
 
 def _tuning_split(queries: EvalSet | Sequence[EvalQuery]) -> tuple[str, Sequence[EvalQuery]]:
     if isinstance(queries, EvalSet):
         if queries.dev_queries:
             return DEV_QUERIES_FILE, queries.dev_queries
-        return QUERIES_FILE, queries.queries
+        return f"{QUERIES_FILE} (no dev split)", queries.queries
     return "given queries", queries
 
 
 def tune_results(
-    results: Sequence[QueryResult], target_precision: float, split: str, min_oos_share: float = MIN_OOS_SHARE
+    results: Sequence[QueryResult],
+    target_precision: float,
+    split: str,
+    min_oos_share: float = MIN_OOS_SHARE,
+    confidence_z: float = CONFIDENCE_Z,
 ) -> TuneResult:
     """:func:`tune` on already computed results."""
-    best = _best_answer_point(results, target_precision, _oos_weight(results, min_oos_share))
+    oos_weight = _oos_weight(results, min_oos_share)
+    weights = np.array([1.0 if r.query.in_scope else oos_weight for r in results])
+    best = _best_answer_point(results, weights, target_precision, confidence_z)
     threshold, margin = best if best else (1.0, 0.0)
     answer = metrics(results, threshold, margin)
     suggest = _suggest_threshold(results, threshold)
@@ -401,6 +413,7 @@ def tune_results(
         split=split,
         target_precision=target_precision,
         min_oos_share=min_oos_share,
+        confidence_z=confidence_z,
         reachable=best is not None,
         answer_threshold=threshold,
         margin=margin,
@@ -421,21 +434,33 @@ def _oos_weight(results: Sequence[QueryResult], min_share: float) -> float:
     return min_share * n_in / ((1 - min_share) * n_oos)
 
 
-def _best_answer_point(results: Sequence[QueryResult], target: float, oos_weight: float) -> tuple[float, float] | None:
-    """(threshold, margin) of highest coverage whose (weighted) answer precision >= ``target``."""
+def _wilson_lower(precision: np.ndarray, n: np.ndarray, z: float) -> np.ndarray:
+    """Wilson score lower bound of a proportion observed on ``n`` (effective) samples."""
+    if z == 0:
+        return precision
+    spread = z * np.sqrt(precision * (1 - precision) / n + z * z / (4 * n * n))
+    return (precision + z * z / (2 * n) - spread) / (1 + z * z / n)
+
+
+def _best_answer_point(
+    results: Sequence[QueryResult], weights: np.ndarray, target: float, z: float
+) -> tuple[float, float] | None:
+    """(threshold, margin) of highest coverage whose precision's lower bound >= ``target``."""
     tops = np.array([r.top for r in results])
     gaps = np.array([r.gap for r in results])
     right = np.array([r.rank() == 1 for r in results])
-    weights = np.array([1.0 if r.query.in_scope else oos_weight for r in results])
     best: tuple[float, float, float] | None = None  # (coverage, threshold, margin)
     for margin in MARGINS:
         eligible = gaps >= margin
         order = np.argsort(-tops[eligible], kind="stable")
         sorted_tops = tops[eligible][order]
         kept = weights[eligible][order]
-        precision = np.cumsum(kept * right[eligible][order]) / np.cumsum(kept)
+        total = np.cumsum(kept)
+        precision = np.cumsum(kept * right[eligible][order]) / total
+        effective_n = total**2 / np.cumsum(kept**2)
         # only cut between distinct scores: the last position of each score value
-        last = np.r_[sorted_tops[1:] != sorted_tops[:-1], True] & (precision >= target) & (sorted_tops > 0)
+        last = np.r_[sorted_tops[1:] != sorted_tops[:-1], True] & (sorted_tops > 0)
+        last &= _wilson_lower(precision, effective_n, z) >= target
         if not last.any():
             continue
         pos = int(np.flatnonzero(last)[-1])

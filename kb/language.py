@@ -1,9 +1,11 @@
 """Fast language guess (en / es / fr) for short help-desk questions.
 
-A weighted vote of function words and language-specific characters: a few
-microseconds a question, no model to load. On a labelled set of 60 short
-help-desk questions it did as well as ``lingua`` restricted to the same three
-languages, and better than ``langdetect`` (figures in the module's tests).
+A weighted vote of function words and language-specific characters: about 10-20 µs a
+question and no model to load. Compared on 60 labelled help-desk questions (20 per
+language, in tests/test_matcher.py), the 1,190 Spanish xquad-es-en queries and the 5,500
+English clinc150 queries: this heuristic 59/60, 99.8 %, 99.6 %; lingua-language-detector
+2.2 restricted to en/es/fr 60/60, 99.1 %, 99.6 % at 40-750 µs a text and ~120 MB of
+models; langdetect 1.0.9 58/60, 97.1 %, 98.9 % at 1.4-1.9 ms a text and ~60 MB.
 """
 
 from __future__ import annotations

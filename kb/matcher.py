@@ -35,77 +35,55 @@ LANG_BONUS = 0.75  # logit bonus for entries in the query's language, when it is
 
 VOTERS = 10  # best-matching strings (by word BM25) that vote for their entry
 
-# Logistic model over the feature rows of `Matcher._features`, one row per candidate entry.
-# "_lead" = the candidate's value minus the best other candidate's value; "x_" = the value
-# when query and entry languages differ (0 otherwise); "m_" = the value times
-# max(entry_cover, gram_cover), so that relative evidence counts only with an absolute match.
-FEATURES = (
-    "entry_bm25_rel",  # word BM25 of the entry document / best entry's
-    "gram_bm25_rel",  # best char-3-gram BM25 of its strings / best entry's
-    "token_set",  # rapidfuzz token_set_ratio of stemmed words, best string
-    "ratio",  # rapidfuzz ratio of accent-stripped words, best string
-    "query_cover",  # IDF share of query words found in the best string
-    "string_cover",  # IDF share of the best string's words found in the query
-    "votes",  # share of the top VOTERS strings (word BM25) that belong to the entry
-    "entry_cover",  # IDF share of query words found in any string of the entry
-    "gram_cover",  # share of the query's char 3-grams found in the best string
-    "known",  # share of query words that occur anywhere in the KB
-    "inv_length",  # 1 / number of query words
-    "soft_cover",  # length-weighted share of query words with a similar word (cognate, typo) in the best string
-    "token_set_lead",
-    "ratio_lead",
-    "query_cover_lead",
-    "votes_lead",
-    "x_cross_lingual",
-    "x_token_set",
-    "x_ratio",
-    "x_gram_cover",
-    "x_ratio_lead",
-    "x_soft_cover",
-    "m_entry_bm25_rel",
-    "m_gram_bm25_rel",
-    "m_token_set_lead",
-    "m_ratio_lead",
-    "m_votes_lead",
-)
-_LEAD_COLUMNS = [2, 3, 4, 6]
-_CROSS_COLUMNS = [2, 3, 8, 13, 11]
-_MATCH_COLUMNS = [7, 8, 11]
-_MATCHED_COLUMNS = [0, 1, 12, 13, 15]
-# Fitted by L2-regularised logistic regression (see the report of the matcher's design):
-# clinc150 dev queries, the even-numbered xquad-es-en queries, the same with the gold entry
-# left out of the KB, each set's queries against the other set's KB, and 10-entry sub-KBs.
-_WEIGHTS = np.array(
-    [
-        -0.30,
-        3.28,
-        5.46,
-        1.68,
-        -3.77,
-        -0.52,
-        2.08,
-        -1.84,
-        0.43,
-        1.43,
-        -0.10,
-        3.25,
-        7.35,
-        1.76,
-        -0.73,
-        0.52,
-        3.19,
-        0.76,
-        2.12,
-        10.62,
-        7.42,
-        -2.28,
-        -4.06,
-        -2.52,
-        1.68,
-    ],
-    dtype=np.float64,
-)
-_BIAS = -11.56
+# Logistic model: one feature row per candidate entry (`Matcher._features`), weights fitted
+# by L2-regularised logistic regression on clinc150 dev queries, the even-numbered
+# xquad-es-en queries, the same queries with their gold entry left out of the KB (near-miss
+# out-of-scope), each set's queries against the other set's KB, and random 10-entry sub-KBs.
+# "_lead": the value minus the best other candidate's; "x_": the value when query and entry
+# languages differ, else 0; "m_": the value times max(entry_cover, gram_cover, soft_cover),
+# so that relative evidence counts only with some absolute match.
+_MODEL: dict[str, float] = {
+    "entry_bm25_rel": 0.16,  # word BM25 of the entry document / best entry's
+    "gram_bm25_rel": 3.35,  # best char-3-gram BM25 of its strings / best entry's
+    "token_set": 4.85,  # rapidfuzz token_set_ratio of stemmed words, best string
+    "ratio": 1.39,  # rapidfuzz ratio of accent-stripped words, best string
+    "query_cover": -4.32,  # IDF share of query words found in the best string
+    "string_cover": -0.10,  # IDF share of the best string's words found in the query
+    "votes": 2.09,  # share of the top VOTERS strings (word BM25) that belong to the entry
+    "entry_cover": -1.66,  # IDF share of query words found in any string of the entry
+    "gram_cover": 1.44,  # share of the query's char 3-grams found in the best string
+    "known": 0.90,  # share of query words that occur anywhere in the KB
+    "inv_length": 0.65,  # 1 / number of query words
+    "soft_cover": -0.49,  # length-weighted share of query words with a similar word (cognate, typo) in the best string
+    "token_set_lead": 2.47,
+    "ratio_lead": 6.08,
+    "query_cover_lead": 1.69,
+    "votes_lead": -0.68,
+    "x_cross_lingual": 2.28,
+    "x_token_set": 0.73,
+    "x_ratio": -2.19,
+    "x_gram_cover": -0.18,
+    "x_ratio_lead": 11.79,
+    "x_soft_cover": 5.23,
+    "m_entry_bm25_rel": 6.04,
+    "m_gram_bm25_rel": -0.60,
+    "m_token_set_lead": -3.17,
+    "m_ratio_lead": -1.21,
+    "m_votes_lead": 1.57,
+}
+_BIAS = -11.71
+FEATURES = tuple(_MODEL)
+_WEIGHTS = np.array(list(_MODEL.values()), dtype=np.float64)
+
+
+def _columns(*names: str) -> list[int]:
+    return [FEATURES.index(name) for name in names]
+
+
+_LEAD_COLUMNS = _columns("token_set", "ratio", "query_cover", "votes")
+_CROSS_COLUMNS = _columns("token_set", "ratio", "gram_cover", "ratio_lead", "soft_cover")
+_MATCH_COLUMNS = _columns("entry_cover", "gram_cover", "soft_cover")
+_MATCHED_COLUMNS = _columns("entry_bm25_rel", "gram_bm25_rel", "token_set_lead", "ratio_lead", "votes_lead")
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -188,21 +166,20 @@ class Matcher:
 
     def __init__(self, entries: Sequence[KBEntry]) -> None:
         self._entries = tuple(entries)
-        self._texts: list[_Text] = []
-        self._raw: list[str] = []
-        self._owner: list[int] = []
+        self._texts: list[_Text] = []  # every distinct question or phrasing ("string")
+        self._raw: list[str] = []  # the same strings as written
+        owners: list[int] = []
         starts: list[int] = []
         for i, entry in enumerate(self._entries):
             starts.append(len(self._texts))
             for raw in dict.fromkeys((entry.question, *entry.phrasings)):
                 self._texts.append(_Text.of(raw, entry.lang))
                 self._raw.append(raw)
-                self._owner.append(i)
-        self._starts = np.array([*starts, len(self._texts)], dtype=np.int64)
-        self._owner_arr = np.array(self._owner, dtype=np.int64)
-        n_entries = len(self._entries)
-        entry_docs: list[list[str]] = [[] for _ in range(n_entries)]
-        for owner, text in zip(self._owner, self._texts, strict=True):
+                owners.append(i)
+        self._starts = np.array([*starts, len(self._texts)], dtype=np.int64)  # entry -> its strings
+        self._owner = np.array(owners, dtype=np.int64)  # string -> its entry
+        entry_docs: list[list[str]] = [[] for _ in self._entries]
+        for owner, text in zip(owners, self._texts, strict=True):
             entry_docs[owner].extend(text.words)
         self._entry_words = _bm25(entry_docs)
         self._string_words = _bm25([list(t.words) for t in self._texts])
@@ -224,7 +201,7 @@ class Matcher:
 
     def search(self, text: str, lang: str | None = None, k: int = 5) -> list[Candidate]:
         """Up to ``k`` entries for ``text``, best first, with calibrated scores."""
-        if k <= 0 or not self._entries or not text or not text.strip():
+        if k <= 0 or not self._entries or not text.strip():
             return []
         query_lang = lang or detect_language(text)
         query = _Text.of(text, query_lang, MAX_QUERY_WORDS)
@@ -257,7 +234,7 @@ class Matcher:
         known = sum(w in self._idf for w in query.words) / len(query.words)
         gram_set = set(query_grams)
         weights = [(w, self._idf.get(w, 1.0)) for w in query.words]
-        votes = Counter(int(i) for i in self._owner_arr[_top(word_scores, VOTERS)])
+        votes = Counter(int(i) for i in self._owner[_top(word_scores, VOTERS)])
         strings, rows = [], []
         for i in entries:
             string, (token_set, ratio, query_cover) = self._best_string(i, query, weights, word_scores, gram_scores)

@@ -91,13 +91,13 @@ def test_reports_are_json_serialisable_and_readable() -> None:
     report = evaluate(FAKE, QUERIES, answer_threshold=0.5)
     assert json.loads(json.dumps(asdict(report)))["overall"]["answered"] == 3
     assert "P@1 0.333" in report.to_text()
-    tuned = tune(FAKE, QUERIES, target_precision=1.0)
+    tuned = tune(FAKE, QUERIES, target_precision=1.0, confidence_z=0.0)
     assert json.loads(json.dumps(tuned.to_dict()))["split"] == "given queries"
     assert "suggest" in tuned.to_text()
 
 
 def test_tune_picks_the_highest_coverage_at_the_target_precision() -> None:
-    tuned = tune(FAKE, QUERIES, target_precision=1.0)
+    tuned = tune(FAKE, QUERIES, target_precision=1.0, confidence_z=0.0)
     assert tuned.reachable
     assert (tuned.answer_threshold, tuned.margin) == (0.9, 0.0)
     assert tuned.answer_precision == 1.0
@@ -112,10 +112,23 @@ def test_tune_weights_rare_out_of_scope_queries_up() -> None:
     queries = [_query(f"in{i}", "en", "a") for i in range(9)] + [_query("out", "en")]
     fake = FakeMatcher({q.text: [("a", 0.8 if q.text == "out" else 0.9)] for q in queries})
     results = run(fake, queries)
-    as_is = tune_results(results, 0.9, "dev", min_oos_share=0.0)
+    as_is = tune_results(results, 0.9, "dev", min_oos_share=0.0, confidence_z=0.0)
     assert (as_is.answer_threshold, as_is.coverage) == (0.8, 1.0)
-    weighted = tune_results(results, 0.9, "dev", min_oos_share=0.5)
+    weighted = tune_results(results, 0.9, "dev", min_oos_share=0.5, confidence_z=0.0)
     assert (weighted.answer_threshold, weighted.coverage) == (0.9, 0.9)
+
+
+def test_tune_asks_for_confidence_in_the_precision() -> None:
+    # 19 right answers scored 0.9, then 1 wrong at 0.8: precision 0.95 when answering all
+    queries = [_query(f"in{i}", "en", "a") for i in range(20)]
+    fake = FakeMatcher(
+        {q.text: [("a" if q.text != "in19" else "b", 0.8 if q.text == "in19" else 0.9)] for q in queries}
+    )
+    results = run(fake, queries)
+    assert tune_results(results, 0.95, "dev", confidence_z=0.0).coverage == 1.0
+    # with z=1 the Wilson lower bound of 19/19 is 0.95, that of 19/20 only 0.876
+    confident = tune_results(results, 0.94, "dev", confidence_z=1.0)
+    assert (confident.answer_threshold, confident.coverage) == (0.9, 0.95)
 
 
 def test_tune_reports_an_unreachable_target() -> None:

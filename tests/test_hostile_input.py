@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.core.actions import ActionSigner
 from bot.db.models import Message, Ticket, table
 from bot.settings import Settings
-from tests.desk import Desk, start_desk
+from tests.desk import Actor, Desk, start_desk
 
 CORPUS = [
     "x" * 3999,
@@ -52,16 +52,21 @@ async def test_corpus_against_every_role(desk: Desk) -> None:
     mallory = desk.practitioner("mallory", lang="en")
     expert = await desk.staff("sofia")
     sam = await desk.staff("sam", role="secretariat")
-    for actor in (mallory, expert, sam):
+    async def run_corpus(actor: Actor) -> None:
         for text in CORPUS:
             outcome = await actor.says(text)
             assert not outcome.failed, (actor.name, text[:40])
             assert actor.replies(), f"{actor.name} got no answer to {text[:40]!r}"
             await desk.advance(timedelta(seconds=4))  # stay under the flood limit
+
+    for actor in (mallory, expert):  # neither may touch an ENERGY ticket
+        await run_corpus(actor)
     async with desk.app.engine.connect() as conn:
         ticket = (await conn.execute(select(table(Ticket)))).first()
-        assert ticket is not None and ticket.state == "new" and ticket.assignee_id is None  # nobody hijacked it
-        assert ticket.queue_id == "ENERGY"
+    assert ticket is not None and ticket.state == "new" and ticket.assignee_id is None  # nobody hijacked it
+    assert ticket.queue_id == "ENERGY"
+    await run_corpus(sam)  # the secretariat may act on it; it must still never crash
+    async with desk.app.engine.connect() as conn:
         count = (await conn.execute(select(func.count()).select_from(table(Message)))).scalar_one()
     assert count >= 3 * len(CORPUS)
 

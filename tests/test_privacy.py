@@ -27,7 +27,8 @@ async def strings_in_database(desk: Desk) -> str:
     found: list[str] = []
     async with desk.app.engine.connect() as conn:
         for tbl in Base.metadata.sorted_tables:
-            columns = [c for c in tbl.columns if isinstance(c.type, String | Text) or c.type.__class__.__name__ == "JSON"]
+            columns = [c for c in tbl.columns
+                       if isinstance(c.type, String | Text) or c.type.__class__.__name__ == "JSON"]
             if not columns:
                 continue
             for row in await conn.execute(select(*columns)):

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
+from bot.redact import redact_logs
 from bot.settings import Settings
 from kb.files import KBFileError
 
@@ -46,8 +47,9 @@ def settings() -> Settings:
     """Settings from the environment; logging configured from them."""
     s = Settings()
     logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "bm25s"):
+    for noisy in ("alembic", "bm25s", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    redact_logs(s.secrets())
     return s
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +13,12 @@ from sqlalchemy import insert, select, update
 
 from bot.app import HelpDesk
 from bot.channels.console import ConsoleChannel
+from bot.cli.calendar import calendar_app
 from bot.cli.common import console, desk, fail, run, settings, with_started
 from bot.cli.console_chat import chat_loop
 from bot.cli.privacy import privacy_app
-from bot.config import DEFAULT_CONFIG, ConfigError, load_config
+from bot.cli.report import report_app
+from bot.config import DEFAULT_CONFIG, ConfigError, config_warnings, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
 from bot.db import migrate
 from bot.db.models import Identity, Person, Queue, QueueMember, table
@@ -30,7 +33,7 @@ kb_app = typer.Typer(help="Knowledge base (FAQ entries).", no_args_is_help=True)
 users_app = typer.Typer(help="People: experts, secretariat, practitioners.", no_args_is_help=True)
 queues_app = typer.Typer(help="Expert queues.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (db_app, "db"), (kb_app, "kb"), (users_app, "users"),
-                  (queues_app, "queues"), (privacy_app, "privacy")):
+                  (queues_app, "queues"), (privacy_app, "privacy"), (report_app, "report"), (calendar_app, "calendar")):
     app.add_typer(sub, name=name)
 
 P, I, Q, QM = table(Person), table(Identity), table(Queue), table(QueueMember)  # noqa: E741
@@ -70,6 +73,8 @@ def config_check(file: Annotated[Path | None, typer.Argument(help="config file")
     except CalendarError as exc:
         raise fail(f"{path}: calendars: {exc}") from None
     console.print(f"{path}: OK — {len(cfg.queues)} queues: {', '.join(cfg.queue_ids)}", markup=False)
+    for warning in config_warnings(cfg, date.today()):
+        console.print(f"{path}: warning: {warning}", markup=False)
 
 
 @db_app.command("upgrade")

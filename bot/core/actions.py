@@ -34,7 +34,7 @@ class ActionSigner:
     def verify(self, data: str) -> tuple[str, list[str]] | None:
         """Return (verb, args) when the data is intact, else None."""
         payload, _, signature = data.rpartition(":")
-        if not payload or not hmac.compare_digest(signature, self._signature(payload)):
+        if not payload or not hmac.compare_digest(signature.encode(), self._signature(payload).encode()):
             return None
         verb, *args = payload.split(":")
         return verb, args

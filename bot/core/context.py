@@ -91,6 +91,7 @@ class Context:
         self.conversation = conversation
         self.effects = effects
         self.now: datetime = services.clock.now()
+        self.notice: str | None = None  # a short answer to a button press (a toast on Telegram)
 
     @classmethod
     def system(cls, services: Services, conn: AsyncConnection, effects: Effects, now: datetime) -> Context:
@@ -116,6 +117,8 @@ class Context:
 
     def reply(self, text: str, buttons: Iterable[Button] = (), ticket_id: int | None = None) -> None:
         """Answer in the chat the message came from."""
+        if self.msg.action is not None and self.notice is None and not buttons:
+            self.notice = text
         self.send(self.msg.channel, self.msg.chat_id, text, buttons, person_id=self.person.id,
                   ticket_id=ticket_id)
 

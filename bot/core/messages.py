@@ -15,6 +15,7 @@ class Attachment:
     name: str = ""
     size: int = 0
     mime: str = ""
+    channel: str = ""  # whose file id this is: another channel can only mention the file
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class IncomingMessage:
     reply_to: str | None = None
     attachments: tuple[Attachment, ...] = ()
     unsupported: str | None = None  # e.g. "sticker": something the bot cannot read
+    event: str | None = None  # not a message but something that happened, e.g. "edited", "bot_removed"
     received_at: datetime | None = None
 
 
@@ -57,3 +59,4 @@ class OutgoingMessage:
     edit_external_id: str | None = None
     thread_external_id: str | None = None
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    attempt: int = 1  # the how-manieth try of this outbox row, for the adapter's backoff

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
@@ -28,6 +28,7 @@ O = table(Outbox)  # noqa: E741
 LEASE = timedelta(seconds=60)
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 300.0
+MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
 
 
 class RetryLater(Exception):
@@ -56,6 +57,10 @@ class ChannelSender(Protocol):
         ...
 
 
+DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]]
+"""Called in the round's transaction with the rows delivered and those whose recipient is unreachable."""
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff for transient errors: 1, 2, 4 … seconds, capped."""
     return float(min(MAX_BACKOFF, 2 ** max(0, attempts - 1)))
@@ -65,8 +70,10 @@ class OutboxDrainer:
     """Claims due rows of its channels and sends them."""
 
     def __init__(self, engine: AsyncEngine, channels: Mapping[str, ChannelSender], clock: Clock,
-                 batch: int = 200, concurrency: int = 32, poll_seconds: float = 1.0) -> None:
+                 batch: int = 200, concurrency: int = 32, poll_seconds: float = 1.0,
+                 on_delivery: DeliveryHook | None = None) -> None:
         self._engine = engine
+        self._on_delivery = on_delivery
         self._channels = channels
         self._clock = clock
         self._batch = batch
@@ -116,9 +123,14 @@ class OutboxDrainer:
         for row in rows:
             chats[(row.channel, row.chat_id)].append(row)
         refs = await self._posted_refs(rows)
-        results = await asyncio.gather(*(self._send_chat(chat_rows, refs) for chat_rows in chats.values()))
+        unreachable: list[Any] = []
+        results = await asyncio.gather(*(self._send_chat(chat_rows, refs, unreachable)
+                                         for chat_rows in chats.values()))
         sent = [u for chat in results for u in chat if u["status"] == "sent"]
         async with self._engine.begin() as conn:
+            if self._on_delivery is not None:
+                delivered = {u["id"] for u in sent}
+                await self._on_delivery(conn, [r for r in rows if r.id in delivered], unreachable)
             if sent:  # the common case, one statement for the whole round
                 await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
                     status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None,
@@ -165,49 +177,85 @@ class OutboxDrainer:
                 .where(O.c.ticket_id.in_(tickets), O.c.kind == "send", O.c.ref.is_not(None)).order_by(O.c.id))
             return {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
 
-    async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]]) -> list[dict[str, Any]]:
-        """Send one chat's rows in order; stop at the first that must wait."""
+    async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]],
+                         unreachable: list[Any]) -> list[dict[str, Any]]:
+        """Send one chat's rows in order (a backlog of one ticket as one post); stop at the first that must wait."""
         out: list[dict[str, Any]] = []
         async with self._limit:
-            for index, row in enumerate(rows):
+            posts = merge_backlog(rows)
+            for index, group in enumerate(posts):
+                row = group[0]
                 try:
-                    message = _outgoing(row, refs)
+                    message = _outgoing(row, refs, "\n\n".join(r.text for r in group))
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
-                    out.extend(_postpone(rows[index:], until, str(exc)))
+                    out.extend(_postpone([r for g in posts[index:] for r in g], until, str(exc)))
                     return out
                 except PermanentFailure as exc:
                     log.warning("outbox row %s failed for good: %s", row.id, exc)
-                    out.append({"id": row.id, "status": "failed", "error": str(exc)[:500],
-                                "lease_until": None})
+                    out.extend({"id": r.id, "status": "failed", "error": str(exc)[:500], "lease_until": None}
+                               for r in group)
+                    if exc.unreachable:
+                        unreachable.append(row)
                     continue
                 except Exception as exc:
                     until = self._clock.now() + timedelta(seconds=backoff(row.attempts))
                     log.warning("outbox row %s: %s; retrying", row.id, exc)
-                    out.extend(_postpone(rows[index:], until, repr(exc)))
+                    out.extend(_postpone([r for g in posts[index:] for r in g], until, repr(exc)))
                     return out
-                self.sent += 1
+                self.sent += len(group)
                 if row.kind == "send" and row.ref:
                     refs[(row.ticket_id, row.channel, row.chat_id, row.ref)] = ("sent", external_id)
-                out.append({"id": row.id, "status": "sent", "sent_at": self._clock.now(),
-                            "external_id": external_id, "lease_until": None, "error": None})
+                out.extend({"id": r.id, "status": "sent", "sent_at": self._clock.now(),
+                            "external_id": external_id, "lease_until": None, "error": None} for r in group)
         return out
 
 
 RefKey = tuple[int | None, str, str, str]
 
 
-def _outgoing(row: Any, refs: dict[RefKey, tuple[str, str | None]]) -> OutgoingMessage:
+def merge_backlog(rows: list[Any]) -> list[list[Any]]:
+    """Group a chat's rows into posts: consecutive plain rows of one ticket that had to wait become one.
+
+    A row "had to wait" when it was postponed (rate limit, outage): its chat is backed up, and one
+    post for the ticket beats a queue whose latency grows without bound (Telegram groups: 20/min).
+    """
+    posts: list[list[Any]] = []
+    for row in rows:
+        last = posts[-1] if posts else None
+        if (last is not None and _mergeable(row) and _mergeable(last[0]) and row.ticket_id == last[0].ticket_id
+                and row.thread_ref == last[0].thread_ref
+                and sum(len(r.text) + 2 for r in last) + len(row.text) <= MERGE_MAX_CHARS):
+            last.append(row)
+        else:
+            posts.append([row])
+    return posts
+
+
+def _mergeable(row: Any) -> bool:
+    return (row.kind == "send" and row.ticket_id is not None and not row.ref and not row.buttons
+            and not row.attachments and row.next_attempt_at > row.created_at)
+
+
+def _outgoing(row: Any, refs: dict[RefKey, tuple[str, str | None]], text: str | None = None) -> OutgoingMessage:
     """The message a row describes, with the channel ids of the posts it edits or replies under."""
     edit_id = _external_id(row, row.ref, refs) if row.kind == "edit" else None
-    thread_id = _external_id(row, row.thread_ref, refs) if row.thread_ref else None
+    thread_id = _thread_id(row, refs) if row.thread_ref else None
     return OutgoingMessage(
-        outbox_id=row.id, channel=row.channel, chat_id=row.chat_id, text=row.text,
+        outbox_id=row.id, channel=row.channel, chat_id=row.chat_id, text=row.text if text is None else text,
         buttons=tuple(Button(**b) for b in row.buttons or ()), kind=row.kind,
         edit_external_id=edit_id, thread_external_id=thread_id,
-        attachments=tuple(Attachment(**a) for a in row.attachments or ()),
+        attachments=tuple(Attachment(**a) for a in row.attachments or ()), attempt=row.attempts,
     )
+
+
+def _thread_id(row: Any, refs: dict[RefKey, tuple[str, str | None]]) -> str | None:
+    """The post to reply under; None (a top-level post) when this chat never got it."""
+    try:
+        return _external_id(row, row.thread_ref, refs)
+    except PermanentFailure:
+        return None
 
 
 def _external_id(row: Any, ref: str | None, refs: dict[RefKey, tuple[str, str | None]]) -> str:

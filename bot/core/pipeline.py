@@ -42,13 +42,15 @@ class Outcome:
     message_id: int | None
     duplicate: bool = False
     failed: bool = False
+    notice: str | None = None  # what the handler answered to a button press, for a toast
 
 
 Item = tuple[IncomingMessage, "asyncio.Future[Outcome]"]
 
 
 def _message_row(msg: IncomingMessage, person: Person, now: Any) -> dict[str, Any]:
-    kind = "action" if msg.action else "command" if msg.text.startswith("/") else "text"
+    kind = ("event" if msg.event else "action" if msg.action else "command" if msg.text.startswith("/")
+            else "text")
     return {
         "channel": msg.channel, "external_id": msg.external_id, "direction": "in",
         "person_id": person.id, "chat_id": msg.chat_id, "kind": kind,
@@ -117,7 +119,12 @@ class Pipeline:
                     await self._run([item])
                 return
             log.exception("message %s/%s failed", batch[0][0].channel, batch[0][0].external_id)
-            outcomes = [await self._store_failed(batch[0][0])]
+            try:
+                outcomes = [await self._store_failed(batch[0][0])]
+            except Exception as exc:  # the database itself fails: the sender must keep it and retry
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
@@ -142,12 +149,13 @@ class Pipeline:
                     outcomes.append(Outcome(None, duplicate=True))
                     continue
                 person = people[(msg.channel, msg.user_id)]
-                outcomes.append(Outcome(message_id))
                 if person.blocked:
+                    outcomes.append(Outcome(message_id))
                     continue
                 ctx = Context(self._services, conn, msg, message_id, person,
                               conversations[person.id], effects)
                 await self._router.handle(ctx)
+                outcomes.append(Outcome(message_id, notice=ctx.notice))
             await _flush(conn, effects, conversations, now)
         return outcomes
 

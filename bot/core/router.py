@@ -44,6 +44,7 @@ class Router:
         self.actions: dict[str, Action] = {}
         self.states: dict[str, Handler] = {}
         self.texts: dict[str, Handler] = {}
+        self.events: dict[str, Handler] = {}
         self.on_refused: Callable[[Context, str], Awaitable[None]] | None = None
         self.on_unknown_command: Handler | None = None
         self.on_bad_action: Handler | None = None
@@ -83,6 +84,13 @@ class Router:
             return fn
         return add
 
+    def event(self, name: str) -> Callable[[Handler], Handler]:
+        """Register the handler of a channel event (e.g. "edited", "bot_removed"); events bypass roles."""
+        def add(fn: Handler) -> Handler:
+            self.events[name] = fn
+            return fn
+        return add
+
     def text(self, role: str) -> Callable[[Handler], Handler]:
         """Register the handler of free text for a role when no state applies."""
         def add(fn: Handler) -> Handler:
@@ -102,6 +110,11 @@ class Router:
     async def dispatch(self, ctx: Context) -> None:
         """Run the one handler this message calls for."""
         msg = ctx.msg
+        if msg.event is not None:
+            event_handler = self.events.get(msg.event)
+            if event_handler is not None:
+                await event_handler(ctx)
+            return
         if msg.action is not None:
             verified = ctx.services.signer.verify(msg.action)
             action = self.actions.get(verified[0]) if verified else None

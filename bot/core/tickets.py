@@ -123,6 +123,15 @@ async def announce(ctx: Context, ticket: TicketView, *, edit: bool) -> None:
                  kind="edit" if edit else "send", ref="card")
 
 
+async def post_in_queue(ctx: Context, ticket: TicketView, key: str, attachments: Sequence[Attachment] = (),
+                        **values: object) -> None:
+    """Post a text about a ticket in every space of its queue, in the thread of the ticket's card."""
+    lang = ctx.services.config.service.default_language
+    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
+        ctx.send(space.channel, space.chat, t(key, lang, id=ticket.id, **values), ticket_id=ticket.id,
+                 thread_ref="card", attachments=attachments)
+
+
 async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: int | None,
                       reasons: list[str]) -> TicketView | None:
     """Create a ticket for the sender's question, announce it and tell them its number.
@@ -322,23 +331,30 @@ async def assign(ctx: Context, ticket: TicketView, expert_id: int, reason: str =
     tell_practitioner(ctx, fresh, t("ticket.expert_on_it", ticket.language, id=ticket.id, name=expert_name(ctx, name)))
 
 
+async def resumed(ctx: Context, ticket: TicketView) -> dict[str, Any]:
+    """The SLA values of a waiting ticket that stops waiting: its deadlines move by the business time waited."""
+    if ticket.state != "waiting":
+        return {}
+    row = dict((await ctx.conn.execute(select(T).where(T.c.id == ticket.id))).one()._mapping)
+    return ctx.services.sla.on_resume(row, ctx.now)
+
+
 async def release(ctx: Context, ticket: TicketView, reason: str = "") -> None:
     """Put a claimed ticket back in its queue."""
+    sla = await resumed(ctx, ticket) | ctx.services.sla.on_release(ctx.now)
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        assignee_id=None, state="new", updated_at=ctx.now, **ctx.services.sla.on_release(ctx.now)))
+        assignee_id=None, state="new", updated_at=ctx.now, **sla))
     ctx.audit("ticket.release", ticket_id=ticket.id, reason=reason)
     await refresh(ctx, ticket.id)
-    lang = ctx.services.config.service.default_language
-    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
-        ctx.send(space.channel, space.chat, t("card.released", lang, id=ticket.id, reason=reason or "-"),
-                 ticket_id=ticket.id)
+    await post_in_queue(ctx, ticket, "card.released", reason=reason or "-")
 
 
 async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> None:
     """Send a ticket to another queue, unclaimed, and announce it there."""
+    sla = await resumed(ctx, ticket) | ctx.services.sla.on_release(ctx.now)
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
         queue_id=queue_id, assignee_id=None, state="new" if ticket.state in OPEN_STATES else ticket.state,
-        updated_at=ctx.now, **ctx.services.sla.on_release(ctx.now)))
+        updated_at=ctx.now, **sla))
     ctx.audit("ticket.move", ticket_id=ticket.id, source=ticket.queue_id, to=queue_id, reason=reason)
     await reschedule(ctx, ticket.id)
     old = await load(ctx.conn, ticket.id)
@@ -379,8 +395,7 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
     values: dict[str, Any] = {"updated_at": ctx.now}
     if ticket.state == "waiting":
         check_transition("waiting", "open")
-        row = dict((await ctx.conn.execute(select(T).where(T.c.id == ticket.id))).one()._mapping)
-        values |= {"state": "open"} | ctx.services.sla.on_resume(row, ctx.now)
+        values |= {"state": "open"} | await resumed(ctx, ticket)
         ctx.audit("state:waiting->open", ticket_id=ticket.id)
     if ticket.assignee_id is not None:
         values |= ctx.services.sla.on_practitioner_reply(ticket.queue_id, ticket.priority, ctx.now)
@@ -388,11 +403,8 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
         await notify_person(ctx, ticket.assignee_id, "relay.from_practitioner", ticket.id, attachments=attachments,
                             id=ticket.id, name=sender, text=text)
     else:
-        lang = ctx.services.config.service.default_language
-        for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
-            ctx.send(space.channel, space.chat, t("relay.added_to_unclaimed", lang, id=ticket.id,
-                                                  name=ctx.person.display_name, text=text),
-                     ticket_id=ticket.id, attachments=attachments)
+        await post_in_queue(ctx, ticket, "relay.added_to_unclaimed", attachments, name=ctx.person.display_name,
+                            text=text)
     await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
     await reschedule(ctx, ticket.id)
     ctx.audit("ticket.practitioner_message", ticket_id=ticket.id)
@@ -460,11 +472,8 @@ async def add_note(ctx: Context, ticket: TicketView, text: str) -> None:
     await ctx.conn.execute(insert(M).values(
         channel=ctx.msg.channel, external_id=None, direction="note", person_id=ctx.person.id, chat_id=ctx.msg.chat_id,
         ticket_id=ticket.id, kind="note", text=text, internal=True, status="done", created_at=ctx.now))
-    lang = ctx.services.config.service.default_language
     name = ctx.person.display_name
-    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
-        ctx.send(space.channel, space.chat, t("note.posted", lang, id=ticket.id, name=name, text=text),
-                 ticket_id=ticket.id)
+    await post_in_queue(ctx, ticket, "note.posted", name=name, text=text)
     if ticket.assignee_id is not None and ticket.assignee_id != ctx.person.id:
         await notify_person(ctx, ticket.assignee_id, "note.posted", ticket.id, id=ticket.id, name=name, text=text)
     ctx.audit("ticket.note", ticket_id=ticket.id)

@@ -577,6 +577,10 @@ class FakeSlack:
         }
         return await self._deliver("slash_commands", payload)
 
+    async def send_event(self, event: JSON) -> Delivery:
+        """Deliver any Events API event (e.g. ``message_changed``, ``channel_left``) in an event_callback."""
+        return await self._deliver("events_api", self._event_callback(dict(event)))
+
     async def verify_url(self) -> Delivery:
         """Send the Events API ``url_verification`` challenge over HTTP."""
         payload = {"token": self.verification_token, "challenge": secrets.token_urlsafe(24), "type": "url_verification"}

@@ -551,6 +551,8 @@ class FakeTelegram:
         self.callback_answers: list[JSON] = []
         self.chat_actions: list[JSON] = []
         self._calls: list[ApiCall] = []
+        #: called with each message the bot sends, as it is stored (for benchmarks timing deliveries)
+        self.on_send: Callable[[JSON], None] | None = None
         # faults
         self._faults: list[Fault] = []
         self._slow: dict[str | None, float] = {}
@@ -702,6 +704,34 @@ class FakeTelegram:
         stored = self._store_file("document", data=data, file_name=file_name, mime_type=mime_type)
         content = {"document": self._document(stored), **self._caption(caption)}
         return self._enqueue({"message": self._user_message(chat_id, user, chat_type, None, None, content)})
+
+    def user_sends_content(
+        self, chat_id: int, content: Mapping[str, Any], user: UserSpec = None, chat_type: str = "private"
+    ) -> JSON:
+        """Enqueue a message with arbitrary content (``{"sticker": {...}}``, ``{"location": {...}}`` …)."""
+        return self._enqueue({"message": self._user_message(chat_id, user, chat_type, None, None, content)})
+
+    def user_edits(self, chat_id: int, message_id: int, text: str) -> JSON:
+        """Enqueue an ``edited_message`` update for one of the users' messages."""
+        message = self._messages[(chat_id, message_id)]
+        message.update(text=text, entities=_text_entities(text), edit_date=int(time.time()))
+        return self._enqueue({"edited_message": copy.deepcopy(message)})
+
+    def bot_member_status(self, chat_id: int, status: str, by: UserSpec = None) -> JSON:
+        """Enqueue a ``my_chat_member`` update: the bot's status in a chat changed (e.g. "kicked", "left")."""
+        chat = self._chats[chat_id]
+        sender = self._resolve_user(by, chat_id, chat["type"])
+        bot = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+        if status in ("kicked", "left"):
+            self._blocked.add(chat_id)
+        update = {
+            "chat": copy.deepcopy(chat),
+            "from": sender,
+            "date": int(time.time()),
+            "old_chat_member": {"status": "member", "user": bot},
+            "new_chat_member": {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})},
+        }
+        return self._enqueue({"my_chat_member": update})
 
     def user_presses(self, chat_id: int, message_id: int, callback_data: str, user: UserSpec = None) -> JSON:
         """Enqueue a callback query for an inline button on one of the bot's messages."""
@@ -1101,6 +1131,8 @@ class FakeTelegram:
         message.update({k: v for k, v in content.items() if v not in (None, [], "")})
         self._messages[(chat["id"], message["message_id"])] = message
         self._sent.append(copy.deepcopy(message))
+        if self.on_send is not None:
+            self.on_send(message)
         return copy.deepcopy(message)
 
     # ----------------------------------------------------------------------------- Bot API: core

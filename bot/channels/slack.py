@@ -1,0 +1,253 @@
+"""The Slack channel (slack-bolt AsyncApp): Socket Mode or signed HTTP events in, Web API out.
+
+Every event is acknowledged only after it is stored (`process_before_response`): a failure answers
+500 (HTTP) or leaves the envelope un-acked (Socket Mode), so Slack delivers it again; a retry of an
+event already stored is acknowledged and has no second effect (the message path dedupes on the
+message-based `external_id`). HTTP mode rejects a bad or stale signature with 401 before anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels import slack_inbound as inbound
+from bot.channels.base import Desk, StepSender, post_id, split_post_id, with_file_notes
+from bot.channels.slack_blocks import home_view, message_payload
+from bot.channels.text import split_text
+from bot.config import ConfigError
+from bot.core.messages import IncomingMessage, OutgoingMessage
+from bot.core.outbox import PermanentFailure, RetryLater, backoff
+from bot.core.overview import load_overview
+
+log = logging.getLogger(__name__)
+CHANNEL = inbound.CHANNEL
+EVENTS_PATH = "/slack/events"
+COMMAND = "/helpdesk"
+MAX_POST_CHARS = 12_000  # split longer texts into several posts (each a few sections)
+TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive",
+                         "user_not_found", "user_disabled", "cannot_dm_bot"})
+MAX_HOME_VIEWERS = 500
+
+
+class SlackChannel:
+    """The Slack adapter: receives events, clicks and commands; sends outbox rows; keeps App Home fresh."""
+
+    name = CHANNEL
+
+    def __init__(self, bot_token: str, api_url: str, *, signing_secret: str | None = None,
+                 app_token: str | None = None, home_delay: float = 1.0) -> None:
+        self._app_token = app_token
+        self.app = AsyncApp(token=bot_token, signing_secret=signing_secret or "", process_before_response=True,
+                            request_verification_enabled=app_token is None)
+        self.client: AsyncWebClient = self.app.client
+        self.client.base_url = api_url
+        self._http = AsyncSlackRequestHandler(self.app)
+        self._socket: AsyncSocketModeHandler | None = None
+        self._desk: Desk | None = None
+        self._steps = StepSender()
+        self._people: dict[str, tuple[str, str | None]] = {}
+        self._home_seen: dict[str, str] = {}  # user → digest of the view last published
+        self._home_dirty = asyncio.Event()
+        self._home_delay = home_delay
+        self._home_task: asyncio.Task[None] | None = None
+        self._listen()
+
+    def describe(self) -> str:
+        """How events arrive."""
+        return "slack: socket mode" if self._app_token else f"slack: HTTP events ({EVENTS_PATH})"
+
+    def routes(self) -> list[BaseRoute]:
+        """The Events/interactivity endpoint, in HTTP mode only (Socket Mode needs no public URL)."""
+        return [] if self._app_token else [Route(EVENTS_PATH, self._http_endpoint, methods=["POST"])]
+
+    # ----------------------------------------------------------------------------- life cycle
+
+    def _session(self) -> None:
+        if self.client.session is None or self.client.session.closed:
+            self.client.session = aiohttp.ClientSession()
+
+    async def start(self, desk: Desk) -> None:
+        """Check the token, connect Socket Mode (if configured) and start refreshing App Home tabs."""
+        self._desk = desk
+        self._session()
+        try:
+            await self.client.auth_test()
+        except SlackApiError as exc:
+            raise ConfigError("SLACK_BOT_TOKEN", [f"rejected by Slack: {exc.response.get('error')}"]) from None
+        if self._app_token:
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token)
+            await self._socket.connect_async()
+        self._home_task = asyncio.create_task(self._refresh_homes(), name="slack-home")
+
+    async def stop(self) -> None:
+        """Disconnect Socket Mode and stop refreshing; sending still works."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._home_task is not None:
+            self._home_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._home_task
+            self._home_task = None
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self.client.session is not None:
+            await self.client.session.close()
+
+    # -------------------------------------------------------------------------------- inbound
+
+    def _listen(self) -> None:
+        app = self.app
+        app.event("message")(self._on_message)
+        app.event("app_mention")(self._on_mention)
+        app.event("app_home_opened")(self._on_home_opened)
+        app.event("channel_left")(self._on_removed)
+        app.event("group_left")(self._on_removed)
+        app.action(re.compile(r"^hd_"))(self._on_click)
+        app.command(COMMAND)(self._on_command)
+        app.event(re.compile(".*"))(self._on_other)
+
+    async def _http_endpoint(self, request: Request) -> Response:
+        return await self._http.handle(request)
+
+    async def _profile(self, user: str) -> tuple[str, str | None]:
+        """Name and language of a Slack user (users.info, remembered)."""
+        if user not in self._people:
+            try:
+                info = (await self.client.users_info(user=user, include_locale=True))["user"]
+            except (SlackApiError, aiohttp.ClientError, TimeoutError):
+                return user, None
+            name = (info.get("profile") or {}).get("real_name") or info.get("real_name") or info.get("name") or user
+            self._people[user] = (str(name), info.get("locale"))
+        return self._people[user]
+
+    async def _submit(self, msg: IncomingMessage | None) -> None:
+        if msg is None:
+            return
+        if self._desk is None:
+            raise RuntimeError("the Slack channel is not started")
+        name, language = await self._profile(msg.user_id)
+        await self._desk.submit(replace(msg, user_name=name, language=language))
+
+    async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._submit(inbound.message(event, context.bot_user_id or ""))
+
+    async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._submit(inbound.message(event, context.bot_user_id or "", mention=True))
+
+    async def _on_removed(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._submit(inbound.removed(event, str(body.get("event_id", ""))))
+
+    async def _on_click(self, ack: Any, body: dict[str, Any]) -> None:
+        await self._submit(inbound.button(body))
+        await ack()
+
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        await self._submit(inbound.command(command))
+        await ack()
+
+    async def _on_other(self) -> None:
+        """Events the app does not use are acknowledged and dropped."""
+
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            self._home_seen.pop(event["user"], None)
+            self._home_seen[event["user"]] = ""
+            while len(self._home_seen) > MAX_HOME_VIEWERS:
+                self._home_seen.pop(next(iter(self._home_seen)))
+            await self._publish_home(event["user"])
+
+    # ------------------------------------------------------------------------------- App Home
+
+    async def _publish_home(self, user: str) -> None:
+        """views.publish the user's Home tab, unless it would show what it shows already."""
+        assert self._desk is not None
+        async with self._desk.engine.connect() as conn:
+            overview = await load_overview(conn, CHANNEL, user)
+        view = home_view(overview, self._desk.config.service.default_language)
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
+        if self._home_seen.get(user) == digest:
+            return
+        await self.client.views_publish(user_id=user, view=view)
+        self._home_seen[user] = digest
+
+    async def _refresh_homes(self) -> None:
+        """After sends (something changed), refresh the Home tabs people have opened, at most once a second."""
+        while True:
+            await self._home_dirty.wait()
+            await asyncio.sleep(self._home_delay)
+            self._home_dirty.clear()
+            for user in list(self._home_seen):
+                try:
+                    await self._publish_home(user)
+                except Exception as exc:
+                    log.warning("App Home of %s not refreshed: %s", user, exc)
+
+    # ------------------------------------------------------------------------------- outbound
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        """Post (or update) one outbox row; return the first post's id ('channel/ts')."""
+        self._session()
+        channel, thread = split_post_id(message.chat_id)
+        if message.thread_external_id:
+            thread = split_post_id(message.thread_external_id)[1]
+        text = with_file_notes(message.text, message.attachments, CHANNEL)
+        if message.kind == "edit":
+            assert message.edit_external_id is not None
+            where, ts = split_post_id(message.edit_external_id)
+            await self._call(message.attempt, self.client.chat_update(
+                channel=where, ts=ts, **message_payload(text, message.buttons)))
+            posted: str | None = message.edit_external_id
+        else:
+            parts = [p for p in split_text(text, MAX_POST_CHARS) if p.strip()]
+            steps = [partial(self._post, message, channel, thread or None, part,
+                             message.buttons if index == len(parts) - 1 else ())
+                     for index, part in enumerate(parts)]
+            posted = await self._steps.run(message.outbox_id, steps)
+        self._home_dirty.set()
+        return posted
+
+    async def _post(self, message: OutgoingMessage, channel: str, thread: str | None, text: str,
+                    buttons: Any) -> str:
+        response = await self._call(message.attempt, self.client.chat_postMessage(
+            channel=channel, thread_ts=thread, **message_payload(text, buttons)))
+        return post_id(response["channel"], response["ts"])
+
+    @staticmethod
+    async def _call(attempt: int, call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+        """Run a Web API call; map its errors onto RetryLater / PermanentFailure."""
+        try:
+            return await call
+        except SlackApiError as exc:
+            status, error = exc.response.status_code, str(exc.response.get("error", ""))
+            if status == 429 or error == "ratelimited":
+                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                raise RetryLater(float(headers.get("retry-after", 1)), "Slack: rate limited (429)") from None
+            if status >= 500 or error in TRANSIENT:
+                raise RetryLater(backoff(attempt), f"Slack: {status} {error}") from None
+            raise PermanentFailure(f"Slack: {error}", unreachable=error in UNREACHABLE) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(backoff(attempt), f"Slack: {exc!r}") from None

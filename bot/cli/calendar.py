@@ -1,0 +1,81 @@
+"""`helpdesk calendar`: custom closed days (holidays) per queue, on top of the public holidays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.app import HelpDesk
+from bot.cli.common import console, desk, fail, run
+from bot.core.closed_days import add_closed_day, list_closed_days, remove_closed_day
+
+calendar_app = typer.Typer(help="Business calendars: custom closed days per queue.", no_args_is_help=True)
+Day = Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
+NOTE = "deadlines computed from now on skip it; a running help desk sees it after a restart"
+
+
+def _queue(app_: HelpDesk, queue: str) -> str:
+    if queue.upper() not in app_.config.queue_ids:
+        raise fail(f"unknown queue {queue!r}; queues: {', '.join(app_.config.queue_ids)}")
+    return queue.upper()
+
+
+@calendar_app.command("add-holiday")
+def add_holiday(queue: str, day: Day, name: Annotated[str, typer.Argument(help="e.g. 'National Day'")] = "") -> None:
+    """Close a queue on a date: no business time counts that day."""
+    app_ = desk()
+    queue_id = _queue(app_, queue)
+
+    async def go() -> bool:
+        await app_.check_database()
+        await app_.sync_config()
+        async with app_.engine.begin() as conn:
+            added = await add_closed_day(conn, queue_id, day.date(), name, app_.clock.now())
+        await app_.engine.dispose()
+        return added
+
+    if not run(go()):
+        raise fail(f"{queue_id} is already closed on {day.date()}")
+    if day.date() < datetime.now(UTC).date():
+        console.print(f"warning: {day.date()} is in the past", markup=False)
+    console.print(f"{queue_id} is closed on {day.date()} {name}".rstrip() + f" ({NOTE})", markup=False)
+
+
+@calendar_app.command("remove-holiday")
+def remove_holiday(queue: str, day: Day) -> None:
+    """Open a queue again on a date closed with add-holiday."""
+    app_ = desk()
+    queue_id = _queue(app_, queue)
+
+    async def go() -> bool:
+        await app_.check_database()
+        async with app_.engine.begin() as conn:
+            removed = await remove_closed_day(conn, queue_id, day.date())
+        await app_.engine.dispose()
+        return removed
+
+    if not run(go()):
+        raise fail(f"{queue_id} has no custom closed day on {day.date()}")
+    console.print(f"{queue_id} is open again on {day.date()} ({NOTE})", markup=False)
+
+
+@calendar_app.command("list")
+def list_holidays(queue: Annotated[str | None, typer.Option(help="only this queue")] = None) -> None:
+    """List the custom closed days (public holidays come from each calendar's country)."""
+    app_ = desk()
+    queue_id = _queue(app_, queue) if queue else None
+
+    async def go() -> list[tuple[str, str, str]]:
+        await app_.check_database()
+        async with app_.engine.connect() as conn:
+            rows = await list_closed_days(conn, queue_id)
+        await app_.engine.dispose()
+        return [(r.queue_id, r.day.isoformat(), r.name) for r in rows]
+
+    table = Table("queue", "date", "name")
+    for row in run(go()):
+        table.add_row(*row)
+    console.print(table)

@@ -1,0 +1,94 @@
+"""`helpdesk report`: service-level figures per queue and overall, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.app import HelpDesk
+from bot.cli.common import console, desk, fail, run
+from bot.core.closed_days import closed_days_by_queue
+from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_report
+from bot.core.sla import SlaClock
+
+report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
+WIDTH = 130  # the table's width when the output is not a terminal
+Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC day, included)")]
+
+
+class Format(StrEnum):
+    """Output formats."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@report_app.command("sla")
+def report_sla(since: Day = None, until: Day = None,
+               queue: Annotated[str | None, typer.Option(help="only this queue")] = None,
+               output: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+               ) -> None:
+    """Service levels of the tickets opened in the period: compliance, response times, breaches, backlog."""
+    app_ = desk()
+    if queue is not None and queue.upper() not in app_.config.queue_ids:
+        raise fail(f"unknown queue {queue!r}; queues: {', '.join(app_.config.queue_ids)}")
+    report = run(_report(app_, since and since.date(), until and until.date(), queue and queue.upper()))
+    if output is Format.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    elif output is Format.csv:
+        typer.echo(_csv(report), nl=False)
+    else:
+        (console if console.is_terminal else Console(width=WIDTH)).print(_table(report))
+
+
+async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None) -> SlaReport:
+    await app_.check_database()
+    async with app_.engine.connect() as conn:
+        sla = SlaClock(app_.config, await closed_days_by_queue(conn))
+        report = await sla_report(conn, app_.config, sla, app_.clock.now(), since, until, queue)
+    await app_.engine.dispose()
+    return report
+
+
+def _csv(report: SlaReport) -> str:
+    """One line per queue (and ALL); the backlog as one column per age."""
+    out = io.StringIO()
+    rows = [r.as_dict() for r in report.rows]
+    for row in rows:
+        row |= {f"backlog_{label}": n for label, n in row.pop("backlog").items()} | {"target_pct": report.target}
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _table(report: SlaReport) -> Table:
+    period = f"{report.since or 'start'} to {report.until or 'today'}"
+    table = Table(title=f"Service levels of tickets opened {period}", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  caption=f"first response and resolution on time: target {report.target}% (red below it) · "
+                  "median and p90: business hours to the first response · open now by age in days: "
+                  + " / ".join(label for _, label in AGES))
+    table.add_column("queue", no_wrap=True)
+    for name in ("tickets", "first response", "resolution", "median", "p90", "breaches", "warnings", "escalations",
+                 "open now"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in report.rows:
+        table.add_row(r.queue, str(r.tickets), _against(r.first_response_pct, report.target),
+                      _against(r.resolution_pct, report.target), hours_text(r.median_hours), hours_text(r.p90_hours),
+                      str(r.breaches), str(r.warnings), str(r.escalations), "/".join(map(str, r.backlog.values())))
+    return table
+
+
+def _against(value: float | None, target: int) -> Text:
+    return Text(percent_text(value), style="red" if value is not None and value < target else "")

@@ -1,0 +1,75 @@
+"""The SLA job: one APScheduler interval job per process sweeps for due items and sends digests.
+
+Several processes may each run it: the sweep's row locks and the `sla_event` unique key keep every
+reminder and escalation to exactly one. The first run happens at start, so whatever fell due
+while the bot was down is caught up at once. Nothing is scheduled at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.reminders import flush_digests
+from bot.core.services import Services
+from bot.core.sla_sweep import SweepResult, sweep
+
+log = logging.getLogger(__name__)
+
+
+async def sla_round(engine: AsyncEngine, services: Services, now: datetime) -> SweepResult:
+    """One go of the SLA engine: fire what is due at `now`, then send the digests that may go."""
+    result = await sweep(engine, services, now)
+    result.messages += await flush_digests(engine, services, now)
+    return result
+
+
+class SlaScheduler:
+    """Runs `sla_round` every `seconds` on the event loop of the help desk."""
+
+    def __init__(self, engine: AsyncEngine, services: Services, seconds: float,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._services = services
+        self._seconds = seconds
+        self._on_commit = on_commit
+        self._scheduler: AsyncIOScheduler | None = None
+        self._busy = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the job is scheduled."""
+        return self._scheduler is not None
+
+    def start(self) -> None:
+        """Schedule the job; its first run is now."""
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(self.tick, "interval", seconds=self._seconds, id="sla", max_instances=1,
+                                coalesce=True, next_run_time=datetime.now(UTC))
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop scheduling and wait for a round in progress to finish."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        async with self._busy:
+            pass
+
+    async def tick(self) -> None:
+        """One round; errors are logged, the next round comes anyway."""
+        async with self._busy:
+            try:
+                result = await sla_round(self._engine, self._services, self._services.clock.now())
+            except Exception:
+                log.exception("SLA round failed")
+                return
+        if result.events or result.failed:
+            log.info("SLA round: %s", result)
+        if result.messages and self._on_commit is not None:
+            self._on_commit()

@@ -1,0 +1,84 @@
+"""Helpers for channel tests: a config with chat spaces, a started help desk on real adapters."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from bot.app import HelpDesk, build_app
+from bot.config import DEFAULT_CONFIG, load_config
+from bot.core.knowledge import import_entries
+from bot.core.outbox import ChannelSender
+from bot.db import migrate
+from bot.db.models import Identity, Person, table
+from bot.settings import Settings
+from kb.files import load_kb_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+KB_DIR = ROOT / "kb" / "content"
+# A question no FAQ entry answers, routed to ENERGY by its keywords.
+ENERGY_QUESTION = "Which wind curtailment compensation rules suit a mini-grid tariff in our province?"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _space_list(spaces: list[tuple[str, str]]) -> str:
+    return "[" + ", ".join(f'{{ channel = "{c}", chat = "{chat}" }}' for c, chat in spaces) + "]"
+
+
+def write_config(path: Path, *, energy_spaces: list[tuple[str, str]], secretariat_spaces: list[tuple[str, str]],
+                 energy_experts: list[str]) -> Path:
+    """The example config with ENERGY's spaces and experts and the secretariat's spaces replaced."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^secretariat_spaces = .*$", f"secretariat_spaces = {_space_list(secretariat_spaces)}",
+                  text)
+    blocks = text.split("[[queues]]")
+    for i, block in enumerate(blocks):
+        if re.search(r'(?m)^id = "ENERGY"', block):
+            block = re.sub(r"(?m)^(experts|leads|spaces) = .*\n", "", block)
+            experts = ", ".join(f'"{e}"' for e in energy_experts)
+            block = re.sub(r'(?m)^(id = "ENERGY"\n)',
+                           rf"\1experts = [{experts}]\nspaces = {_space_list(energy_spaces)}\n", block)
+            blocks[i] = block
+    path.write_text("[[queues]]".join(blocks), encoding="utf-8")
+    load_config(path)  # fail here, not later, if the edit broke it
+    return path
+
+
+async def add_person(app: HelpDesk, handle: str, role: str, channel: str, user_id: str, chat_id: str,
+                     lang: str = "en") -> None:
+    """What `helpdesk users add` does."""
+    P, I = table(Person), table(Identity)  # noqa: E741
+    now = app.clock.now()
+    async with app.engine.begin() as conn:
+        pid = (await conn.execute(insert(P).values(
+            handle=handle, display_name=handle.title(), role=role, language=lang, timezone="UTC",
+            blocked=False, created_at=now).returning(P.c.id))).scalar_one()
+        await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user_id,
+                                            chat_id=chat_id, created_at=now))
+    await app.sync_config()
+
+
+@contextlib.asynccontextmanager
+async def running_desk(settings: Settings, config_path: Path, channels: Mapping[str, ChannelSender],
+                       ) -> AsyncIterator[HelpDesk]:
+    """A migrated help desk with the starter FAQ, started (pipeline and drainer) on the given channels."""
+    app = build_app(settings, channels=channels, config=load_config(config_path))
+    await migrate.upgrade(app.engine)
+    async with app.engine.begin() as conn:
+        await import_entries(conn, load_kb_dir(KB_DIR).entries, app.clock.now())
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()

@@ -1,0 +1,206 @@
+"""The Slack adapter against the fake Slack (Web API, Socket Mode, signed HTTP events), the real help desk behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import HelpDesk
+from bot.channels.slack import SlackChannel
+from bot.core.messages import OutgoingMessage
+from bot.core.outbox import RetryLater
+from bot.db.models import Message, table
+from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
+from bot.http import HttpServer, create_http_app
+from bot.settings import Settings
+from tests.channels_support import ENERGY_QUESTION, add_person, free_port, running_desk, write_config
+
+pytestmark = pytest.mark.timeout(20)
+ALICE, AMINA, SAM = "U0ALICE", "U0AMINA", "U0SAM"
+ENERGY, SECRETARIAT = "C0ENERGY", "C0SECRET"
+FAQ_QUESTION = "What does a Biennial Transparency Report contain?"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(ack_timeout=2.0) as fake:
+        fake.add_user(ALICE, name="alice", real_name="Alice Mwangi", locale="en-US")
+        fake.add_user(AMINA, name="amina", real_name="Amina K.")
+        fake.add_user(SAM, name="sam", real_name="Sam Secretariat")
+        fake.add_channel(ENERGY, "energy-experts")
+        fake.add_channel(SECRETARIAT, "helpdesk-secretariat")
+        yield fake
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "helpdesk.toml", energy_spaces=[("slack", ENERGY)],
+                        secretariat_spaces=[("slack", SECRETARIAT)], energy_experts=["amina"])
+
+
+@contextlib.asynccontextmanager
+async def slack_desk(settings: Settings, config_path: Path, slack: FakeSlack,
+                     **options: Any) -> AsyncIterator[tuple[HelpDesk, SlackChannel]]:
+    channel = SlackChannel(slack.bot_token, slack.api_url, home_delay=0.05, **options)
+    async with running_desk(settings, config_path, {"slack": channel}) as app:
+        await add_person(app, "amina", "expert", "slack", AMINA, AMINA)
+        await channel.start(app)
+        try:
+            yield app, channel
+        finally:
+            await channel.stop()
+    await channel.close()
+
+
+@pytest.fixture
+async def socket_desk(sqlite_settings: Settings, config_path: Path,
+                      slack: FakeSlack) -> AsyncIterator[tuple[HelpDesk, SlackChannel]]:
+    async with slack_desk(sqlite_settings, config_path, slack, app_token=slack.app_token) as pair:
+        await slack.wait_connected()
+        yield pair
+
+
+def plain(message: dict[str, Any]) -> str:
+    """What a person reads: the plain-text sections of a post."""
+    return "\n".join(b["text"]["text"] for b in message.get("blocks", []) if b["type"] == "section")
+
+
+async def wait_post(slack: FakeSlack, channel: str, fragment: str, timeout: float = 8.0) -> dict[str, Any]:
+    await slack.wait_for(lambda: any(fragment in plain(m) for m in slack.posted(channel)), timeout)
+    return next(m for m in reversed(slack.posted(channel)) if fragment in plain(m))
+
+
+def action_ids(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in message.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+
+
+async def test_dm_question_card_claim_and_answer_in_the_cards_thread(socket_desk: tuple[HelpDesk, SlackChannel],
+                                                                    slack: FakeSlack) -> None:
+    dm = slack.dm_channel(ALICE)
+    await slack.user_says(FAQ_QUESTION, user=ALICE)
+    answer = await wait_post(slack, dm, "Source:")
+    assert [a.split("_", 2)[2] for a in action_ids(answer)] == ["helped", "expert"]
+
+    await slack.user_says(ENERGY_QUESTION, user=ALICE)
+    card = await wait_post(slack, ENERGY, "Ticket #1")
+    assert "Alice Mwangi" in plain(card)  # the name comes from users.info
+    assert action_ids(card) == ["hd_0_claim", "hd_1_xfer", "hd_2_notours"]
+    click = await slack.user_clicks("hd_0_claim", user=AMINA, channel=ENERGY)
+    await click.wait_acked()
+    await wait_post(slack, slack.dm_channel(AMINA), "Ticket #1 is yours")
+    await slack.wait_for(lambda: "claimed by Amina" in plain(slack.message(ENERGY, card["ts"]) or {}))
+    assert action_ids(slack.message(ENERGY, card["ts"]) or {}) == []  # the buttons are gone
+
+    await slack.user_says("// check the 2019 grid code first", user=AMINA, channel=ENERGY, thread_ts=card["ts"])
+    note = await wait_post(slack, ENERGY, "Internal note on #1")
+    assert note["thread_ts"] == card["ts"]  # the ticket's talk is a thread under its card
+    await slack.user_says("Cap curtailment pay at 5% & index it <yearly>.", user=AMINA, channel=ENERGY,
+                          thread_ts=card["ts"])
+    relayed = await wait_post(slack, dm, "Ticket #1 — Amina")
+    assert plain(relayed).endswith("Cap curtailment pay at 5% & index it <yearly>.")
+    assert not any("2019 grid code" in plain(m) for m in slack.posted(dm))  # notes never reach the practitioner
+
+
+async def test_mentions_are_answered_in_a_thread_and_chatter_is_not_read(socket_desk: tuple[HelpDesk, SlackChannel],
+                                                                        slack: FakeSlack) -> None:
+    app, _ = socket_desk
+    mention = await slack.user_mentions(FAQ_QUESTION, user=ALICE, channel="C0GENERAL")
+    await mention.wait_acked()
+    reply = await wait_post(slack, "C0GENERAL", "Source:")
+    assert reply["thread_ts"] == mention.payload["event"]["ts"]
+    chatter = await slack.user_says("lunch at noon?", user=SAM, channel="C0GENERAL")
+    await chatter.wait_acked()
+    async with app.engine.connect() as conn:
+        texts = [r.text for r in await conn.execute(select(table(Message).c.text))]
+    assert texts == [FAQ_QUESTION]
+
+
+async def test_http_events_are_verified_and_retries_have_no_second_effect(
+        sqlite_settings: Settings, config_path: Path, slack: FakeSlack) -> None:
+    port = free_port()
+    async with slack_desk(sqlite_settings, config_path, slack, signing_secret=DEFAULT_SIGNING_SECRET) as (app, _):
+        server = HttpServer(create_http_app(app), "127.0.0.1", port)
+        await server.start()
+        try:
+            slack.configure_http(f"http://127.0.0.1:{port}/slack/events", DEFAULT_SIGNING_SECRET)
+            assert (await slack.verify_url()).ok
+            delivery = await slack.user_says(FAQ_QUESTION, user=ALICE)
+            assert delivery.attempts == [200]
+            dm = slack.dm_channel(ALICE)
+            await wait_post(slack, dm, "Source:")
+            body = json.dumps(delivery.payload).encode()
+            retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+            assert await slack.post_signed(body, extra_headers=retry) == 200  # acknowledged …
+            assert await slack.replay_last(tamper_signature=True) == 401
+            assert await slack.post_signed(body, timestamp=int(time.time()) - 600) == 401  # stale
+            assert await slack.post_signed(body, signing_secret="not-the-secret") == 401
+            other = await slack.user_says("hello", user=SAM)
+            await wait_post(slack, slack.dm_channel(SAM), "Hello")
+            assert other.attempts == [200]
+            async with app.engine.connect() as conn:
+                count = (await conn.execute(select(func.count()).select_from(table(Message)))).scalar_one()
+            assert count == 2  # … but stored once
+            assert len([m for m in slack.posted(dm) if "Source:" in plain(m)]) == 1  # and answered once
+        finally:
+            await server.stop()
+
+
+async def test_rate_limits_and_outages_delay_posts_without_losing_or_doubling(
+        socket_desk: tuple[HelpDesk, SlackChannel], slack: FakeSlack) -> None:
+    _, channel = socket_desk
+    slack.inject("chat.postMessage", status=429, retry_after=12)
+    with pytest.raises(RetryLater) as caught:
+        await channel.send(OutgoingMessage(1, "slack", slack.dm_channel(ALICE), "hi"))
+    assert caught.value.seconds == 12
+    users = [f"U0P{n}" for n in range(6)]
+    for user in users:
+        slack.add_user(user)
+    slack.inject("chat.postMessage", status=429, retry_after=1, times=3)
+    slack.inject("chat.postMessage", status=503, times=2)
+    for user in users:
+        await slack.user_says(FAQ_QUESTION, user=user)
+    for user in users:
+        await wait_post(slack, slack.dm_channel(user), "Source:", timeout=12)
+    for user in users:
+        assert len([m for m in slack.posted(slack.dm_channel(user)) if "Source:" in plain(m)]) == 1
+
+
+async def test_app_home_shows_questions_queue_and_claims_and_follows_changes(
+        socket_desk: tuple[HelpDesk, SlackChannel], slack: FakeSlack) -> None:
+    def home(user: str) -> str:
+        view = slack.home_view(user) or {}
+        return json.dumps(view.get("blocks", []), ensure_ascii=False)
+
+    await (await slack.user_opens_home(user=ALICE)).wait_acked()
+    assert "Write to me in the Messages tab" in home(ALICE)  # the bot has not met her yet
+    await (await slack.user_opens_home(user=AMINA)).wait_acked()
+    await slack.user_says(ENERGY_QUESTION, user=ALICE)
+    await slack.wait_for(lambda: "#1" in home(ALICE) and "#1" in home(AMINA))
+    assert "Your open questions" in home(ALICE) and "Nothing here" in home(AMINA)  # Amina holds nothing yet
+    assert "Waiting for an expert in your queues" in home(AMINA) and "next due" in home(AMINA)
+    await slack.user_clicks("hd_0_claim", user=AMINA, channel=ENERGY)
+    await slack.wait_for(lambda: "an expert is on it" in home(ALICE))
+    await slack.wait_for(lambda: "#1" in home(AMINA).split("Waiting for an expert")[0])  # under "Your tickets"
+
+
+async def test_slash_command_edits_and_the_app_removed_from_a_channel(socket_desk: tuple[HelpDesk, SlackChannel],
+                                                                      slack: FakeSlack) -> None:
+    command = await slack.user_runs_command("/helpdesk", "link", user=ALICE)
+    await command.wait_acked()
+    code = await wait_post(slack, slack.dm_channel(ALICE), "linking code")
+    assert "/link " in plain(code)
+    edit = {"type": "message", "subtype": "message_changed", "channel": slack.dm_channel(ALICE),
+            "channel_type": "im", "event_ts": "1.5", "message": {"user": ALICE, "text": "fixed", "ts": "1.1"},
+            "previous_message": {"user": ALICE, "text": "fixd", "ts": "1.1"}}
+    await (await slack.send_event(edit)).wait_acked()
+    await wait_post(slack, slack.dm_channel(ALICE), "Edits are not passed on")
+    await (await slack.send_event({"type": "channel_left", "channel": ENERGY, "actor_id": SAM})).wait_acked()
+    report = await wait_post(slack, SECRETARIAT, "was removed")
+    assert "ENERGY" in plain(report) and "Sam Secretariat" in plain(report)
