@@ -336,3 +336,31 @@ class SlaReminder(Base):
 def table(model: type[Base]) -> Table:
     """The Core table of a model, typed for Core statements on the hot path."""
     return cast(Table, model.__table__)
+
+
+class KBDraft(Base):
+    """A FAQ entry proposed from a resolved ticket, waiting for the secretariat's review."""
+
+    __tablename__ = "kb_draft"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    queue_id: Mapped[str] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    entry_id: Mapped[str | None] = mapped_column(String(96))
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class LoginToken(Base):
+    """A one-time web login link (stored as a hash; single use; short-lived)."""
+
+    __tablename__ = "login_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
