@@ -186,6 +186,11 @@ class Matcher:
         self._string_grams = _bm25([t.grams() for t in self._texts])
         self._entry_vocab = [frozenset(doc) for doc in entry_docs]
         self._idf = self._word_idf()
+        # Per string, computed once rather than for every query:
+        self._word_sets = [frozenset(t.words) for t in self._texts]
+        self._gram_sets = [frozenset(t.grams()) for t in self._texts]
+        self._string_weights = [[(w, self._idf.get(w, 1.0)) for w in t.words] for t in self._texts]
+        self._string_totals = [sum(weight for _, weight in ws) for ws in self._string_weights]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -233,12 +238,12 @@ class Matcher:
         top_gram = float(gram_entry.max()) or 1.0
         known = sum(w in self._idf for w in query.words) / len(query.words)
         gram_set = set(query_grams)
+        query_words = set(query.words)
         weights = [(w, self._idf.get(w, 1.0)) for w in query.words]
         votes = Counter(int(i) for i in self._owner[_top(word_scores, VOTERS)])
         strings, rows = [], []
         for i in entries:
             string, (token_set, ratio, query_cover) = self._best_string(i, query, weights, word_scores, gram_scores)
-            words = self._texts[string].words
             strings.append(string)
             rows.append(
                 [
@@ -247,10 +252,10 @@ class Matcher:
                     token_set,
                     ratio,
                     query_cover,
-                    _cover([(w, self._idf.get(w, 1.0)) for w in words], set(query.words)),
+                    _cover(self._string_weights[string], query_words, self._string_totals[string]),
                     votes[i] / VOTERS,
                     _cover(weights, self._entry_vocab[i]),
-                    len(gram_set.intersection(self._texts[string].grams(intern=False))) / len(gram_set),
+                    len(gram_set & self._gram_sets[string]) / len(gram_set),
                     known,
                     1.0 / len(query.words),
                 ]
@@ -295,12 +300,13 @@ class Matcher:
             by_gram = int(np.argmax(gram_scores[lo:hi]))
             picks = sorted({lo, lo + by_gram, *(lo + int(j) for j in by_word)})
         best, best_sim = lo, (-1.0, -1.0, -1.0)
+        total = sum(weight for _, weight in weights)
         for s in picks:
             text = self._texts[s]
             sim = (
                 fuzz.token_set_ratio(query.joined, text.joined) / 100,
                 fuzz.ratio(query.folded, text.folded) / 100,
-                _cover(weights, set(text.words)),
+                _cover(weights, self._word_sets[s], total),
             )
             if sum(sim) > sum(best_sim):
                 best, best_sim = s, sim
@@ -311,9 +317,10 @@ class Matcher:
         return Candidate(e.id, round(score, 6), e.lang, e.queue, self._raw[string])
 
 
-def _cover(weights: list[tuple[str, float]], present: Collection[str]) -> float:
-    """Weighted share of the (word, IDF) ``weights`` whose word is in ``present``."""
-    total = sum(weight for _, weight in weights)
+def _cover(weights: list[tuple[str, float]], present: Collection[str], total: float | None = None) -> float:
+    """Weighted share of the (word, IDF) ``weights`` whose word is in ``present`` (``total``: their sum)."""
+    if total is None:
+        total = sum(weight for _, weight in weights)
     hit = sum(weight for word, weight in weights if word in present)
     return hit / total if total else 0.0
 
