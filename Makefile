@@ -28,6 +28,7 @@ test: lint  ## ruff, mypy and the whole test suite
 bench: install  ## benchmarks (print figures; not part of `make test`)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/kb.py
+	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/sla_sweep.py
 
 clean:

@@ -55,6 +55,7 @@ class HelpDesk:
         self.pipeline: Pipeline | None = None
         self.drainer: OutboxDrainer | None = None
         self.scheduler: SlaScheduler | None = None
+        self.secret_key = b""  # signs buttons, web sessions and login links; set by start()
 
     async def check_database(self) -> None:
         """Fail with a clear DatabaseUnavailable when the database cannot be used."""
@@ -74,7 +75,7 @@ class HelpDesk:
         """
         await self.check_database()
         async with self.engine.begin() as conn:
-            key = await self._signing_key(conn)
+            key = self.secret_key = await self._signing_key(conn)
             await sync_config(conn, self.config, self.clock)
             entries = await load_entries(conn)
             closed = await closed_days_by_queue(conn)

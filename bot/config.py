@@ -261,11 +261,12 @@ class ServiceInfo(Strict):
     max_attachment_mb: int = 20
     messages_per_minute: int = 20
     max_open_tickets: int = 5
+    retention_months: int = 24
     secretariat_spaces: list[Space] = Field(default_factory=list)
     secretariat: list[str] = Field(default_factory=list)
 
     @field_validator("reopen_days", "max_message_chars", "max_attachment_mb", "messages_per_minute",
-                     "max_open_tickets")
+                     "max_open_tickets", "retention_months")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

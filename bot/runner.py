@@ -37,7 +37,7 @@ async def serve(app: HelpDesk, stop: asyncio.Event | None = None) -> None:
             log.info("channel on: %s", channel.describe())
         log.info("help desk running; channels: %s; http://%s:%s", ", ".join(sorted(app.channels)) or "none",
                  settings.helpdesk_http_host, settings.helpdesk_http_port)
-        if not app.channels:
+        if not set(app.channels) - {"web"}:
             log.warning("no chat channel is configured (set TELEGRAM_BOT_TOKEN or the Slack variables); "
                         "use `helpdesk console` to chat locally")
         await stop.wait()

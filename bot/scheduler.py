@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.privacy import apply_retention
 from bot.core.reminders import flush_digests
 from bot.core.services import Services
 from bot.core.sla_sweep import SweepResult, sweep
@@ -51,6 +52,8 @@ class SlaScheduler:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(self.tick, "interval", seconds=self._seconds, id="sla", max_instances=1,
                                 coalesce=True, next_run_time=datetime.now(UTC))
+        self._scheduler.add_job(self.retention, "interval", hours=6, id="retention", max_instances=1,
+                                coalesce=True, next_run_time=datetime.now(UTC))
         self._scheduler.start()
 
     async def stop(self) -> None:
@@ -60,6 +63,18 @@ class SlaScheduler:
             self._scheduler = None
         async with self._busy:
             pass
+
+    async def retention(self) -> None:
+        """Anonymise old closed tickets' message bodies (idempotent; several processes may run it)."""
+        try:
+            async with self._engine.begin() as conn:
+                count = await apply_retention(conn, self._services.clock.now(),
+                                              self._services.config.service.retention_months)
+        except Exception:
+            log.exception("retention round failed")
+            return
+        if count:
+            log.info("retention: anonymised %d closed tickets", count)
 
     async def tick(self) -> None:
         """One round; errors are logged, the next round comes anyway."""

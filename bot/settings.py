@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,8 +33,15 @@ class Settings(BaseSettings):
 
     helpdesk_http_host: str = "127.0.0.1"
     helpdesk_http_port: int = 8080
+    helpdesk_public_url: str | None = Field(default=None, description="base URL of links the bot sends")
+
+    @property
+    def public_url(self) -> str:
+        """Where browsers reach the HTTP server (login links, the chat URL)."""
+        return (self.helpdesk_public_url or f"http://{self.helpdesk_http_host}:{self.helpdesk_http_port}").rstrip("/")
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     # One batching worker measured fastest on both databases (bigger batches, fewer commits);
     # more workers only help when the database, not this process, is the bottleneck.
     pipeline_workers: int = Field(default=1, ge=1, le=32)

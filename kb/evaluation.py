@@ -278,12 +278,15 @@ def load_queries(path: Path, known_ids: set[str]) -> tuple[EvalQuery, ...]:
     return tuple(queries)
 
 
-def load_eval_dir(path: str | Path) -> EvalSet:
-    """Load ``faq.jsonl``, ``queries.jsonl`` and the optional ``dev_queries.jsonl``."""
+def load_eval_dir(path: str | Path, entries: Sequence[KBEntry] | None = None) -> EvalSet:
+    """Load ``faq.jsonl``, ``queries.jsonl`` and the optional ``dev_queries.jsonl``.
+
+    With ``entries`` (e.g. the bot's own KB files), those replace ``faq.jsonl``.
+    """
     folder = Path(path)
     if not folder.is_dir():
         raise EvalDataError(f"{folder}: not a directory")
-    entries = load_faq(folder / FAQ_FILE)
+    entries = tuple(entries) if entries is not None else load_faq(folder / FAQ_FILE)
     ids = {e.id for e in entries}
     dev_path = folder / DEV_QUERIES_FILE
     return EvalSet(

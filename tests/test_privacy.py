@@ -83,3 +83,22 @@ async def test_forgetme_can_be_cancelled(desk: Desk) -> None:
     await zara.says("/forgetme")
     await zara.presses("Cancelar")
     zara.sees("No se borró nada")
+
+
+async def test_retention_anonymises_old_closed_tickets_and_keeps_counts(desk: Desk) -> None:
+    from datetime import timedelta
+
+    from bot.core.privacy import apply_retention
+
+    await fill_profile_and_ask(desk)
+    fresh = desk.practitioner("yann", lang="en")
+    await fresh.says("Kizimkazi-free question about solar irrigation pumping tariffs for remote farms")
+    async with desk.app.engine.begin() as conn:
+        assert await apply_retention(conn, desk.clock.now() + timedelta(days=300), 24) == 0
+        assert await apply_retention(conn, desk.clock.now() + timedelta(days=800), 24) == 1  # only the resolved one
+        assert await apply_retention(conn, desk.clock.now() + timedelta(days=800), 24) == 0  # idempotent
+        rows = list(await conn.execute(select(table(Ticket).c.question, table(Ticket).c.rating,
+                                              table(Ticket).c.state).order_by(table(Ticket).c.id)))
+    assert rows[0] == ("[erased]", 4, "resolved")
+    assert rows[1][0].startswith("Kizimkazi-free")
+    assert "Grundfos" not in await strings_in_database(desk)

@@ -115,11 +115,16 @@ async def test_mentions_are_answered_in_a_thread_and_chatter_is_not_read(socket_
     await mention.wait_acked()
     reply = await wait_post(slack, "C0GENERAL", "Source:")
     assert reply["thread_ts"] == mention.payload["event"]["ts"]
+    follow_up = "And which sectors must a BTR cover?"
+    await (await slack.user_says(follow_up, user=ALICE, channel="C0GENERAL",
+                                 thread_ts=reply["thread_ts"])).wait_acked()  # no mention needed in its thread
     chatter = await slack.user_says("lunch at noon?", user=SAM, channel="C0GENERAL")
     await chatter.wait_acked()
+    aside = await slack.user_says("12:30?", user=SAM, channel="C0GENERAL", thread_ts=chatter.payload["event"]["ts"])
+    await aside.wait_acked()
     async with app.engine.connect() as conn:
         texts = [r.text for r in await conn.execute(select(table(Message).c.text))]
-    assert texts == [FAQ_QUESTION]
+    assert texts == [FAQ_QUESTION, follow_up]  # the bot's thread is read; other talk is not
 
 
 async def test_http_events_are_verified_and_retries_have_no_second_effect(

@@ -270,14 +270,19 @@ async def test_forged_and_foreign_buttons_get_a_toast_and_change_nothing(desk: t
 async def test_linked_group_and_the_bot_removed_from_it(desk: tuple[HelpDesk, TelegramChannel],
                                                         tg: FakeTelegram) -> None:
     app, _ = desk
+    tg.user_sends(ALICE, ENERGY_QUESTION)
+    card = await wait_text(tg, GROUP, "Ticket #1")
     extra = -100777
     tg.add_chat(extra, "supergroup", title="Energy B")
     tg.user_sends(extra, "/linkqueue energy", user=OMAR, chat_type="supergroup")
     await wait_text(tg, extra, "not allowed")  # experts may not; the secretariat may
     tg.user_sends(extra, "/linkqueue@helpdesk_test_bot energy", user=SAM, chat_type="supergroup")
     await wait_text(tg, extra, "tickets of the ENERGY queue")
-    tg.user_sends(ALICE, ENERGY_QUESTION)
-    await wait_text(tg, extra, "Ticket #1")
+    tg.user_sends(ALICE, "The province is Turkana, if that matters.")
+    in_group = await wait_text(tg, GROUP, "Turkana")
+    assert in_group["reply_to_message"]["message_id"] == card["message_id"]  # the ticket's thread: its card
+    in_extra = await wait_text(tg, extra, "Turkana")  # linked after the card: a plain post, not a failure
+    assert "reply_to_message" not in in_extra
     tg.bot_member_status(extra, "kicked", by=SAM)
     report = await wait_text(tg, SECRETARIAT, "was removed")
     assert "Energy B" in report["text"] and "ENERGY" in report["text"] and "by Sam." in report["text"]

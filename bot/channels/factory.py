@@ -8,8 +8,13 @@ from bot.settings import Settings
 
 
 def build_channels(settings: Settings) -> dict[str, ChannelSender]:
-    """Adapters for the configured platforms (constructed only: nothing connects before `start`)."""
-    channels: dict[str, ChannelSender] = {}
+    """Adapters for the configured platforms (constructed only: nothing connects before `start`).
+
+    The web chat is always on: the HTTP server carries it.
+    """
+    from bot.channels.web import WebChannel
+
+    channels: dict[str, ChannelSender] = {"web": WebChannel()}
     if settings.telegram_bot_token is not None:
         from bot.channels.telegram import TelegramChannel
 

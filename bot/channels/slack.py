@@ -39,6 +39,7 @@ from bot.config import ConfigError
 from bot.core.messages import IncomingMessage, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.overview import load_overview
+from bot.core.spaces import bot_posts_in
 
 log = logging.getLogger(__name__)
 CHANNEL = inbound.CHANNEL
@@ -153,7 +154,17 @@ class SlackChannel:
         await self._desk.submit(replace(msg, user_name=name, language=language))
 
     async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await self._submit(inbound.message(event, context.bot_user_id or ""))
+        bot = context.bot_user_id or ""
+        msg = inbound.message(event, bot)
+        thread = inbound.thread_of(event) if msg is None else None
+        if thread is not None and await self._answers_in(thread):  # a follow-up where the bot answered
+            msg = inbound.message(event, bot, mention=True)
+        await self._submit(msg)
+
+    async def _answers_in(self, chat_id: str) -> bool:
+        assert self._desk is not None
+        async with self._desk.engine.connect() as conn:
+            return await bot_posts_in(conn, CHANNEL, chat_id)
 
     async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         await self._submit(inbound.message(event, context.bot_user_id or "", mention=True))

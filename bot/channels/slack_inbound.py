@@ -1,8 +1,9 @@
 """Slack events, button clicks and slash commands as IncomingMessages.
 
 - DMs with the app: every message. Channels: @mentions, and replies in threads the bot started
-  (ticket cards, its own posts); other channel chatter is not read. A conversation in a channel
-  is a thread: its chat id is 'channel/thread_ts', so answers go into that thread.
+  (ticket cards, its own posts) or answers in (the adapter checks the outbox, `thread_of`); other
+  channel chatter is not read. A conversation in a channel is a thread: its chat id is
+  'channel/thread_ts', so answers go into that thread.
 - Buttons carry the signed action string as their `value`; it is passed on unchanged.
 - `/helpdesk claim 5` becomes the command text '/claim 5' (and `/helpdesk` alone '/help').
 - Edited messages (message_changed with new text) become the event "edited"; the app removed
@@ -56,6 +57,14 @@ def message(event: dict[str, Any], bot_user_id: str, *, mention: bool = False) -
         chat_id=channel if dm else post_id(channel, thread or ts), text=clean_text(event.get("text", ""), bot_user_id),
         chat_type="private" if dm else "group", reply_to=post_id(channel, thread) if thread else None,
         attachments=_files(event.get("files")), received_at=datetime.fromtimestamp(float(ts), UTC))
+
+
+def thread_of(event: dict[str, Any]) -> str | None:
+    """The chat id of a person's reply in a channel thread ('channel/thread_ts'), else None."""
+    if (_is_dm(event) or event.get("bot_id") or event.get("subtype") not in _READ_SUBTYPES
+            or not event.get("user") or not event.get("thread_ts")):
+        return None
+    return post_id(str(event.get("channel", "")), str(event["thread_ts"]))
 
 
 def _edited(event: dict[str, Any], bot_user_id: str) -> IncomingMessage | None:

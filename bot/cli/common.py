@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
-from bot.redact import redact_logs
+from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from kb.files import KBFileError
 
@@ -46,10 +45,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def settings() -> Settings:
     """Settings from the environment; logging configured from them."""
     s = Settings()
-    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "bm25s", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    redact_logs(s.secrets())
+    configure_logging(s)
     return s
 
 

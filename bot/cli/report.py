@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime
 from enum import StrEnum
@@ -18,7 +16,7 @@ from rich.text import Text
 from bot.app import HelpDesk
 from bot.cli.common import console, desk, fail, run
 from bot.core.closed_days import closed_days_by_queue
-from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_report
+from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
 
 report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
@@ -47,7 +45,7 @@ def report_sla(since: Day = None, until: Day = None,
     if output is Format.json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     elif output is Format.csv:
-        typer.echo(_csv(report), nl=False)
+        typer.echo(sla_csv(report), nl=False)
     else:
         (console if console.is_terminal else Console(width=WIDTH)).print(_table(report))
 
@@ -59,18 +57,6 @@ async def _report(app_: HelpDesk, since: date | None, until: date | None, queue:
         report = await sla_report(conn, app_.config, sla, app_.clock.now(), since, until, queue)
     await app_.engine.dispose()
     return report
-
-
-def _csv(report: SlaReport) -> str:
-    """One line per queue (and ALL); the backlog as one column per age."""
-    out = io.StringIO()
-    rows = [r.as_dict() for r in report.rows]
-    for row in rows:
-        row |= {f"backlog_{label}": n for label, n in row.pop("backlog").items()} | {"target_pct": report.target}
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def _table(report: SlaReport) -> Table:

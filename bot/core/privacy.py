@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.models import (
     Audit,
     Conversation,
     Identity,
+    KBDraft,
     LinkCode,
     Message,
     Outbox,
     Person,
     QueueMember,
+    SlaReminder,
     Ticket,
     TriageDecision,
     table,
@@ -24,6 +26,7 @@ from bot.db.models import (
 
 P, I, M, T, O = table(Person), table(Identity), table(Message), table(Ticket), table(Outbox)  # noqa: E741
 A, C, TD, LC, QM = table(Audit), table(Conversation), table(TriageDecision), table(LinkCode), table(QueueMember)
+D, R = table(KBDraft), table(SlaReminder)
 ERASED = "[erased]"
 
 
@@ -60,6 +63,7 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
         "replies_sent_to_them": _rows(await conn.execute(
             select(O.c.id, O.c.channel, O.c.text, O.c.created_at, O.c.sent_at).where(O.c.person_id == person_id))),
         "conversation": _rows(await conn.execute(select(C).where(C.c.person_id == person_id))),
+        "kb_drafts_from_their_tickets": _rows(await conn.execute(select(D).where(D.c.ticket_id.in_(ticket_ids)))),
         "audit": _rows(await conn.execute(select(A).where(A.c.actor_id == person_id))),
     }
 
@@ -80,9 +84,29 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime) -> 
     await conn.execute(update(A).where(or_(A.c.actor_id == person_id, A.c.ticket_id.in_(ticket_ids)))
                        .values(detail=None))
     await conn.execute(update(TD).where(TD.c.person_id == person_id).values(candidates=[], feedback=None))
+    await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids)).values(question=ERASED, ticket_id=None))
+    await conn.execute(delete(R).where(or_(R.c.person_id == person_id, R.c.ticket_id.in_(ticket_ids))))
     for tbl in (C, LC, I, QM):
         await conn.execute(delete(tbl).where(tbl.c.person_id == person_id))
     await conn.execute(update(P).where(P.c.id == person_id).values(
         handle=None, display_name=f"erased #{person_id}", country=None, institution=None, job_title=None,
         sector=None, region=None, role="practitioner", blocked=False, unreachable_at=now))
     return counts
+
+
+async def apply_retention(conn: AsyncConnection, now: datetime, months: int) -> int:
+    """Anonymise the message bodies of tickets closed or resolved more than `months` ago; return how many.
+
+    States, dates, queues and ratings stay, so reports still add up.
+    """
+    cutoff = now - timedelta(days=round(months * 30.44))
+    old = select(T.c.id).where(T.c.state.in_(("resolved", "closed")), T.c.question != ERASED,
+                               func.coalesce(T.c.closed_at, T.c.resolved_at) < cutoff)
+    ids = [r.id for r in await conn.execute(old)]
+    if not ids:
+        return 0
+    await conn.execute(update(M).where(M.c.ticket_id.in_(ids)).values(text=ERASED, attachments=None))
+    await conn.execute(update(O).where(O.c.ticket_id.in_(ids)).values(text=ERASED, buttons=None, attachments=None))
+    await conn.execute(update(T).where(T.c.id.in_(ids)).values(question=ERASED, summary=ERASED, rating_comment=None))
+    await conn.execute(update(A).where(A.c.ticket_id.in_(ids)).values(detail=None))
+    return len(ids)

@@ -16,6 +16,8 @@ Definitions (docs/sla.md explains them):
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import statistics
 from collections import Counter
@@ -193,3 +195,15 @@ def _overall(rows: Iterable[Figures]) -> Figures:
         backlog.update(figures.backlog)
     total.backlog = {label: backlog[label] for _, label in AGES}
     return total
+
+
+def sla_csv(report: SlaReport) -> str:
+    """One line per queue (and ALL); the backlog as one column per age (`helpdesk report sla --format csv`)."""
+    out = io.StringIO()
+    rows = [r.as_dict() for r in report.rows]
+    for row in rows:
+        row |= {f"backlog_{label}": n for label, n in row.pop("backlog").items()} | {"target_pct": report.target}
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig, Space
-from bot.db.models import Identity, QueueSpace, table
+from bot.db.models import Identity, Outbox, QueueSpace, table
 
 I = table(Identity)  # noqa: E741
 QS = table(QueueSpace)
+O = table(Outbox)  # noqa: E741
 
 
 async def queue_spaces(conn: AsyncConnection, config: ServiceConfig, queue_id: str) -> list[Space]:
@@ -31,3 +32,9 @@ async def direct_chats(conn: AsyncConnection, person_id: int) -> list[tuple[str,
                                                                       I.c.chat_id != "")
                               .order_by(I.c.id.desc()))
     return [(r.channel, r.chat_id) for r in rows]
+
+
+async def bot_posts_in(conn: AsyncConnection, channel: str, chat_id: str) -> bool:
+    """Whether the bot has posted in this chat (e.g. a Slack thread where it answered a mention)."""
+    found = await conn.execute(select(O.c.id).where(O.c.channel == channel, O.c.chat_id == chat_id).limit(1))
+    return found.first() is not None
