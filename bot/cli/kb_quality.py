@@ -116,9 +116,9 @@ def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[s
         found.add(name)
         if old != new:
             changes.append(f"{name}: {old} -> {new}")
-        # keep the comment in its column when the new value is as long as the old one
-        pad = key.group(5) if len(new) == len(old) or not key.group(6) else " " * max(1, len(old) + len(key.group(5)) - len(new))
-        lines[i] = f"{key.group(1)}{name}{key.group(3)}{new}{pad if key.group(6) else ''}{key.group(6) or ''}{key.group(7)}"
+        comment = key.group(6) or ""
+        pad = " " * max(1, len(old) + len(key.group(5)) - len(new)) if comment else ""  # comment keeps its column
+        lines[i] = f"{key.group(1)}{name}{key.group(3)}{new}{pad}{comment}{key.group(7)}"
     missing = [k for k in values if k not in found]
     if missing:
         raise ValueError(f"[matcher] has no line for {', '.join(missing)}")
