@@ -1,0 +1,1 @@
+"""The web pages: practitioner chat, expert inbox, secretariat dashboard, login and metrics."""
