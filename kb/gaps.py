@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from kb.normalize import content_words, stem
+from kb.normalize import tokens
 
-SIMILARITY = 0.6  # average similarity (0..1) two groups need to merge
+SIMILARITY = 0.5  # average similarity (0..1) two groups need to merge
 MAX_QUESTIONS = 1000  # the most recent ones are grouped; the cost grows with the square
 EXAMPLES = 3
 
@@ -39,23 +39,18 @@ class Cluster:
     members: tuple[int, ...]  # indices into the questions given
 
 
-def _stemmed(question: Question) -> str:
-    return " ".join(stem(w, question.lang) for w in content_words(question.text, question.lang))
-
-
 def cluster_questions(questions: Sequence[Question], similarity: float = SIMILARITY) -> list[Cluster]:
-    """Clusters of ``questions`` (the last MAX_QUESTIONS), biggest first; singletons included."""
+    """Clusters of ``questions`` (the last MAX_QUESTIONS), biggest first; singletons included.
+
+    Questions without a content word (empty, emoji, stop words only) are left out.
+    """
     offset = max(0, len(questions) - MAX_QUESTIONS)
     items = list(questions[offset:])
-    if not items:
-        return []
-    words = [_stemmed(q) for q in items]
+    words = [" ".join(tokens(q.text, q.lang)) for q in items]
     sim = process.cdist(words, words, scorer=fuzz.token_set_ratio, dtype=np.float64) / 100.0
-    empty = np.array([not w for w in words])
-    sim[empty, :] = 0.0
-    sim[:, empty] = 0.0
     np.fill_diagonal(sim, -1.0)
-    groups: dict[int, list[int]] = {i: [i] for i in range(len(items))}
+    groups: dict[int, list[int]] = {i: [i] for i, w in enumerate(words) if w}
+    sim[[i for i, w in enumerate(words) if not w]] = -1.0
     while len(groups) > 1:
         flat = int(np.argmax(sim))
         a, b = divmod(flat, len(items))
@@ -65,7 +60,8 @@ def cluster_questions(questions: Sequence[Question], similarity: float = SIMILAR
         merged = (sim[a] * na + sim[b] * nb) / (na + nb)  # average linkage (Lance-Williams)
         sim[a, :] = merged
         sim[:, a] = merged
-        sim[a, a] = sim[b, :] = sim[:, b] = -1.0
+        sim[a, a] = -1.0
+        sim[b, :] = sim[:, b] = -1.0
         groups[a] += groups.pop(b)
     clusters = [_cluster(items, words, sorted(m), offset) for m in groups.values()]
     return sorted(clusters, key=lambda c: (-c.size, c.members[0]))
