@@ -81,7 +81,8 @@ class HelpDesk:
             closed = await closed_days_by_queue(conn)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
                                  kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config, closed),
-                                 limiter=InboundLimiter(self.config.service.messages_per_minute))
+                                 limiter=InboundLimiter(self.config.service.messages_per_minute),
+                                 web_url=self.settings.public_url)
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
                                      on_delivery=partial(record_reachability, self.services))
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,

@@ -52,7 +52,7 @@ class HttpServer:
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
         self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                              access_log=False))
+                                              access_log=False, timeout_graceful_shutdown=2))  # ends SSE streams
         self._host, self._port = host, port
         self._task: asyncio.Task[None] | None = None
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bot.core import tickets
+from bot.core import kb_drafts, tickets
 from bot.core.context import Context
+from bot.core.knowledge import KnowledgeBase, load_entries
 from bot.core.reports import ALL, Figures, hours_text, percent_text, sla_report
 from bot.core.router import SECRETARIAT, Router, command_args
 from bot.db.models import Person, QueueMember, Ticket, table
@@ -110,3 +111,39 @@ def register(router: Router) -> None:
             ctx.t("experts.line", who=info[pid], queues=", ".join(qs), load=load.get(pid, 0))
             for pid, qs in people.items()]
         ctx.reply("\n".join(lines))
+
+    @router.command("drafts", roles=SECRETARIAT_ONLY, help_key="help.cmd.drafts")
+    async def drafts(ctx: Context) -> None:
+        pending = await kb_drafts.drafts(ctx.conn)
+        if not pending:
+            ctx.reply(ctx.t("kb.drafts_none"))
+            return
+        for d in pending:
+            ctx.reply(ctx.t("kb.drafts_line", id=d.id, queue=d.queue_id, lang=d.lang, ticket=d.ticket_id,
+                            question=d.question),
+                      [ctx.button(ctx.t("kb.approve_button"), "kbapprove", d.id),
+                       ctx.button(ctx.t("kb.reject_button"), "kbreject", d.id)])
+
+    @router.action("kbapprove", roles=SECRETARIAT_ONLY)
+    async def approve_draft(ctx: Context, args: list[str]) -> None:
+        draft_id = int(args[0])
+        try:
+            entry = await kb_drafts.approve(ctx.conn, ctx.services.config, draft_id, ctx.person.id, ctx.now)
+        except kb_drafts.DraftError:
+            ctx.reply(ctx.t("kb.not_pending", id=draft_id))
+            return
+        # the new entry is visible in this transaction: the matcher picks it up at once
+        ctx.services.kb = KnowledgeBase(await load_entries(ctx.conn), ctx.services.config)
+        ctx.audit("kb.approve", draft=draft_id, entry=entry.id)
+        ctx.reply(ctx.t("kb.approved", id=draft_id, entry=entry.id))
+
+    @router.action("kbreject", roles=SECRETARIAT_ONLY)
+    async def reject_draft(ctx: Context, args: list[str]) -> None:
+        draft_id = int(args[0])
+        try:
+            await kb_drafts.reject(ctx.conn, draft_id, ctx.person.id, ctx.now)
+        except kb_drafts.DraftError:
+            ctx.reply(ctx.t("kb.not_pending", id=draft_id))
+            return
+        ctx.audit("kb.reject", draft=draft_id)
+        ctx.reply(ctx.t("kb.rejected", id=draft_id))

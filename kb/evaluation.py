@@ -39,8 +39,11 @@ class EvalDataError(ValueError):
 
 
 class _Scored(Protocol):
-    entry_id: str
-    score: float
+    @property
+    def entry_id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
 
 
 class SearchesFAQ(Protocol):

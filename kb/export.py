@@ -14,8 +14,11 @@ HEADER = "# {queue} queue, exported by `helpdesk kb export`. Entries sharing a `
 
 
 def entry_data(entry: KBEntry) -> dict[str, Any]:
-    """The entry as a YAML mapping, fields in the order of the shipped files, empty optional ones left out."""
-    data: dict[str, Any] = {"id": entry.id, "topic": entry.topic, "lang": entry.lang, "queue": entry.queue,
+    """The entry as a YAML mapping, fields in the order of the shipped files, empty optional ones left out.
+
+    The topic is always written (the database does not keep whether a file spelt out ``topic: <own id>``).
+    """
+    data: dict[str, Any] = {"id": entry.id, "topic": entry.topic_key, "lang": entry.lang, "queue": entry.queue,
                             "question": entry.question, "phrasings": list(entry.phrasings),
                             "answer": entry.answer, "source": entry.source, "tags": list(entry.tags),
                             "owner": entry.owner, "review_by": entry.review_by.isoformat() if entry.review_by else None}

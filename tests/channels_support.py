@@ -8,16 +8,14 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from bot.app import HelpDesk, build_app
 from bot.config import DEFAULT_CONFIG, load_config
 from bot.core.knowledge import import_entries
 from bot.core.outbox import ChannelSender
 from bot.db import migrate
-from bot.db.models import Identity, Person, table
 from bot.settings import Settings
 from kb.files import load_kb_dir
+from tests import desk
 
 ROOT = Path(__file__).resolve().parents[1]
 KB_DIR = ROOT / "kb" / "content"
@@ -55,17 +53,9 @@ def write_config(path: Path, *, energy_spaces: list[tuple[str, str]], secretaria
     return path
 
 
-async def add_person(app: HelpDesk, handle: str, role: str, channel: str, user_id: str, chat_id: str,
-                     lang: str = "en") -> None:
-    """What `helpdesk users add` does."""
-    P, I = table(Person), table(Identity)  # noqa: E741
-    now = app.clock.now()
-    async with app.engine.begin() as conn:
-        pid = (await conn.execute(insert(P).values(
-            handle=handle, display_name=handle.title(), role=role, language=lang, timezone="UTC",
-            blocked=False, created_at=now).returning(P.c.id))).scalar_one()
-        await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user_id,
-                                            chat_id=chat_id, created_at=now))
+async def add_person(app: HelpDesk, handle: str, role: str, channel: str, user_id: str, chat_id: str) -> None:
+    """A staff member on a channel, made a member of the config's queues (what `helpdesk users add` does)."""
+    await desk.add_person(app, handle, role, channel, user_id=user_id, chat_id=chat_id)
     await app.sync_config()
 
 

@@ -162,8 +162,9 @@ class Desk:
         await self.settle()
 
 
-async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: str = "en") -> int:
-    """Create a person with one identity (what `helpdesk users add` does)."""
+async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: str = "en",
+                     user_id: str | None = None, chat_id: str | None = None) -> int:
+    """Create a person with one identity (what `helpdesk users add` does); user and chat ids default to the handle."""
     P, I = table(Person), table(Identity)  # noqa: E741
     now = app.clock.now()
     async with app.engine.begin() as conn:
@@ -173,8 +174,8 @@ async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: 
         pid = (await conn.execute(insert(P).values(
             handle=handle, display_name=handle.title(), role=role, language=lang, timezone="UTC",
             blocked=False, created_at=now).returning(P.c.id))).scalar_one()
-        await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=handle,
-                                            chat_id=f"dm-{handle}", created_at=now))
+        await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user_id or handle,
+                                            chat_id=chat_id or f"dm-{handle}", created_at=now))
     return int(pid)
 
 

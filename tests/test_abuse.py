@@ -51,7 +51,7 @@ async def test_too_many_open_tickets(desk: Desk) -> None:
 async def test_secretariat_blocks_and_unblocks(desk: Desk) -> None:
     sam = await desk.staff("sam", role="secretariat")
     spam = desk.practitioner("spam", lang="en")
-    await spam.says("Advice on solar irrigation pumping tariffs for remote farms")
+    await spam.says("We need advice on solar irrigation pumping tariffs for remote farms")
     await sam.says("/block 1")
     sam.sees("blocked")
     await spam.says("/help")

@@ -158,7 +158,7 @@ async def test_telegram_practitioner_answered_by_a_slack_expert(tmp_path: Path, 
             answer = "Compensate curtailment above 5% of annual output & publish the <merit order>."
             await slack.user_says(answer, user=AMINA, channel="C0ENERGY", thread_ts=card["ts"])
             await tg.wait_for(lambda: any(t.endswith(answer) for t in tg_text(tg, ALICE)), 10)
-            assert [t for t in tg_text(tg, ALICE) if t.endswith(answer)][0].startswith("Ticket #1 — Amina")
+            assert next(t for t in tg_text(tg, ALICE) if t.endswith(answer)).startswith("Ticket #1 — Amina")
 
 
 async def test_slack_practitioner_answered_from_a_telegram_expert_group(tmp_path: Path,

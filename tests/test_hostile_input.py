@@ -48,7 +48,7 @@ async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
 
 async def test_corpus_against_every_role(desk: Desk) -> None:
     alice = desk.practitioner("alice", lang="en")
-    await alice.says("Advice on solar irrigation pumping tariffs for remote farms")
+    await alice.says("We need advice on solar irrigation pumping tariffs for remote farms")
     mallory = desk.practitioner("mallory", lang="en")
     expert = await desk.staff("sofia")
     sam = await desk.staff("sam", role="secretariat")
@@ -73,7 +73,7 @@ async def test_corpus_against_every_role(desk: Desk) -> None:
 
 async def test_forged_callback_data_for_other_users_tickets(desk: Desk) -> None:
     alice = desk.practitioner("alice", lang="en")
-    await alice.says("Advice on solar irrigation pumping tariffs for remote farms")
+    await alice.says("We need advice on solar irrigation pumping tariffs for remote farms")
     mallory = desk.practitioner("mallory", lang="en")
     forger = ActionSigner(b"not the real key")
     for data in (forger.sign("rate", 1, 5), forger.sign("reopen", 1), "claim:1", "rate:1:5:", ":::", "x" * 64,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from bot.app import HelpDesk
 from bot.channels.pacing import Budget, Pacer
 from bot.channels.telegram import GROUP_BUDGET, PRIVATE_BUDGET, TelegramChannel
+from bot.config import ConfigError
 from bot.core.messages import Button, IncomingMessage, OutgoingMessage
 from bot.core.pipeline import Outcome
 from bot.db.models import Message, Person, QueueSpace, table
@@ -321,3 +322,13 @@ async def test_a_backed_up_group_gets_one_post_per_ticket_not_a_growing_queue(
             assert [joined.index(n) for n in notes] == sorted(joined.index(n) for n in notes)  # in order
             assert len(group_texts) < 1 + len(notes)  # merged: fewer posts than messages
             assert not [c for c in tg.calls("sendMessage") if c.status == 429]  # paced, not throttled
+
+
+async def test_a_rejected_token_is_one_clear_error(sqlite_settings: Settings, config_path: Path,
+                                                   tg: FakeTelegram) -> None:
+    channel = TelegramChannel("987654321:NotTheTokenTheServerKnows", tg.api_url)
+    async with running_desk(sqlite_settings, config_path, {"telegram": channel}) as app:
+        with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN: the token was rejected") as caught:
+            await channel.start(app)
+        assert "NotTheToken" not in str(caught.value)
+    await channel.close()

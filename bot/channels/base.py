@@ -8,7 +8,6 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
-from bot.clock import Clock
 from bot.config import ServiceConfig
 from bot.core.messages import Attachment, IncomingMessage, OutgoingMessage
 from bot.core.outbox import PermanentFailure
@@ -20,7 +19,6 @@ class Desk(Protocol):
     """The parts of the running help desk an adapter uses."""
 
     engine: AsyncEngine
-    clock: Clock
     config: ServiceConfig
     router: Router
 

@@ -36,7 +36,7 @@ from bot.channels.base import Desk, StepSender, post_id, split_post_id, with_fil
 from bot.channels.slack_blocks import home_view, message_payload
 from bot.channels.text import split_text
 from bot.config import ConfigError
-from bot.core.messages import IncomingMessage, OutgoingMessage
+from bot.core.messages import Button, IncomingMessage, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.overview import load_overview
 from bot.core.spaces import bot_posts_in
@@ -97,6 +97,8 @@ class SlackChannel:
             await self.client.auth_test()
         except SlackApiError as exc:
             raise ConfigError("SLACK_BOT_TOKEN", [f"rejected by Slack: {exc.response.get('error')}"]) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ConfigError("SLACK_API_URL", [f"cannot reach Slack: {exc}"]) from None
         if self._app_token:
             self._socket = AsyncSocketModeHandler(self.app, self._app_token)
             await self._socket.connect_async()
@@ -242,7 +244,7 @@ class SlackChannel:
         return posted
 
     async def _post(self, message: OutgoingMessage, channel: str, thread: str | None, text: str,
-                    buttons: Any) -> str:
+                    buttons: tuple[Button, ...]) -> str:
         response = await self._call(message.attempt, self.client.chat_postMessage(
             channel=channel, thread_ts=thread, **message_payload(text, buttons)))
         return post_id(response["channel"], response["ts"])

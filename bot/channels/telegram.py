@@ -136,13 +136,20 @@ class TelegramChannel:
         """Check the token, publish the command menus, then take updates by webhook or long polling."""
         self._desk = desk
         self._stop.clear()
-        await self._open()
+        try:
+            await self._open()
+        except TelegramError as exc:
+            raise ConfigError("TELEGRAM_API_URL", [f"cannot reach the Bot API: {exc}"]) from None
         await self._publish_commands(desk.router, desk.config.service.default_language)
-        if self._webhook_url:
-            await self.bot.set_webhook(self._webhook_url, secret_token=self._secret,
-                                       allowed_updates=ALLOWED_UPDATES)
-        else:
-            await self.bot.delete_webhook()
+        try:
+            if self._webhook_url:
+                await self.bot.set_webhook(self._webhook_url, secret_token=self._secret,
+                                           allowed_updates=ALLOWED_UPDATES)
+            else:
+                await self.bot.delete_webhook()
+        except TelegramError as exc:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL", [f"Telegram refused the webhook: {exc}"]) from None
+        if not self._webhook_url:
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
 
     async def stop(self) -> None:
@@ -157,9 +164,8 @@ class TelegramChannel:
 
     async def close(self) -> None:
         """Close the HTTP connections."""
-        if self._ready:
-            await self.bot.shutdown()
-            self._ready = False
+        await self.bot.shutdown()
+        self._ready = False
 
     async def _publish_commands(self, router: Router, default_lang: str) -> None:
         """setMyCommands per language: practitioners' commands in private chats, staff's in groups."""
@@ -227,7 +233,8 @@ class TelegramChannel:
             await self.bot.answer_callback_query(query.id, text=text)
 
     async def _webhook(self, request: Request) -> Response:
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), self._secret.encode()):
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not self._secret or not hmac.compare_digest(given, self._secret.encode()):
             return Response(status_code=403)
         if self._desk is None:
             return Response(status_code=503)

@@ -76,6 +76,39 @@ async def ensure_console_person(app: HelpDesk, name: str, role: str) -> None:
     await app.sync_config()
 
 
+async def chat_with_web(app: HelpDesk, channel: ConsoleChannel) -> None:
+    """The console chat, with the HTTP server (web chat, inbox, dashboard) when its port is free."""
+    from bot.core.login import staff_login_url
+    from bot.http import HttpServer, create_http_app
+    from bot.web.app import web_routes
+
+    settings = app.settings
+    web = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host, settings.helpdesk_http_port)
+    server: HttpServer | None = web
+    try:
+        await web.start()
+    except OSError as exc:
+        console.print(f"web pages off: cannot listen on {settings.helpdesk_http_host}:{settings.helpdesk_http_port}"
+                      f" ({exc.strerror}); set HELPDESK_HTTP_PORT", markup=False)
+        server = None
+    if server is not None:
+        async with app.engine.connect() as conn:
+            handle = (await conn.execute(select(P.c.handle).where(P.c.role == "secretariat", P.c.handle.is_not(None))
+                                         .order_by(P.c.id))).scalar()
+        if handle is None:
+            handle = "sam"
+            await ensure_console_person(app, handle, "secretariat")
+        async with app.engine.begin() as conn:
+            link = await staff_login_url(conn, handle, app.clock.now(), settings.public_url)
+        console.print(f"Web chat:  {settings.public_url}/chat\nDashboard: {link}  (one-time login for {handle}, "
+                      "15 minutes; `helpdesk users login-link HANDLE` makes another)", markup=False, soft_wrap=True)
+    try:
+        await chat_loop(app, channel)
+    finally:
+        if server is not None:
+            await server.stop()
+
+
 async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
     """Read lines until /quit or end of input."""
     session = ConsoleSession(app, channel)

@@ -7,23 +7,27 @@ import os
 import re
 import subprocess
 import tempfile
-from datetime import date, datetime, time, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.app import HelpDesk
 from bot.cli.common import console, desk, fail, run, settings
 from bot.config import DEFAULT_CONFIG, ConfigError, MatcherThresholds, load_config
 from bot.core import kb_drafts, kb_metrics
 from bot.core.knowledge import load_entries
+from kb.entry import KBEntry
 from kb.evaluation import EvalDataError, EvalSet, evaluate, load_eval_dir, tune
 from kb.export import write_kb_dir
 from kb.files import KBFileError, load_kb_dir
 from kb.matcher import Matcher
 
-MATCHER_KEYS = ("answer", "margin", "suggest")
+T = TypeVar("T")
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]")
 
 
@@ -53,11 +57,14 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="service con
 
 def kb_eval(directory: Annotated[Path, typer.Argument(help="folder with faq.jsonl and queries.jsonl")],
             kb_dir: KbOption = None, config: ConfigOption = None,
+            answer: Annotated[float | None, typer.Option(min=0, max=1, help="answer threshold (else config)")] = None,
+            margin: Annotated[float | None, typer.Option(min=0, max=1, help="margin (else config)")] = None,
             as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
-    """Evaluate the matcher on a labelled query set at the configured thresholds."""
+    """Evaluate the matcher on a labelled query set at the configured (or given) thresholds."""
     data = _eval_set(directory, kb_dir)
     limits = _thresholds(config)
-    result = evaluate(Matcher(data.entries), data.queries, limits.answer, limits.margin)
+    result = evaluate(Matcher(data.entries), data.queries, limits.answer if answer is None else answer,
+                      limits.margin if margin is None else margin)
     if as_json:
         console.print_json(json.dumps({"set": data.name, **result.to_dict()}))
         return
@@ -107,7 +114,7 @@ def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[s
         if head:
             section = head.group(1).strip()
             continue
-        key = re.match(r"^(\s*)(\w+)(\s*=\s*)([^#\n]*?)(\s*)(#.*)?(\n?)$", line)
+        key = re.match(r"^([ \t]*)(\w+)([ \t]*=[ \t]*)([^#\n]*?)([ \t]*)(#.*)?(\n?)$", line)
         if section != "matcher" or not key or key.group(2) not in values:
             continue
         name = key.group(2)
@@ -123,3 +130,145 @@ def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[s
     if missing:
         raise ValueError(f"[matcher] has no line for {', '.join(missing)}")
     return "".join(lines), changes
+
+
+async def _connected(body: Callable[[HelpDesk, AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``body(app, conn)`` in one transaction of the configured database."""
+    app_ = desk()
+    await app_.check_database()
+    try:
+        async with app_.engine.begin() as conn:
+            return await body(app_, conn)
+    finally:
+        await app_.engine.dispose()
+
+
+def kb_drafts_cmd(status: Annotated[str, typer.Option(help="pending, approved, rejected or all")] = "pending",
+                  ) -> None:
+    """List FAQ drafts made from resolved tickets."""
+    found = run(_connected(lambda app_, conn: kb_drafts.drafts(conn, None if status == "all" else status)))
+    table = Table("id", "ticket", "queue", "lang", "status", "question", "answer")
+    for d in found:
+        table.add_row(str(d.id), str(d.ticket_id or ""), d.queue_id, d.lang, d.status, d.question, d.answer[:80])
+    console.print(table)
+    console.print(f"{len(found)} drafts", markup=False)
+
+
+def _edit(question: str, answer: str) -> tuple[str, str]:
+    """Let the reviewer edit the draft in $EDITOR: the first line is the question, the rest the answer."""
+    editor = os.environ.get("EDITOR", "vi")
+    with tempfile.NamedTemporaryFile("w+", suffix=".txt", encoding="utf-8", delete=False) as handle:
+        handle.write(f"{question}\n\n{answer}\n")
+        path = Path(handle.name)
+    try:
+        subprocess.run([*editor.split(), str(path)], check=True)
+        first, _, rest = path.read_text(encoding="utf-8").strip().partition("\n")
+    finally:
+        path.unlink()
+    if not first.strip() or not rest.strip():
+        raise fail("the edited draft needs a question line and an answer")
+    return first.strip(), rest.strip()
+
+
+def kb_approve(draft_id: int,
+               edit: Annotated[bool, typer.Option("--edit", help="edit question and answer in $EDITOR")] = False,
+               question: Annotated[str | None, typer.Option(help="replace the question")] = None,
+               answer: Annotated[str | None, typer.Option(help="replace the answer")] = None,
+               source: Annotated[str | None, typer.Option(help="http(s) source of the answer")] = None) -> None:
+    """Approve a draft: it becomes a FAQ entry (version 1) that the bot answers with."""
+
+    async def go(app_: HelpDesk, conn: AsyncConnection) -> KBEntry:
+        q, a = question, answer
+        if edit:
+            pending = {d.id: d for d in await kb_drafts.drafts(conn)}
+            if draft_id not in pending:
+                raise kb_drafts.DraftError(f"no pending draft #{draft_id}")
+            q, a = _edit(q or pending[draft_id].question, a or pending[draft_id].answer)
+        return await kb_drafts.approve(conn, app_.config, draft_id, None, app_.clock.now(),
+                                       question=q, answer=a, source=source)
+
+    try:
+        entry = run(_connected(go))
+    except kb_drafts.DraftError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"draft #{draft_id} approved as FAQ entry {entry.id} ({entry.queue}, {entry.lang}); "
+                  "running bots pick it up on their next KB reload", markup=False)
+
+
+def kb_reject(draft_id: int) -> None:
+    """Reject a draft."""
+    try:
+        run(_connected(lambda app_, conn: kb_drafts.reject(conn, draft_id, None, app_.clock.now())))
+    except kb_drafts.DraftError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"draft #{draft_id} rejected", markup=False)
+
+
+def kb_export(directory: Annotated[Path, typer.Argument(help="folder to write one YAML file per queue to")]) -> None:
+    """Write the current FAQ entries to YAML files that `kb import` reads back identically."""
+    entries = run(_connected(lambda app_, conn: load_entries(conn)))
+    for path in write_kb_dir(entries, directory):
+        console.print(f"wrote {path}", markup=False)
+    console.print(f"{len(entries)} entries exported", markup=False)
+
+
+def kb_stale(on: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="as of this day")] = None,
+             ) -> None:
+    """List entries past their review-by date, with their owners."""
+    entries = run(_connected(lambda app_, conn: load_entries(conn)))
+    stale = kb_metrics.stale_entries(entries, on.date() if on else date.today())
+    table = Table("id", "queue", "lang", "owner", "review by", "days overdue")
+    for s in stale:
+        table.add_row(s.entry_id, s.queue, s.lang, s.owner or "—", s.review_by.isoformat(), str(s.days_overdue))
+    console.print(table)
+    console.print(f"{len(stale)} of {len(entries)} entries past review", markup=False)
+
+
+SinceOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="only decisions since this day")]
+
+
+def _since(value: datetime | None) -> datetime | None:
+    return datetime.combine(value.date(), time(), UTC) if value else None
+
+
+def kb_stats(since: SinceOption = None,
+             as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Use of each FAQ entry: matched, answered, suggested, clicked, helped, false deflections, ratings."""
+
+    async def go(app_: HelpDesk, conn: AsyncConnection) -> list[kb_metrics.EntryStats]:
+        return await kb_metrics.entry_stats(conn, [e.id for e in await load_entries(conn)], _since(since))
+
+    rows = run(_connected(go))
+    if as_json:
+        console.print_json(json.dumps([{**s.__dict__, "mean_rating": s.mean_rating} for s in rows]))
+        return
+    table = Table("entry", "matched", "answered", "suggested", "clicked", "helped", "false defl.", "tickets",
+                  "rating")
+    for s in rows:
+        rating = f"{s.mean_rating:.1f} ({s.rated})" if s.mean_rating is not None else "—"
+        table.add_row(s.entry_id, *(str(v) for v in (s.matched, s.answered, s.suggested, s.clicked, s.helped,
+                                                     s.false_deflections, s.tickets)), rating)
+    console.print(table)
+
+
+def kb_gaps(since: SinceOption = None,
+            as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Escalated and unanswered questions grouped by similarity: the FAQ entries to write next."""
+    clusters = run(_connected(lambda app_, conn: kb_metrics.gaps(conn, _since(since))))
+    if as_json:
+        console.print_json(json.dumps([{"size": c.size, "keywords": c.keywords, "examples": c.examples}
+                                       for c in clusters]))
+        return
+    for c in clusters:
+        console.print(f"{c.size:>4}  [{', '.join(c.keywords)}]", markup=False)
+        for example in c.examples:
+            console.print(f"        {example}", markup=False)
+    console.print(f"{sum(c.size for c in clusters)} questions in {len(clusters)} groups", markup=False)
+
+
+def register(kb: typer.Typer) -> None:
+    """Add these commands to the `helpdesk kb` group."""
+    for name, command in (("eval", kb_eval), ("tune", kb_tune), ("drafts", kb_drafts_cmd), ("approve", kb_approve),
+                          ("reject", kb_reject), ("export", kb_export), ("stale", kb_stale), ("stats", kb_stats),
+                          ("gaps", kb_gaps)):
+        kb.command(name)(command)

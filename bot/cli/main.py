@@ -13,9 +13,10 @@ from sqlalchemy import insert, select, update
 
 from bot.app import HelpDesk
 from bot.channels.console import ConsoleChannel
+from bot.cli import kb_quality
 from bot.cli.calendar import calendar_app
 from bot.cli.common import console, desk, fail, run, settings, with_started
-from bot.cli.console_chat import chat_loop
+from bot.cli.console_chat import chat_with_web
 from bot.cli.privacy import privacy_app
 from bot.cli.report import report_app
 from bot.config import DEFAULT_CONFIG, ConfigError, config_warnings, load_config
@@ -35,6 +36,7 @@ queues_app = typer.Typer(help="Expert queues.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (db_app, "db"), (kb_app, "kb"), (users_app, "users"),
                   (queues_app, "queues"), (privacy_app, "privacy"), (report_app, "report"), (calendar_app, "calendar")):
     app.add_typer(sub, name=name)
+kb_quality.register(kb_app)
 
 P, I, Q, QM = table(Person), table(Identity), table(Queue), table(QueueMember)  # noqa: E741
 ROLES = ("practitioner", "expert", "secretariat")
@@ -46,7 +48,7 @@ def console_cmd() -> None:
     app_ = desk()
     channel = ConsoleChannel()
     app_.channels["console"] = channel
-    run(with_started(app_, lambda a: chat_loop(a, channel)))
+    run(with_started(app_, lambda a: chat_with_web(a, channel)))
 
 
 @app.command("run")
@@ -220,6 +222,26 @@ def users_add(handle: str, role: Annotated[str, typer.Option(help="practitioner|
         return int(pid)
 
     console.print(f"added {handle} (#{run(go())}) as {role}", markup=False)
+
+
+@users_app.command("login-link")
+def users_login_link(handle: str) -> None:
+    """Print a one-time web login link for an expert or the secretariat (15 minutes, single use)."""
+    from bot.core.login import staff_login_url
+
+    app_ = desk()
+
+    async def go() -> str | None:
+        await app_.check_database()
+        async with app_.engine.begin() as conn:
+            url = await staff_login_url(conn, handle, app_.clock.now(), app_.settings.public_url)
+        await app_.engine.dispose()
+        return url
+
+    url = run(go())
+    if url is None:
+        raise fail(f"no expert or secretariat member with handle {handle!r} (see `helpdesk users list`)")
+    console.print(url, markup=False, soft_wrap=True)
 
 
 @users_app.command("list")

@@ -87,10 +87,12 @@ def _version_row(entry: KBEntry, version: int, now: datetime) -> dict[str, Any]:
     }
 
 
-async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now: datetime) -> dict[str, int]:
+async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now: datetime,
+                         retire_missing: bool = True) -> dict[str, int]:
     """Store entries: new ones added, changed ones versioned, missing ones retired (never deleted).
 
-    Idempotent: importing the same files twice changes nothing.
+    Idempotent: importing the same files twice changes nothing. ``retire_missing=False`` adds or
+    updates the given entries and leaves the others alone (an approved draft).
     """
     existing = {r.id: r for r in await conn.execute(select(E.c.id, E.c.version, E.c.content_hash,
                                                            E.c.retired_at))}
@@ -114,7 +116,7 @@ async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now:
         else:
             counts["unchanged"] += 1
     gone = [i for i, r in existing.items() if r.retired_at is None and i not in {e.id for e in entries}]
-    if gone:
+    if gone and retire_missing:
         await conn.execute(update(E).where(E.c.id.in_(gone)).values(retired_at=now, updated_at=now))
         counts["retired"] = len(gone)
     return counts

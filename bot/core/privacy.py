@@ -84,6 +84,8 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime) -> 
     await conn.execute(update(A).where(or_(A.c.actor_id == person_id, A.c.ticket_id.in_(ticket_ids)))
                        .values(detail=None))
     await conn.execute(update(TD).where(TD.c.person_id == person_id).values(candidates=[], feedback=None))
+    await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids), D.c.status == "pending")
+                       .values(answer=ERASED))  # not yet reviewed: the expert's reply may name them
     await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids)).values(question=ERASED, ticket_id=None))
     await conn.execute(delete(R).where(or_(R.c.person_id == person_id, R.c.ticket_id.in_(ticket_ids))))
     for tbl in (C, LC, I, QM):

@@ -14,7 +14,7 @@ from bot.core.sla import SlaClock
 
 @dataclass
 class Services:
-    """Configuration, clock, button signer, the knowledge base, the SLA clock and the inbound limiter."""
+    """Configuration, clock, button signer, the knowledge base, the SLA clock, the inbound limiter, the web URL."""
 
     config: ServiceConfig
     clock: Clock
@@ -22,3 +22,4 @@ class Services:
     kb: KnowledgeBase
     sla: SlaClock
     limiter: InboundLimiter
+    web_url: str = "http://127.0.0.1:8080"  # where browsers reach the web pages (login links)

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context
+from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
 from bot.core.sla_due import next_check
 from bot.core.spaces import direct_chats, queue_spaces
@@ -446,6 +447,8 @@ async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
     stars.append(ctx.button(t("ticket.reopen_button", lang), "reopen", ticket.id))
     tell_practitioner(ctx, ticket, t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary), stars)
     await refresh(ctx, ticket.id)
+    if summary.strip():
+        await create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
 
 
 async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:

@@ -1,57 +1,25 @@
-"""One-time login links, signed session and chat cookies, CSRF tokens (double submit)."""
+"""Signed session and chat cookies, CSRF tokens (double submit), the web identity of a signed-in person."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.db.models import Identity, LoginToken, Person, table
+from bot.db.models import Identity, table
 
-LT, P, I = table(LoginToken), table(Person), table(Identity)  # noqa: E741
-LOGIN_TTL = timedelta(minutes=15)
+I = table(Identity)  # noqa: E741
 SESSION_AGE = 12 * 3600  # seconds a staff session lasts
 CHAT_AGE = 365 * 86400  # seconds a browser keeps its chat
 SESSION, CHAT, CSRF = "hd_session", "hd_chat", "hd_csrf"
-STAFF_ROLES = ("expert", "secretariat")
-
-
-def token_hash(token: str) -> str:
-    """What the database keeps of a login token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def new_login_token(conn: AsyncConnection, person_id: int, now: datetime) -> str:
-    """A fresh single-use token for the person, valid for 15 minutes."""
-    token = secrets.token_urlsafe(32)
-    await conn.execute(insert(LT).values(token_hash=token_hash(token), person_id=person_id,
-                                         expires_at=now + LOGIN_TTL, used_at=None, created_at=now))
-    return token
-
-
-def login_url(base_url: str, token: str) -> str:
-    """The link a person opens to sign in."""
-    return f"{base_url}/login?token={token}"
-
-
-async def redeem_login_token(conn: AsyncConnection, token: str, now: datetime) -> int | None:
-    """The person of a valid, unused, unexpired token; the token is used up."""
-    row = (await conn.execute(select(LT.c.person_id, LT.c.expires_at, LT.c.used_at)
-                              .where(LT.c.token_hash == token_hash(token)))).first()
-    if row is None or row.used_at is not None or row.expires_at <= now:
-        return None
-    used = await conn.execute(update(LT).where(LT.c.token_hash == token_hash(token), LT.c.used_at.is_(None))
-                              .values(used_at=now))
-    return int(row.person_id) if used.rowcount == 1 else None
 
 
 async def web_identity(conn: AsyncConnection, person_id: int, now: datetime) -> str:
@@ -114,7 +82,7 @@ class Cookies:
         if self.get(request, CSRF, CHAT_AGE) != token:
             self.set(response, CSRF, token, CHAT_AGE)
 
-    def csrf_ok(self, request: Request, sent: str | None) -> bool:
+    def csrf_ok(self, request: Request, sent: object) -> bool:
         """Whether the token sent with a POST is the one in the browser's cookie."""
         token = self.get(request, CSRF, CHAT_AGE)
-        return isinstance(token, str) and bool(sent) and hmac.compare_digest(token, str(sent))
+        return isinstance(token, str) and isinstance(sent, str) and bool(sent) and hmac.compare_digest(token, sent)

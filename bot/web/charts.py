@@ -11,12 +11,17 @@ W, H, LEFT, BOTTOM, TOP = 640, 240, 40, 40, 12
 
 
 def _frame(title: str, body: list[str], legend: Sequence[str], height: int = H) -> Markup:
-    keys = "".join(f'<span class="key"><i style="background:{PALETTE[n % len(PALETTE)]}"></i>{escape(name)}</span>'
-                   for n, name in enumerate(legend))
+    keys = "".join(f'<span class="key"><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
+                   f'fill="{PALETTE[n % len(PALETTE)]}"/></svg> {escape(name)}</span>' for n, name in enumerate(legend))
     svg = (f'<svg viewBox="0 0 {W} {height}" role="img" aria-label="{escape(title)}" '
            f'preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>{"".join(body)}</svg>')
     return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>{svg}'
                   f'<div class="legend">{keys}</div></figure>')
+
+
+def nice_top(value: float) -> float:
+    """The smallest of 4, 8, 12, 20, 40, 80, 120, 200… at or above `value`, so the four grid steps are whole."""
+    return float(next(m * 10**e for e in range(12) for m in (4, 8, 12, 20) if m * 10**e >= value))
 
 
 def _axis(top: float, unit: str) -> list[str]:
@@ -39,12 +44,12 @@ def _labels(labels: Sequence[str], step: float) -> list[str]:
 def stacked_bars(title: str, labels: Sequence[str], series: dict[str, list[float]], unit: str = "") -> Markup:
     """One bar per label, stacked by series (e.g. tickets per week by queue)."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    top = max([*totals, 1])
+    top = nice_top(max([*totals, 1]))
     step = (W - LEFT) / max(len(labels), 1)
     scale = (H - TOP - BOTTOM) / top
     body = _axis(top, unit)
     for i in range(len(labels)):
-        y = H - BOTTOM
+        y: float = H - BOTTOM
         for n, (name, values) in enumerate(series.items()):
             height = values[i] * scale
             if height <= 0:

@@ -1,0 +1,433 @@
+"""The web routes: /chat (practitioners), /login, /inbox (experts), /dashboard (secretariat), /metrics.
+
+Every action goes through the message path (HelpDesk.submit) as a `web` channel message, so permissions,
+audit and the outbox stay in one place. Pages are Jinja2 with autoescape; every POST checks a CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.app import HelpDesk
+from bot.channels.web import WebChannel
+from bot.core import linking
+from bot.core.login import STAFF_ROLES, redeem_login_token
+from bot.core.messages import IncomingMessage
+from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
+from bot.core.tickets import OPEN_STATES
+from bot.db.models import Identity, Person, table
+from bot.web import charts, data
+from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
+from bot.web.metrics import metrics_text
+from bot.web.texts import CHAT as CHAT_TEXTS
+from bot.web.texts import LANGUAGE_NAMES, chat_language, chosen_language
+
+HERE = Path(__file__).parent
+P, I = table(Person), table(Identity)  # noqa: E741
+MAX_TEXT = 4000  # characters of one chat message
+CHAT_POSTS = 20  # chat messages one IP may send per CHAT_WINDOW seconds
+CHAT_WINDOW = 60.0
+KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream
+OPS = ("claim", "release", "transfer", "resolve", "reply", "note")  # the inbox's forms, as chat commands
+STATES = ("new", "open", "waiting", "resolved", "closed")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class IpLimiter:
+    """At most `limit` requests per `window` seconds from one address (sliding window, in memory)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def retry_after(self, address: str) -> int:
+        """0 when the request may go ahead (and is counted), else the seconds to wait."""
+        now = time.monotonic()
+        hits = self._hits[address]
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(1, int(hits[0] + self.window - now + 0.999))
+        hits.append(now)
+        return 0
+
+
+def local_time(moment: datetime | None, zone: str) -> str:
+    """A moment in a time zone, e.g. 'Tue 03 Mar 14:00 (Europe/Paris)'."""
+    if moment is None:
+        return "—"
+    try:
+        tz = ZoneInfo(zone)
+    except (KeyError, ValueError):
+        tz, zone = ZoneInfo("UTC"), "UTC"
+    return f"{moment.astimezone(tz):%a %d %b %H:%M} ({zone})"
+
+
+class WebApp:
+    """The pages of one running help desk."""
+
+    def __init__(self, desk: HelpDesk, channel: WebChannel) -> None:
+        self.desk = desk
+        self.channel = channel
+        self.limiter = IpLimiter(CHAT_POSTS, CHAT_WINDOW)
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+        self.env.filters.update(pct=percent_text, hours=hours_text, local=local_time)
+        self.env.globals.update(next_due=data.next_due, ops=OPS, states=STATES)
+        self._cookies: Cookies | None = None
+
+    @property
+    def cookies(self) -> Cookies:
+        """Cookie signing with the desk's key (known once the desk started)."""
+        if self._cookies is None:
+            self._cookies = Cookies(self.desk.secret_key, self.desk.settings.public_url.startswith("https:"))
+        return self._cookies
+
+    def routes(self) -> list[BaseRoute]:
+        """Every web route."""
+        return [
+            Route("/", lambda r: RedirectResponse("/chat", 303)),
+            Route("/chat", self.chat), Route("/chat/history", self.chat_history),
+            Route("/chat/events", self.chat_events), Route("/chat/send", self.chat_send, methods=["POST"]),
+            Route("/chat/code", self.chat_code, methods=["POST"]),
+            Route("/chat/redeem", self.chat_redeem, methods=["POST"]),
+            Route("/chat/embed.js", self.embed_js),
+            Route("/login", self.login, methods=["GET", "POST"]), Route("/logout", self.logout, methods=["POST"]),
+            Route("/inbox", self.staff(self.inbox)), Route("/inbox/{id:int}", self.staff(self.ticket)),
+            Route("/inbox/{id:int}", self.staff(self.ticket_action), methods=["POST"]),
+            Route("/dashboard", self.staff(self.dashboard, "secretariat")),
+            Route("/dashboard/charts", self.staff(self.charts, "secretariat")),
+            Route("/dashboard/tickets", self.staff(self.tickets, "secretariat")),
+            Route("/dashboard/experts", self.staff(self.experts, "secretariat")),
+            Route("/dashboard/sla.csv", self.staff(self.sla_export, "secretariat")),
+            Route("/dashboard/tickets.csv", self.staff(self.tickets_export, "secretariat")),
+            Route("/metrics", self.metrics),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+
+    # --- rendering and guards ---
+
+    def render(self, request: Request, name: str, status: int = 200, frame: bool = False, **values: Any) -> Response:
+        """A page with the CSRF token in its forms (and in the browser's cookie)."""
+        csrf = self.cookies.csrf(request)
+        html = self.env.get_template(name).render(request=request, csrf=csrf, **values)
+        response = HTMLResponse(html, status)
+        self.cookies.ensure_csrf(request, response, csrf)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; frame-ancestors " + ("*" if frame else "'none'"))
+        return response
+
+    def error_page(self, request: Request, status: int, message: str, viewer: Viewer | None = None) -> Response:
+        """An error page (401 not signed in, 403 not allowed, 404 not found)."""
+        return self.render(request, "error.html", status, message=message, viewer=viewer)
+
+    async def viewer(self, request: Request) -> Viewer | None:
+        """The signed-in person, from the session cookie."""
+        session = self.cookies.get(request, SESSION, SESSION_AGE)
+        if not isinstance(session, dict) or not isinstance(session.get("p"), int):
+            return None
+        async with self.desk.engine.connect() as conn:
+            row = (await conn.execute(select(P.c.id, P.c.role, P.c.display_name, P.c.timezone, P.c.blocked)
+                                      .where(P.c.id == session["p"]))).first()
+            user = (await conn.execute(select(I.c.external_user_id).where(
+                I.c.channel == "web", I.c.person_id == session["p"]))).scalar()
+        if row is None or row.blocked or user is None:
+            return None
+        return Viewer(row.id, row.role, row.display_name, row.timezone or "UTC", str(user))
+
+    def staff(self, page: Callable[[Request, Viewer], Awaitable[Response]], *roles: str) -> Handler:
+        """A route for signed-in staff (experts and the secretariat, or only `roles`); POSTs need the CSRF token."""
+        allowed = roles or STAFF_ROLES
+
+        async def guarded(request: Request) -> Response:
+            viewer = await self.viewer(request)
+            if viewer is None:
+                return self.error_page(request, 401, "signin")
+            if viewer.role not in allowed:
+                return self.error_page(request, 403, "forbidden", viewer)
+            if request.method == "POST" and not self.cookies.csrf_ok(request, (await request.form()).get("csrf")):
+                return self.error_page(request, 403, "csrf", viewer)
+            return await page(request, viewer)
+
+        return guarded
+
+    # --- practitioner chat ---
+
+    def chat_user(self, request: Request) -> str | None:
+        """The browser's web chat user id, from its signed cookie."""
+        value = self.cookies.get(request, CHAT, CHAT_AGE)
+        return value if isinstance(value, str) else None
+
+    async def chat(self, request: Request) -> Response:
+        lang = chat_language(request)
+        user = self.chat_user(request)
+        response = self.render(request, "chat.html", lang=lang, t=CHAT_TEXTS[lang], languages=LANGUAGE_NAMES,
+                               embed=request.query_params.get("embed") == "1", frame=True,
+                               code=request.query_params.get("code"))
+        if user is None:
+            self.cookies.set(response, CHAT, f"w-{secrets.token_urlsafe(12)}", CHAT_AGE)
+        if request.query_params.get("lang") == lang:
+            response.set_cookie("hd_lang", lang, max_age=CHAT_AGE, httponly=True, samesite="lax")
+        return response
+
+    async def chat_history(self, request: Request) -> Response:
+        user = self.chat_user(request)
+        if user is None:
+            return JSONResponse([])
+        async with self.desk.engine.connect() as conn:
+            return JSONResponse(await data.chat_history(conn, user))
+
+    async def chat_events(self, request: Request) -> Response:
+        user = self.chat_user(request)
+        if user is None:
+            return PlainTextResponse("no chat", 403)
+        queue = self.channel.subscribe(user)
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while True:
+                    try:
+                        yield f"data: {await asyncio.wait_for(queue.get(), KEEPALIVE)}\n\n"
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+            finally:
+                self.channel.unsubscribe(user, queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def chat_checked(self, request: Request) -> tuple[str, FormData] | Response:
+        """The chat user and form of a chat POST, or the refusal (429, 403)."""
+        address = request.client.host if request.client else "unknown"
+        wait = self.limiter.retry_after(address)
+        if wait:
+            return JSONResponse({"error": "too many messages"}, 429, headers={"Retry-After": str(wait)})
+        form = await request.form()
+        if not self.cookies.csrf_ok(request, request.headers.get("x-csrf-token") or form.get("csrf")):
+            return JSONResponse({"error": "csrf"}, 403)
+        user = self.chat_user(request)
+        if user is None:
+            return JSONResponse({"error": "no chat"}, 403)
+        return user, form
+
+    async def chat_send(self, request: Request) -> Response:
+        checked = await self.chat_checked(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        text, action = str(form.get("text") or "").strip(), form.get("action")
+        if not text and not action:
+            return JSONResponse({"error": "empty"}, 400)
+        outcome = await self.desk.submit(IncomingMessage(
+            channel="web", external_id=secrets.token_hex(12), user_id=user, chat_id=user, text=text[:MAX_TEXT],
+            action=str(action)[:64] if action else None, language=chosen_language(request),
+            user_name=f"Web visitor {user[-4:]}"))
+        return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice}, 202)
+
+    async def chat_code(self, request: Request) -> Response:
+        """A one-time code that opens this conversation on another device (reuses link codes)."""
+        checked = await self.chat_checked(request)
+        if isinstance(checked, Response):
+            return checked
+        now = self.desk.clock.now()
+        async with self.desk.engine.begin() as conn:
+            person = (await conn.execute(select(I.c.person_id).where(
+                I.c.channel == "web", I.c.external_user_id == checked[0]))).scalar()
+            if person is None:
+                return JSONResponse({"error": "write a first message"}, 400)
+            return JSONResponse({"code": await linking.new_code(conn, person, now)})
+
+    async def chat_redeem(self, request: Request) -> Response:
+        """Continue a practitioner's conversation in this browser."""
+        checked = await self.chat_checked(request)
+        if isinstance(checked, Response):
+            return checked
+        now = self.desk.clock.now()
+        async with self.desk.engine.begin() as conn:
+            owner = await linking.redeem_code(conn, str(checked[1].get("code") or ""), now)
+            role = owner and (await conn.execute(select(P.c.role).where(P.c.id == owner))).scalar()
+            user = await web_identity(conn, owner, now) if owner and role == "practitioner" else None
+        response = RedirectResponse("/chat" if user else "/chat?code=bad", 303)
+        if user:
+            self.cookies.set(response, CHAT, user, CHAT_AGE)
+        return response
+
+    async def embed_js(self, request: Request) -> Response:
+        base = self.desk.settings.public_url
+        return Response(self.env.get_template("embed.js").render(base=base), media_type="text/javascript")
+
+    # --- login ---
+
+    async def login(self, request: Request) -> Response:
+        """GET shows a sign-in button for the link's token (link previews must not use it up); POST signs in."""
+        if request.method == "GET":
+            return self.render(request, "login.html", token=request.query_params.get("token", ""),
+                               viewer=await self.viewer(request))
+        form = await request.form()
+        if not self.cookies.csrf_ok(request, form.get("csrf")):
+            return self.error_page(request, 403, "csrf")
+        now = self.desk.clock.now()
+        async with self.desk.engine.begin() as conn:
+            person = await redeem_login_token(conn, str(form.get("token") or ""), now)
+            if person is not None:
+                await web_identity(conn, person, now)
+                role = (await conn.execute(select(P.c.role).where(P.c.id == person))).scalar()
+        if person is None:
+            return self.error_page(request, 403, "badlink")
+        response = RedirectResponse("/dashboard" if role == "secretariat" else "/inbox", 303)
+        self.cookies.set(response, SESSION, {"p": person}, SESSION_AGE)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        if not self.cookies.csrf_ok(request, (await request.form()).get("csrf")):
+            return self.error_page(request, 403, "csrf")
+        response = RedirectResponse("/login", 303)
+        response.delete_cookie(SESSION)
+        return response
+
+    # --- expert inbox ---
+
+    async def inbox(self, request: Request, viewer: Viewer) -> Response:
+        async with self.desk.engine.connect() as conn:
+            scope = await data.scope_of(conn, viewer.id, viewer.role)
+            waiting, mine = await data.inbox(conn, scope)
+        return self.render(request, "inbox.html", viewer=viewer, scope=scope, waiting=waiting, mine=mine)
+
+    async def ticket(self, request: Request, viewer: Viewer) -> Response:
+        ticket_id = int(request.path_params["id"])
+        after = request.query_params.get("after", "")
+        async with self.desk.engine.connect() as conn:
+            scope = await data.scope_of(conn, viewer.id, viewer.role)
+            found = await data.ticket_page(conn, ticket_id)
+            answers = await data.bot_answers(conn, viewer.web_user, int(after)) if after.isdigit() else []
+        if found is None or not scope.allows(found[0]):
+            return self.error_page(request, 404, "notfound", viewer)
+        ticket, person, assignee, thread = found
+        return self.render(request, "ticket.html", viewer=viewer, ticket=ticket, person=person, assignee=assignee,
+                           thread=thread, answers=answers, queues=self.desk.config.queue_ids,
+                           open=ticket.state in OPEN_STATES)
+
+    async def ticket_action(self, request: Request, viewer: Viewer) -> Response:
+        """Claim, release, transfer, resolve, reply or note: the chat command, sent through the message path."""
+        ticket_id = int(request.path_params["id"])
+        form = await request.form()
+        op = str(form.get("op") or "")
+        if op not in OPS:
+            return self.error_page(request, 400, "badop", viewer)
+        words = [str(form.get(k) or "").strip() for k in ("target", "text")]
+        command = " ".join(w for w in (f"/{op}", str(ticket_id), *words) if w)
+        async with self.desk.engine.connect() as conn:
+            before = await data.last_outbox_id(conn)
+        await self.desk.submit(IncomingMessage(channel="web", external_id=secrets.token_hex(12),
+                                               user_id=viewer.web_user, chat_id=viewer.web_user,
+                                               text=command[:MAX_TEXT], user_name=viewer.name))
+        return RedirectResponse(f"/inbox/{ticket_id}?after={before}", 303)
+
+    # --- secretariat dashboard ---
+
+    async def dashboard(self, request: Request, viewer: Viewer) -> Response:
+        assert self.desk.services is not None
+        async with self.desk.engine.connect() as conn:
+            figures = await data.overview(conn, self.desk.config, self.desk.services.sla, self.desk.clock.now())
+        return self.render(request, "dashboard.html", viewer=viewer, rows=data.compliance_rows(figures["report"]),
+                           **figures)
+
+    async def charts(self, request: Request, viewer: Viewer) -> Response:
+        assert self.desk.services is not None
+        async with self.desk.engine.connect() as conn:
+            d = await data.chart_data(conn, self.desk.config, self.desk.services.sla, self.desk.clock.now())
+        figures = [
+            charts.stacked_bars("Tickets per week by queue", d["labels"], d["per_queue"]),
+            charts.lines("On-time compliance per week (dashed: target)", d["labels"], d["trend"], d["target"]),
+            charts.hbars("First-response time (business hours), last 12 weeks", d["spread"]),
+            charts.lines("Deflection and false deflection per week", d["labels"], d["rates"]),
+            charts.hbars("FAQ entries used most, last 12 weeks", d["top"]),
+        ]
+        return self.render(request, "charts.html", viewer=viewer, figures=figures)
+
+    def filters(self, request: Request) -> data.TicketFilter:
+        """The ticket list's filters from the query string."""
+        q = request.query_params
+        page = q.get("page", "1")
+        return data.TicketFilter(queue=q.get("queue", "") if q.get("queue") in self.desk.config.queue_ids else "",
+                                 state=q.get("state", "") if q.get("state") in STATES else "",
+                                 search=q.get("q", "")[:200], page=max(1, int(page)) if page.isdigit() else 1)
+
+    async def tickets(self, request: Request, viewer: Viewer) -> Response:
+        filters = self.filters(request)
+        async with self.desk.engine.connect() as conn:
+            rows, total = await data.ticket_list(conn, filters)
+        return self.render(request, "tickets.html", viewer=viewer, rows=rows, total=total, filters=filters,
+                           queues=self.desk.config.queue_ids, pages=(total + data.PAGE - 1) // data.PAGE)
+
+    async def experts(self, request: Request, viewer: Viewer) -> Response:
+        async with self.desk.engine.connect() as conn:
+            people = await data.experts(conn, self.desk.clock.now())
+        return self.render(request, "experts.html", viewer=viewer, people=people)
+
+    async def sla_export(self, request: Request, viewer: Viewer) -> Response:
+        """The CSV of `helpdesk report sla --format csv` (same parameters: since, until, queue)."""
+        assert self.desk.services is not None
+        q = request.query_params
+        try:
+            since, until = (datetime.strptime(q[k], "%Y-%m-%d").date() if q.get(k) else None
+                            for k in ("since", "until"))
+        except ValueError:
+            return PlainTextResponse("since/until: YYYY-MM-DD", 400)
+        queue = (q.get("queue") or "").upper() or None
+        if queue is not None and queue not in self.desk.config.queue_ids:
+            return PlainTextResponse("unknown queue", 400)
+        async with self.desk.engine.connect() as conn:
+            report = await sla_report(conn, self.desk.config, self.desk.services.sla, self.desk.clock.now(),
+                                      since, until, queue)
+        return csv_response(sla_csv(report), "sla.csv")
+
+    async def tickets_export(self, request: Request, viewer: Viewer) -> Response:
+        """The filtered ticket list as CSV (every match, not one page)."""
+        async with self.desk.engine.connect() as conn:
+            rows, _ = await data.ticket_list(conn, self.filters(request), limit=None)
+        return csv_response(data.tickets_csv(rows), "tickets.csv")
+
+    async def metrics(self, request: Request) -> Response:
+        async with self.desk.engine.connect() as conn:
+            body = await metrics_text(conn, self.desk.clock.now())
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download."""
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def web_routes(desk: HelpDesk) -> list[BaseRoute]:
+    """The web routes of a desk whose channels include the web chat."""
+    channel = desk.channels.get("web")
+    if not isinstance(channel, WebChannel):
+        channel = WebChannel()
+        desk.channels["web"] = channel
+    return WebApp(desk, channel).routes()

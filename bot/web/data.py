@@ -1,0 +1,279 @@
+"""What the pages show, read from the database: chat history, inbox lists, ticket threads, dashboard figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.channels.web import post_ref
+from bot.config import ServiceConfig
+from bot.core.reports import ALL, SlaReport, sla_report
+from bot.core.sla import SlaClock
+from bot.core.tickets import OPEN_STATES
+from bot.db.models import Message, Outbox, Person, QueueMember, SlaEvent, Ticket, TriageDecision, table
+
+M, O, P, QM, T, E, D = (table(Message), table(Outbox), table(Person), table(QueueMember), table(Ticket),  # noqa: E741
+                        table(SlaEvent), table(TriageDecision))
+HISTORY = 200  # chat items a page loads
+PAGE = 50  # tickets per list page
+WEEKS = 12  # weeks the charts cover
+FIRST_RESPONSE_BUCKETS = ((4, "<4 h"), (8, "4-8 h"), (16, "8-16 h"), (24, "16-24 h"), (48, "24-48 h"),
+                          (None, "48 h+"))
+
+
+async def chat_history(conn: AsyncConnection, chat_id: str) -> list[dict[str, Any]]:
+    """A web chat as the browser shows it: the person's messages and the bot's posts (edits applied)."""
+    inbound = await conn.execute(select(M.c.id, M.c.text, M.c.created_at).where(
+        M.c.channel == "web", M.c.chat_id == chat_id, M.c.direction == "in", M.c.kind.in_(("text", "command")))
+        .order_by(M.c.id.desc()).limit(HISTORY))
+    outbound = await conn.execute(select(O.c.id, O.c.kind, O.c.ref, O.c.text, O.c.buttons, O.c.created_at).where(
+        O.c.channel == "web", O.c.chat_id == chat_id).order_by(O.c.id.desc()).limit(HISTORY))
+    items: list[tuple[datetime, int, int, dict[str, Any]]] = [
+        (r.created_at, 0, r.id, {"id": f"in-{r.id}", "from": "me", "text": r.text, "buttons": []}) for r in inbound]
+    posts: dict[str, dict[str, Any]] = {}
+    for r in sorted(outbound, key=lambda r: r.id):
+        post = {"id": post_ref(r.id), "from": "bot", "text": r.text, "buttons": r.buttons or []}
+        if r.kind == "edit" and r.ref in posts:  # an edit changes the post it names
+            posts[r.ref].update(text=r.text, buttons=r.buttons or [])
+            continue
+        if r.ref:
+            posts[r.ref] = post
+        items.append((r.created_at, 1, r.id, post))
+    return [item for *_, item in sorted(items, key=lambda i: i[:3])][-HISTORY:]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose tickets a signed-in person sees: every queue for the secretariat, else their queues."""
+
+    person_id: int
+    queues: list[str] | None  # None: all
+
+    def allows(self, ticket: Any) -> bool:
+        """Whether a ticket row is in scope (their queue or assigned to them)."""
+        return self.queues is None or ticket.queue_id in self.queues or ticket.assignee_id == self.person_id
+
+
+async def scope_of(conn: AsyncConnection, person_id: int, role: str) -> Scope:
+    """The queues a person works in."""
+    if role == "secretariat":
+        return Scope(person_id, None)
+    return Scope(person_id, [r.queue_id for r in await conn.execute(
+        select(QM.c.queue_id).where(QM.c.person_id == person_id).order_by(QM.c.queue_id))])
+
+
+_LIST = (T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.question, T.c.created_at, T.c.assignee_id,
+         T.c.first_response_due, T.c.next_response_due, T.c.resolution_due, T.c.breached, T.c.language)
+
+
+def next_due(row: Any) -> datetime | None:
+    """The nearest SLA deadline of a ticket."""
+    dues = [d for d in (row.first_response_due, row.next_response_due, row.resolution_due) if d is not None]
+    return min(dues) if dues else None
+
+
+async def inbox(conn: AsyncConnection, scope: Scope) -> tuple[list[Any], list[Any]]:
+    """Unclaimed tickets of the person's queues (most urgent first) and the tickets they hold."""
+    unclaimed = select(*_LIST).where(T.c.state == "new")
+    if scope.queues is not None:
+        unclaimed = unclaimed.where(T.c.queue_id.in_(scope.queues))
+    waiting = list(await conn.execute(unclaimed.order_by(T.c.first_response_due, T.c.id).limit(PAGE)))
+    mine = list(await conn.execute(select(*_LIST).where(T.c.assignee_id == scope.person_id,
+                                                        T.c.state.in_(OPEN_STATES)).order_by(T.c.id)))
+    return waiting, mine
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a ticket's thread: the practitioner's words, an expert's reply, an internal note or an action."""
+
+    kind: str  # "practitioner" | "reply" | "note" | "action"
+    who: str
+    at: datetime
+    text: str
+
+
+_COMMAND = re.compile(r"^/(\w+)(?:@\S+)?\s+#?\d+\s*(.*)$", re.S)
+
+
+def thread_entry(row: Any) -> Entry | None:
+    """How a stored message reads in the thread (a staff command as what it did; /note commands have a note row)."""
+    who = row.display_name or "bot"
+    if row.kind == "note":
+        return Entry("note", who, row.created_at, row.text)
+    match = _COMMAND.match(row.text) if row.kind == "command" else None
+    if match is None:
+        return Entry("practitioner" if row.role == "practitioner" else "reply", who, row.created_at, row.text)
+    verb, rest = match.groups()
+    if verb == "note":
+        return None
+    if verb == "reply":
+        return Entry("reply", who, row.created_at, rest)
+    return Entry("action", who, row.created_at, f"{verb} {rest}".strip())
+
+
+async def ticket_page(conn: AsyncConnection, ticket_id: int) -> tuple[Any, Any, Any, list[Entry]] | None:
+    """A ticket, its practitioner, its assignee's name and its thread (notes and actions are internal)."""
+    ticket = (await conn.execute(select(T).where(T.c.id == ticket_id))).first()
+    if ticket is None:
+        return None
+    person = (await conn.execute(select(P).where(P.c.id == ticket.person_id))).first()
+    assignee = (await conn.execute(select(P.c.display_name).where(P.c.id == ticket.assignee_id))).scalar()
+    rows = await conn.execute(
+        select(M.c.kind, M.c.text, M.c.created_at, P.c.display_name, P.c.role).outerjoin(P, P.c.id == M.c.person_id)
+        .where(M.c.ticket_id == ticket_id, M.c.kind.in_(("text", "command", "note"))).order_by(M.c.id))
+    thread = [entry for r in rows if (entry := thread_entry(r)) is not None]
+    return ticket, person, assignee, thread
+
+
+async def bot_answers(conn: AsyncConnection, chat_id: str, after: int) -> list[str]:
+    """What the bot answered a staff member's web actions since outbox row `after`."""
+    return [r.text for r in await conn.execute(select(O.c.text).where(
+        O.c.channel == "web", O.c.chat_id == chat_id, O.c.id > after).order_by(O.c.id).limit(5))]
+
+
+async def last_outbox_id(conn: AsyncConnection) -> int:
+    """The newest outbox row's id (0 when empty)."""
+    return int((await conn.execute(select(func.max(O.c.id)))).scalar() or 0)
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC of a day."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+async def overview(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime,
+                   days: int = 30) -> dict[str, Any]:
+    """The dashboard's first screen: service levels of the last `days`, backlog by age, today's SLA events."""
+    report = await sla_report(conn, config, sla, now, since=(now - timedelta(days=days)).date())
+    today = list(await conn.execute(
+        select(E.c.kind, E.c.ticket_id, E.c.deadline, E.c.fired_at, T.c.queue_id)
+        .join(T, T.c.id == E.c.ticket_id)
+        .where(E.c.fired_at >= day_start(now.date()), E.c.kind.in_(("breach", "warning")))
+        .order_by(E.c.fired_at.desc()).limit(100)))
+    counts = Counter(r.kind for r in today)
+    return {"report": report, "days": days, "today": today, "breaches": counts["breach"],
+            "warnings": counts["warning"]}
+
+
+def week_start(moment: datetime) -> date:
+    """The Monday of a moment's week."""
+    day = moment.date()
+    return day - timedelta(days=day.weekday())
+
+
+async def chart_data(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime) -> dict[str, Any]:
+    """The figures behind the charts, over the last WEEKS weeks."""
+    first = week_start(now) - timedelta(weeks=WEEKS - 1)
+    weeks = [first + timedelta(weeks=n) for n in range(WEEKS)]
+    labels = [w.strftime("%d %b") for w in weeks]
+    index = {w: n for n, w in enumerate(weeks)}
+    row: Any
+    per_queue = {q: [0.0] * WEEKS for q in config.queue_ids}
+    for r in await conn.execute(select(T.c.queue_id, T.c.created_at).where(T.c.created_at >= day_start(first))):
+        if r.queue_id in per_queue:
+            per_queue[r.queue_id][index[week_start(r.created_at)]] += 1
+    trend: dict[str, list[float | None]] = {"first response": [], "resolution": []}
+    for week in weeks:
+        overall = (await sla_report(conn, config, sla, now, since=week, until=week + timedelta(days=6))).rows[-1]
+        trend["first response"].append(overall.first_response_pct)
+        trend["resolution"].append(overall.resolution_pct)
+    whole = (await sla_report(conn, config, sla, now, since=first)).rows[-1]
+    spread = Counter(next(label for limit, label in FIRST_RESPONSE_BUCKETS if limit is None or h < limit)
+                     for h in whole.first_response_hours)
+    asked = [0] * WEEKS
+    deflected = [0] * WEEKS
+    false = [0] * WEEKS
+    for row in await conn.execute(select(D.c.decision, D.c.feedback, D.c.created_at)
+                                  .where(D.c.created_at >= day_start(first))):
+        n = index[week_start(row.created_at)]
+        asked[n] += 1
+        if row.decision == "answer":
+            deflected[n] += 1
+            false[n] += int(row.feedback == "false_deflection")
+    rates: dict[str, list[float | None]] = {
+        "deflection": [100 * d / a if a else None for d, a in zip(deflected, asked, strict=True)],
+        "false deflection": [100 * f / d if d else None for f, d in zip(false, deflected, strict=True)]}
+    top = [(r.top_entry_id, float(r.n)) for r in await conn.execute(
+        select(D.c.top_entry_id, func.count().label("n")).where(
+            D.c.decision == "answer", D.c.created_at >= day_start(first), D.c.top_entry_id.is_not(None))
+        .group_by(D.c.top_entry_id).order_by(func.count().desc(), D.c.top_entry_id).limit(10))]
+    return {"labels": labels, "per_queue": per_queue, "trend": trend, "target": config.service_levels.
+            compliance_target, "spread": [(label, float(spread[label])) for _, label in FIRST_RESPONSE_BUCKETS],
+            "rates": rates, "top": top}
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """The ticket list's filters (all optional)."""
+
+    queue: str = ""
+    state: str = ""
+    search: str = ""
+    page: int = 1
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """Add the filters to a ticket query."""
+        if self.queue:
+            query = query.where(T.c.queue_id == self.queue)
+        if self.state:
+            query = query.where(T.c.state == self.state)
+        if self.search:
+            needle = f"%{self.search.lower()}%"
+            conditions: list[Any] = [func.lower(T.c.question).like(needle)]
+            if self.search.lstrip("#").isdigit():
+                conditions.append(T.c.id == int(self.search.lstrip("#")))
+            query = query.where(or_(*conditions))
+        return query
+
+
+async def ticket_list(conn: AsyncConnection, filters: TicketFilter, limit: int | None = PAGE) -> tuple[list[Any], int]:
+    """One page of tickets (newest first) and how many match."""
+    total = (await conn.execute(filters.apply(select(func.count()).select_from(T)))).scalar_one()
+    query = filters.apply(select(*_LIST, P.c.display_name.label("assignee"))
+                          .outerjoin(P, P.c.id == T.c.assignee_id)).order_by(T.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit).offset((filters.page - 1) * limit)
+    return list(await conn.execute(query)), int(total)
+
+
+async def experts(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
+    """Every expert with their queues, open load and away status."""
+    load = {r.assignee_id: r.n for r in await conn.execute(
+        select(T.c.assignee_id, func.count().label("n")).where(T.c.state.in_(OPEN_STATES),
+                                                               T.c.assignee_id.is_not(None))
+        .group_by(T.c.assignee_id))}
+    queues: dict[int, list[str]] = {}
+    for r in await conn.execute(select(QM.c.person_id, QM.c.queue_id, QM.c.is_lead).order_by(QM.c.queue_id)):
+        queues.setdefault(r.person_id, []).append(r.queue_id + (" (lead)" if r.is_lead else ""))
+    people = await conn.execute(select(P.c.id, P.c.display_name, P.c.handle, P.c.role, P.c.timezone, P.c.away_until)
+                                .where(P.c.role.in_(("expert", "secretariat"))).order_by(P.c.display_name))
+    return [{"name": r.display_name, "handle": r.handle, "role": r.role, "timezone": r.timezone,
+             "queues": queues.get(r.id, []), "load": load.get(r.id, 0),
+             "away": r.away_until if r.away_until is not None and r.away_until > now else None} for r in people]
+
+
+def compliance_rows(report: SlaReport) -> list[Any]:
+    """The report's rows, the overall one last and named."""
+    return [r for r in report.rows if r.queue != ALL] + [r for r in report.rows if r.queue == ALL]
+
+
+def tickets_csv(rows: list[Any]) -> str:
+    """Tickets as CSV: one line each, UTC times in ISO format."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "queue", "state", "priority", "language", "created_at", "assignee", "breached",
+                     "next_due", "question"])
+    for r in rows:
+        due = next_due(r)
+        writer.writerow([r.id, r.queue_id, r.state, r.priority, r.language, r.created_at.isoformat(),
+                         r.assignee or "", int(r.breached), due.isoformat() if due else "", r.question])
+    return out.getvalue()

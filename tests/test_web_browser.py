@@ -1,0 +1,108 @@
+"""Browser tests: Playwright drives Debian's Chromium against the real HTTP server (screenshots in tests/artifacts)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.http import HttpServer
+from bot.settings import Settings
+from tests.desk import Desk, start_desk
+from tests.webdesk import ENERGY_QUESTION, FAQ_QUESTION, http_app, login_token
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 375, "height": 760}
+WAIT = 10_000  # ms
+
+
+def _require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("HELPDESK_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+async def served(sqlite_settings: Settings) -> AsyncIterator[tuple[Desk, str]]:
+    """A help desk with its drainer running, served on a free local port."""
+    _require_chromium()
+    desk = await start_desk(sqlite_settings)
+    await desk.staff("amina")
+    await desk.staff("sam", role="secretariat")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = HttpServer(http_app(desk), "127.0.0.1", port)
+    await server.start()
+    assert desk.app.drainer is not None
+    await desk.app.drainer.start()
+    try:
+        yield desk, f"http://127.0.0.1:{port}"
+    finally:
+        await server.stop()
+        await desk.app.stop()
+
+
+async def test_chat_inbox_and_dashboard_in_chromium(served: tuple[Desk, str]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    desk, url = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        practitioner = await (await chromium.new_context(viewport=DESKTOP)).new_page()
+        await practitioner.goto(f"{url}/chat")
+        question = practitioner.get_by_label("Your question")
+        await question.fill(FAQ_QUESTION)
+        await question.press("Enter")
+        await expect(practitioner.locator(".msg.bot").first).to_contain_text("transparency", ignore_case=True,
+                                                                             timeout=WAIT)
+        await question.fill(ENERGY_QUESTION)
+        await practitioner.get_by_role("button", name="Send").click()
+        await expect(practitioner.locator(".msg.bot", has_text="ENERGY queue")).to_be_visible(timeout=WAIT)
+        await practitioner.screenshot(path=ARTIFACTS / "chat-desktop.png", full_page=True)
+
+        expert = await (await chromium.new_context(viewport=DESKTOP)).new_page()
+        await expert.goto(f"{url}/login?token={await login_token(desk, 'amina')}")
+        await expert.get_by_role("button", name="Sign in").click()
+        await expect(expert.get_by_role("heading", name="Inbox")).to_be_visible()
+        await expert.screenshot(path=ARTIFACTS / "inbox-desktop.png", full_page=True)
+        await expert.get_by_role("link", name="irrigation pumps").first.click()
+        await expert.get_by_role("button", name="Claim").click()
+        await expect(expert.locator(".flash")).to_contain_text("is yours")
+        await expert.get_by_label("Reply to the practitioner").fill("Use a block tariff with prepaid metering.")
+        await expert.get_by_role("button", name="Send reply").click()
+        await expert.screenshot(path=ARTIFACTS / "ticket-desktop.png", full_page=True)
+        await expect(practitioner.locator(".msg.bot", has_text="block tariff")).to_be_visible(timeout=WAIT)  # live
+        await practitioner.screenshot(path=ARTIFACTS / "chat-answered-desktop.png", full_page=True)
+
+        await practitioner.goto(f"{url}/dashboard")
+        await expect(practitioner.get_by_role("heading", name="Please sign in")).to_be_visible()
+        await practitioner.screenshot(path=ARTIFACTS / "dashboard-refused.png")
+
+        for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            secretariat = await (await chromium.new_context(viewport=viewport)).new_page()
+            await secretariat.goto(f"{url}/login?token={await login_token(desk, 'sam')}")
+            await secretariat.get_by_role("button", name="Sign in").click()
+            await expect(secretariat.get_by_role("heading", name="Overview")).to_be_visible()
+            await secretariat.screenshot(path=ARTIFACTS / f"dashboard-{name}.png", full_page=True)
+            await secretariat.goto(f"{url}/dashboard/charts")
+            await expect(secretariat.locator("figure.chart > svg")).to_have_count(5)
+            await secretariat.screenshot(path=ARTIFACTS / f"charts-{name}.png", full_page=True)
+            await secretariat.goto(f"{url}/chat")
+            await secretariat.screenshot(path=ARTIFACTS / f"chat-{name}.png", full_page=True)
+            width = await secretariat.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"the chat scrolls sideways at {viewport['width']} px"
+        await chromium.close()
+    shutil.copy(ARTIFACTS / "dashboard-desktop.png", ROOT / "docs" / "dashboard.png")
