@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-run: install  ## migrate, load the starter KB and chat with the help desk in this terminal
+run: install  ## migrate, load the starter KB; web chat + dashboard on :8080 and the console chat in this terminal
 	$(BIN)/helpdesk db upgrade
 	$(BIN)/helpdesk kb import kb/content
 	$(BIN)/helpdesk console
@@ -30,6 +30,7 @@ bench: install  ## benchmarks (print figures; not part of `make test`)
 	$(BIN)/python bench/kb.py
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/sla_sweep.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) helpdesk.db helpdesk.db-wal helpdesk.db-shm .mypy_cache .ruff_cache .pytest_cache

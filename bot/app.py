@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -84,7 +85,8 @@ class HelpDesk:
                                  limiter=InboundLimiter(self.config.service.messages_per_minute),
                                  web_url=self.settings.public_url)
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
-                                     on_delivery=partial(record_reachability, self.services))
+                                     on_delivery=partial(record_reachability, self.services),
+                                     lease=timedelta(seconds=self.settings.outbox_lease_seconds))
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
                                  on_commit=self.drainer.wake)
         await self.pipeline.start()

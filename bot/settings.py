@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # One batching worker measured fastest on both databases (bigger batches, fewer commits);
     # more workers only help when the database, not this process, is the bottleneck.
     pipeline_workers: int = Field(default=1, ge=1, le=32)
+    # How long a send may take before another round (or process) assumes it crashed and sends again.
+    outbox_lease_seconds: float = Field(default=60, gt=0)
 
     @property
     def telegram_enabled(self) -> bool:

@@ -192,7 +192,7 @@ def kb_approve(draft_id: int,
     except kb_drafts.DraftError as exc:
         raise fail(str(exc)) from None
     console.print(f"draft #{draft_id} approved as FAQ entry {entry.id} ({entry.queue}, {entry.lang}); "
-                  "running bots pick it up on their next KB reload", markup=False)
+                  "running bots answer with it after a restart (approve in chat to use it at once)", markup=False)
 
 
 def kb_reject(draft_id: int) -> None:

@@ -26,6 +26,7 @@ from bot.db.models import Outbox, table
 log = logging.getLogger(__name__)
 O = table(Outbox)  # noqa: E741
 LEASE = timedelta(seconds=60)
+MARK_EVERY = 0.02  # seconds between commits of delivered rows during a round
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 300.0
 MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
@@ -71,8 +72,9 @@ class OutboxDrainer:
 
     def __init__(self, engine: AsyncEngine, channels: Mapping[str, ChannelSender], clock: Clock,
                  batch: int = 200, concurrency: int = 32, poll_seconds: float = 1.0,
-                 on_delivery: DeliveryHook | None = None) -> None:
+                 on_delivery: DeliveryHook | None = None, lease: timedelta = LEASE) -> None:
         self._engine = engine
+        self._lease = lease
         self._on_delivery = on_delivery
         self._channels = channels
         self._clock = clock
@@ -115,7 +117,11 @@ class OutboxDrainer:
             self._wake.clear()
 
     async def drain_once(self) -> int:
-        """Claim and send one round of due rows; return how many were handled."""
+        """Claim and send one round of due rows; return how many were handled.
+
+        Sent rows are marked every MARK_EVERY seconds while the round goes on, not at its end: a
+        crash can then re-send only the rows delivered in the last few milliseconds.
+        """
         rows = await self._claim()
         if not rows:
             return 0
@@ -124,31 +130,42 @@ class OutboxDrainer:
             chats[(row.channel, row.chat_id)].append(row)
         refs = await self._posted_refs(rows)
         unreachable: list[Any] = []
-        results = await asyncio.gather(*(self._send_chat(chat_rows, refs, unreachable)
-                                         for chat_rows in chats.values()))
-        sent = [u for chat in results for u in chat if u["status"] == "sent"]
+        marks: list[tuple[Any, dict[str, Any]]] = []
+        sending = asyncio.gather(*(self._send_chat(chat_rows, refs, unreachable, marks)
+                                   for chat_rows in chats.values()))
+        while not sending.done():
+            await asyncio.wait([sending], timeout=MARK_EVERY)
+            await self._mark_sent(marks)
+        results = sending.result()
         async with self._engine.begin() as conn:
-            if self._on_delivery is not None:
-                delivered = {u["id"] for u in sent}
-                await self._on_delivery(conn, [r for r in rows if r.id in delivered], unreachable)
-            if sent:  # the common case, one statement for the whole round
-                await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
-                    status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None,
-                    error=None), [{"row_id": u["id"], "at": u["sent_at"], "ext": u["external_id"]} for u in sent])
-                scrub = [r.id for r in rows if r.ref == SCRUB and r.id in {u["id"] for u in sent}]
-                if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
-                    await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))
+            if self._on_delivery is not None and unreachable:
+                await self._on_delivery(conn, [], unreachable)
             for (channel, chat_id), updates in zip(chats, results, strict=True):
                 for values in updates:
-                    if values["status"] != "sent":
-                        await conn.execute(update(O).where(O.c.id == values["id"])
-                                           .values({k: v for k, v in values.items() if k != "id"}))
+                    await conn.execute(update(O).where(O.c.id == values["id"])
+                                       .values({k: v for k, v in values.items() if k != "id"}))
                 postponed = [u["next_attempt_at"] for u in updates if u["status"] == "pending"]
                 if postponed:  # later rows of this chat wait too, so the chat keeps its order
                     await conn.execute(update(O).where(
                         O.c.channel == channel, O.c.chat_id == chat_id, O.c.status == "pending",
                         O.c.next_attempt_at < postponed[0]).values(next_attempt_at=postponed[0]))
         return len(rows)
+
+    async def _mark_sent(self, marks: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Record the rows delivered since the last call, in one statement."""
+        if not marks:
+            return
+        batch = marks[:]
+        del marks[: len(batch)]
+        async with self._engine.begin() as conn:
+            if self._on_delivery is not None:
+                await self._on_delivery(conn, [row for row, _ in batch], [])
+            await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
+                status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None, error=None),
+                [{"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]} for row, u in batch])
+            scrub = [row.id for row, _ in batch if row.ref == SCRUB]
+            if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
+                await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))
 
     async def _claim(self) -> list[Any]:
         now = self._clock.now()
@@ -160,7 +177,7 @@ class OutboxDrainer:
             if conn.dialect.name == "postgresql":
                 ids = ids.with_for_update(skip_locked=True)
             claimed = (update(O).where(O.c.id.in_(ids.scalar_subquery()))
-                       .values(status="sending", lease_until=now + LEASE, attempts=O.c.attempts + 1)
+                       .values(status="sending", lease_until=now + self._lease, attempts=O.c.attempts + 1)
                        .returning(*O.c))
             rows = list(await conn.execute(claimed))
         rows.sort(key=lambda r: r.id)
@@ -178,8 +195,11 @@ class OutboxDrainer:
             return {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
 
     async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]],
-                         unreachable: list[Any]) -> list[dict[str, Any]]:
-        """Send one chat's rows in order (a backlog of one ticket as one post); stop at the first that must wait."""
+                         unreachable: list[Any], marks: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Send one chat's rows in order (a backlog of one ticket as one post); stop at the first that must wait.
+
+        Delivered rows go to `marks`; the rows that failed or must wait are returned.
+        """
         out: list[dict[str, Any]] = []
         async with self._limit:
             posts = merge_backlog(rows)
@@ -207,8 +227,7 @@ class OutboxDrainer:
                 self.sent += len(group)
                 if row.kind == "send" and row.ref:
                     refs[(row.ticket_id, row.channel, row.chat_id, row.ref)] = ("sent", external_id)
-                out.extend({"id": r.id, "status": "sent", "sent_at": self._clock.now(),
-                            "external_id": external_id, "lease_until": None, "error": None} for r in group)
+                marks.extend((r, {"sent_at": self._clock.now(), "external_id": external_id}) for r in group)
         return out
 
 

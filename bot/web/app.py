@@ -50,6 +50,7 @@ P, I = table(Person), table(Identity)  # noqa: E741
 MAX_TEXT = 4000  # characters of one chat message
 CHAT_POSTS = 20  # chat messages one IP may send per CHAT_WINDOW seconds
 CHAT_WINDOW = 60.0
+MAX_ADDRESSES = 10_000  # addresses the chat limiter remembers before it forgets the quiet ones
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream
 OPS = ("claim", "release", "transfer", "resolve", "reply", "note")  # the inbox's forms, as chat commands
 STATES = ("new", "open", "waiting", "resolved", "closed")
@@ -66,6 +67,8 @@ class IpLimiter:
     def retry_after(self, address: str) -> int:
         """0 when the request may go ahead (and is counted), else the seconds to wait."""
         now = time.monotonic()
+        if len(self._hits) > MAX_ADDRESSES:  # forget addresses that went quiet
+            self._hits = defaultdict(deque, {a: h for a, h in self._hits.items() if h and h[-1] > now - self.window})
         hits = self._hits[address]
         while hits and hits[0] <= now - self.window:
             hits.popleft()

@@ -1,4 +1,4 @@
-"""A TCP proxy a test can cut and restore, to simulate a database outage."""
+"""A TCP proxy that can be cut and restored, to simulate a database outage (tests and the soak benchmark)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class CuttableProxy:
         self.port = 0
 
     async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 (a free port unless given)."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -30,6 +31,7 @@ class CuttableProxy:
         self._writers.clear()
 
     async def restore(self) -> None:
+        """Listen again on the same port."""
         await self.start(self.port)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,0 +1,193 @@
+"""Soak: practitioner messages through the fake Telegram server into `helpdesk run`, under faults.
+
+Faults: 429 storms and 5xx from the Bot API, slow answers, `kill -9` of the app (restarted each
+time), and, on PostgreSQL, database outages (a TCP proxy in front of the server is cut for a few
+seconds). Every message is a greeting whose answer is one reply, so each chat must end with
+exactly as many replies as it sent messages. Prints messages sent, stored, replies delivered,
+lost, duplicated, and throughput.
+
+usage: python bench/soak.py [--n 100000] [--users 5000] [--kills 5] [--storms 3] [--db sqlite|postgres]
+       [--outages 2] [--rate 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bot.fakes.proxy import CuttableProxy  # noqa: E402
+from bot.fakes.telegram import FakeTelegram  # noqa: E402
+
+HELPDESK = Path(sys.executable).parent / "helpdesk"
+PG_URL = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+GREETINGS = ("hello", "hola", "bonjour", "thanks", "gracias", "merci")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class App:
+    """`helpdesk run` as a subprocess that can be killed and restarted."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env = {**os.environ, **env, "HELPDESK_HTTP_PORT": str(_free_port()), "PTB_TIMEDELTA": "1"}
+        self.workdir = workdir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log = workdir / "run.log"
+
+    async def start(self) -> None:
+        with self.log.open("a") as log:
+            self.proc = await asyncio.create_subprocess_exec(str(HELPDESK), "run", env=self.env, stdout=log,
+                                                             stderr=log, cwd=self.workdir)
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    url = f"http://127.0.0.1:{self.env['HELPDESK_HTTP_PORT']}/healthz"
+                    if (await client.get(url)).status_code == 200:
+                        return
+                if self.proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"helpdesk run did not start:\n{self.log.read_text()[-3000:]}")
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.proc.wait(), 30)
+
+
+def _admin(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(HELPDESK), *args], env={**os.environ, **env}, check=True, capture_output=True)
+
+
+async def _stored(database_url: str, schema: str | None) -> int:
+    from sqlalchemy import func, select
+
+    from bot.db.engine import create_engine
+    from bot.db.models import Message, table
+
+    engine = create_engine(database_url, schema=schema)
+    try:
+        async with engine.connect() as conn:
+            m = table(Message)
+            return int((await conn.execute(select(func.count()).select_from(m).where(m.c.direction == "in")))
+                       .scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: str, rate: float,
+               lease: float = 3.0, settle_timeout: float = 120.0) -> dict[str, Any]:
+    """Run the soak and return its figures (lost and duplicated must be 0)."""
+    rng = random.Random(11)
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    proxy: CuttableProxy | None = None
+    schema = None
+    if db == "postgres":
+        import asyncpg
+
+        url = make_url(PG_URL)
+        schema = f"soak_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.close()
+        proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+        await proxy.start()
+        database_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    else:
+        database_url = f"sqlite+aiosqlite:///{workdir / 'soak.db'}"
+    tg = FakeTelegram()
+    await tg.start()
+    env = {"DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
+           "OUTBOX_LEASE_SECONDS": str(lease), "LOG_LEVEL": "WARNING"}
+    if schema:
+        env["DATABASE_SCHEMA"] = schema
+    _admin(env, "db", "upgrade")
+    _admin(env, "kb", "import", str(ROOT / "kb" / "content"))
+    app = App(env, workdir)
+    await app.start()
+    expected: dict[int, int] = {}
+    kill_at = sorted(rng.sample(range(n // 10, n), kills)) if kills else []
+    storm_at = sorted(rng.sample(range(n // 10, n), storms)) if storms else []
+    outage_at = sorted(rng.sample(range(n // 10, n), outages)) if outages and proxy else []
+    started = time.monotonic()
+    try:
+        for i in range(n):
+            chat = 10_000 + rng.randrange(users)
+            tg.user_sends(chat, rng.choice(GREETINGS))
+            expected[chat] = expected.get(chat, 0) + 1
+            if i in storm_at:
+                tg.inject(method="sendMessage", status=429, times=300, retry_after=1)
+                tg.inject(method="sendMessage", status=502, times=100)
+            if i in kill_at:
+                await app.kill()
+                await app.start()
+            if i in outage_at and proxy is not None:
+                await proxy.cut()
+                await asyncio.sleep(3)
+                await proxy.restore()
+            await asyncio.sleep(1 / rate)
+        deadline = time.monotonic() + settle_timeout
+        while time.monotonic() < deadline:
+            if all(len(tg.sent(chat)) >= count for chat, count in expected.items()):
+                break
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(lease + 1)  # anything re-sent after a crash would arrive by now
+        wall = time.monotonic() - started
+        replies = {chat: len(tg.sent(chat)) for chat in expected}
+        stored = await _stored(database_url, schema)
+    finally:
+        await app.stop()
+        await tg.stop()
+        if proxy is not None:
+            await proxy.cut()
+    lost = sum(max(0, count - replies[chat]) for chat, count in expected.items())
+    duplicated = sum(max(0, replies[chat] - count) for chat, count in expected.items())
+    return {"db": db, "messages_sent": n, "stored": stored, "replies_delivered": sum(replies.values()),
+            "lost": lost, "duplicated": duplicated, "kills": kills, "storms": storms, "db_outages": len(outage_at),
+            "msg_per_s": round(n / wall, 1), "seconds": round(wall, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--storms", type=int, default=3)
+    ap.add_argument("--outages", type=int, default=2)
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
+    ap.add_argument("--rate", type=float, default=300.0, help="messages offered per second")
+    a = ap.parse_args()
+    print(json.dumps(asyncio.run(soak(a.n, a.users, a.kills, a.storms, a.outages, a.db, a.rate))))
+
+
+if __name__ == "__main__":
+    main()
