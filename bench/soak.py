@@ -35,7 +35,7 @@ import httpx  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.fakes.proxy import CuttableProxy  # noqa: E402
-from bot.fakes.telegram import FakeTelegram  # noqa: E402
+from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
 HELPDESK = Path(sys.executable).parent / "helpdesk"
 PG_URL = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -105,7 +105,8 @@ async def _stored(database_url: str, schema: str | None) -> int:
 
 
 async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: str, rate: float,
-               lease: float = 3.0, settle_timeout: float = 120.0) -> dict[str, Any]:
+               lease: float = 3.0, settle_timeout: float = 120.0, errors_in_storm: int = 100,
+               throttled_in_storm: int = 300) -> dict[str, Any]:
     """Run the soak and return its figures (lost and duplicated must be 0)."""
     rng = random.Random(11)
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
@@ -124,10 +125,12 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
         database_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     else:
         database_url = f"sqlite+aiosqlite:///{workdir / 'soak.db'}"
-    tg = FakeTelegram()
+    # Per-chat limits as on Telegram; the global 30/s lifted (as Telegram does for paid broadcasts),
+    # otherwise the soak only measures that limit.
+    tg = FakeTelegram(rate_limits=RateLimits(global_per_second=1_000_000))
     await tg.start()
     env = {"DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
-           "OUTBOX_LEASE_SECONDS": str(lease), "LOG_LEVEL": "WARNING"}
+           "OUTBOX_LEASE_SECONDS": str(lease), "LOG_LEVEL": "WARNING", "TELEGRAM_MAX_PER_SECOND": "100000"}
     if schema:
         env["DATABASE_SCHEMA"] = schema
     _admin(env, "db", "upgrade")
@@ -145,8 +148,8 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
             tg.user_sends(chat, rng.choice(GREETINGS))
             expected[chat] = expected.get(chat, 0) + 1
             if i in storm_at:
-                tg.inject(method="sendMessage", status=429, times=300, retry_after=1)
-                tg.inject(method="sendMessage", status=502, times=100)
+                tg.inject(method="sendMessage", status=429, times=throttled_in_storm, retry_after=1)
+                tg.inject(method="sendMessage", status=502, times=errors_in_storm)
             if i in kill_at:
                 await app.kill()
                 await app.start()
