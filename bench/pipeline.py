@@ -13,18 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.pgschema import PG_DSN, pg_settings  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
@@ -34,7 +33,6 @@ from bot.settings import Settings  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
 
 CEILING = ROOT.parent / "shared" / "bench" / "pipeline_ceiling.py"
-PG_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -93,18 +91,8 @@ def ceiling(n: int, senders: int) -> list[dict[str, object]]:
 
 
 async def postgres(n: int, senders: int, users: int) -> dict[str, object]:
-    import asyncpg
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_DSN)
-    await conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        url = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
-        return await run(Settings(database_url=url, database_schema=schema, _env_file=None),  # type: ignore[call-arg]
-                         n, senders, users)
-    finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        await conn.close()
+    async with pg_settings() as settings:
+        return await run(settings, n, senders, users)
 
 
 def main() -> None:

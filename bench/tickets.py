@@ -12,11 +12,9 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
+from bench.pgschema import pg_settings  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
@@ -32,7 +31,6 @@ from bot.db import migrate  # noqa: E402
 from bot.db.models import Identity, Person, QueueMember, Ticket, table  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
-PG_DSN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 QUESTION = "We need advice on solar irrigation pumping tariffs for remote farms, case {n}"
 
 
@@ -101,18 +99,8 @@ async def run(settings: Settings, n: int, experts: int) -> dict[str, object]:
 
 
 async def postgres(n: int, experts: int) -> dict[str, object]:
-    import asyncpg
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_DSN)
-    await conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        url = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
-        return await run(Settings(database_url=url, database_schema=schema, _env_file=None),  # type: ignore[call-arg]
-                         n, experts)
-    finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        await conn.close()
+    async with pg_settings() as settings:
+        return await run(settings, n, experts)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -92,26 +93,26 @@ async def list_tickets(ctx: Context, where: object, empty_key: str) -> None:
     ctx.reply("\n".join(line(ctx, v) for v in views) if views else ctx.t(empty_key))
 
 
-async def held(ctx: Context, ticket_id: int) -> TicketView | None:
-    """The ticket when the sender may handle it (assignee, lead or secretariat), else a refusal."""
+async def _permitted(ctx: Context, ticket_id: int, allowed: Callable[[Context, TicketView], Awaitable[bool]],
+                     refusal: str) -> TicketView | None:
+    """The ticket when `allowed` says the sender may act on it, else a refusal (or 'no such ticket')."""
     ticket = await tickets.fetch(ctx, ticket_id)
     if ticket is None:
         return None
-    if not await tickets.may_handle(ctx, ticket):
-        tickets.refuse(ctx, ticket_id, "ticket.not_yours")
+    if not await allowed(ctx, ticket):
+        tickets.refuse(ctx, ticket_id, refusal)
         return None
     return ticket
+
+
+async def held(ctx: Context, ticket_id: int) -> TicketView | None:
+    """The ticket when the sender may handle it (assignee, lead or secretariat), else a refusal."""
+    return await _permitted(ctx, ticket_id, tickets.may_handle, "ticket.not_yours")
 
 
 async def led(ctx: Context, ticket_id: int) -> TicketView | None:
     """The ticket when the sender leads its queue or is secretariat, else a refusal."""
-    ticket = await tickets.fetch(ctx, ticket_id)
-    if ticket is None:
-        return None
-    if not await tickets.may_lead(ctx, ticket):
-        tickets.refuse(ctx, ticket_id, "ticket.leads_only")
-        return None
-    return ticket
+    return await _permitted(ctx, ticket_id, tickets.may_lead, "ticket.leads_only")
 
 
 def is_open(ctx: Context, ticket: TicketView) -> bool:
