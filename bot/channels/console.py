@@ -11,7 +11,7 @@ from bot.core.messages import Button, OutgoingMessage
 
 
 class ConsoleChannel:
-    """Prints what the bot sends; remembers the newest buttons so they can be picked by number."""
+    """Prints what the bot sends; numbers the buttons of one burst of replies so they can be picked by number."""
 
     name = "console"
 
@@ -21,6 +21,10 @@ class ConsoleChannel:
         self.buttons: list[Button] = []
         self._on_output = on_output
 
+    def new_burst(self) -> None:
+        """The person acted: the replies that follow are numbered from 1 again."""
+        self.buttons = []
+
     async def send(self, message: OutgoingMessage) -> str | None:
         """Print one message (an edit is shown as an update of an earlier post)."""
         where = chat_label(message.chat_id)
@@ -28,8 +32,9 @@ class ConsoleChannel:
         self._console.print(f"\n[bold cyan]{prefix}{where}[/bold cyan]", markup=True)
         self._console.print(message.text, markup=False)
         if message.buttons:
-            self.buttons = list(message.buttons)
-            for n, button in enumerate(message.buttons, 1):
+            first = len(self.buttons) + 1
+            self.buttons.extend(message.buttons)
+            for n, button in enumerate(message.buttons, first):
                 self._console.print(f"  [{n}] {button.label}", markup=False)
         if self._on_output is not None:
             self._on_output()

@@ -20,7 +20,7 @@ BANNER = """Local help desk console. Type a question as a practitioner.
   /as expert:NAME    act as an expert (e.g. /as expert:amina — the config lists queues per expert)
   /as secretariat    act as the secretariat (sam)
   /as practitioner[:NAME]   back to a practitioner
-  a number           press that button of the newest message with buttons
+  a number           press that button (the choices under the latest replies)
   /quit              leave"""
 
 
@@ -132,5 +132,6 @@ async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
             msg = session.incoming(action=channel.buttons[index].action)
         else:
             msg = session.incoming(text=line)
+        channel.new_burst()
         await app.submit(msg)
         await asyncio.sleep(0.2)  # let the drainer print the replies before the next prompt
