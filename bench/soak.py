@@ -133,8 +133,9 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
            "OUTBOX_LEASE_SECONDS": str(lease), "LOG_LEVEL": "WARNING", "TELEGRAM_MAX_PER_SECOND": "100000"}
     if schema:
         env["DATABASE_SCHEMA"] = schema
-    _admin(env, "db", "upgrade")
-    _admin(env, "kb", "import", str(ROOT / "kb" / "content"))
+    direct = {**env, "DATABASE_URL": PG_URL} if proxy is not None else env  # the proxy runs in this event loop
+    _admin(direct, "db", "upgrade")
+    _admin(direct, "kb", "import", str(ROOT / "kb" / "content"))
     app = App(env, workdir)
     await app.start()
     expected: dict[int, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -108,3 +109,24 @@ async def test_only_rows_of_own_channels_are_claimed(desk: Desk) -> None:
     drainer = OutboxDrainer(desk.app.engine, {"other": FlakyChannel()}, desk.clock)
     assert await drainer.drain_once() == 0
     assert await statuses(desk) == [("for flaky", "pending")]
+
+
+async def test_a_database_failure_while_recording_a_delivery_sends_nothing_twice(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock, lease=timedelta(seconds=1))
+    await queue_rows(desk, "c1", ["delivered while the database was away"])
+    real_write = drainer._write_marks
+    failures = [ConnectionError("database unreachable")]
+
+    async def flaky_write(batch: list[Any]) -> None:
+        if failures:
+            raise failures.pop()
+        await real_write(batch)
+
+    drainer._write_marks = flaky_write  # type: ignore[method-assign]
+    await drainer.drain_once()
+    assert await statuses(desk) == [("delivered while the database was away", "sending")]
+    desk.clock.advance(timedelta(seconds=2))  # the lease ran out meanwhile
+    await drainer.drain_once()
+    assert channel.delivered == ["delivered while the database was away"]
+    assert await statuses(desk) == [("delivered while the database was away", "sent")]

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ O = table(Outbox)  # noqa: E741
 LEASE = timedelta(seconds=60)
 MARK_EVERY = 0.02  # seconds between commits of delivered rows during a round
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
-MAX_BACKOFF = 300.0
+MAX_BACKOFF = 60.0
 MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
 
 
@@ -84,6 +84,8 @@ class OutboxDrainer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._unmarked: dict[int, tuple[Any, dict[str, Any]]] = {}  # delivered, not yet recorded
+        self._marking_failed = False
         self.sent = 0
 
     def wake(self) -> None:
@@ -122,6 +124,7 @@ class OutboxDrainer:
         Sent rows are marked every MARK_EVERY seconds while the round goes on, not at its end: a
         crash can then re-send only the rows delivered in the last few milliseconds.
         """
+        await self._mark_sent(self._unmarked)  # left over from a round the database interrupted
         rows = await self._claim()
         if not rows:
             return 0
@@ -130,7 +133,7 @@ class OutboxDrainer:
             chats[(row.channel, row.chat_id)].append(row)
         refs = await self._posted_refs(rows)
         unreachable: list[Any] = []
-        marks: list[tuple[Any, dict[str, Any]]] = []
+        marks = self._unmarked
         sending = asyncio.gather(*(self._send_chat(chat_rows, refs, unreachable, marks)
                                    for chat_rows in chats.values()))
         while not sending.done():
@@ -151,12 +154,27 @@ class OutboxDrainer:
                         O.c.next_attempt_at < postponed[0]).values(next_attempt_at=postponed[0]))
         return len(rows)
 
-    async def _mark_sent(self, marks: list[tuple[Any, dict[str, Any]]]) -> None:
-        """Record the rows delivered since the last call, in one statement."""
+    async def _mark_sent(self, marks: dict[int, tuple[Any, dict[str, Any]]]) -> None:
+        """Record the rows delivered since the last call, in one statement.
+
+        If the database fails, the rows stay in memory: they are marked later and never sent again by
+        this process, even when their lease runs out meanwhile (a database outage duplicates nothing).
+        """
         if not marks:
             return
-        batch = marks[:]
-        del marks[: len(batch)]
+        batch = list(marks.values())
+        try:
+            await self._write_marks(batch)
+        except Exception:
+            if not self._marking_failed:
+                log.warning("could not record %d delivered rows yet; will retry", len(batch), exc_info=True)
+            self._marking_failed = True
+            return
+        self._marking_failed = False
+        for row, _ in batch:
+            marks.pop(row.id, None)
+
+    async def _write_marks(self, batch: list[tuple[Any, dict[str, Any]]]) -> None:
         async with self._engine.begin() as conn:
             if self._on_delivery is not None:
                 await self._on_delivery(conn, [row for row, _ in batch], [])
@@ -195,7 +213,8 @@ class OutboxDrainer:
             return {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
 
     async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]],
-                         unreachable: list[Any], marks: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+                         unreachable: list[Any], marks: dict[int, tuple[Any, dict[str, Any]]],
+                         ) -> list[dict[str, Any]]:
         """Send one chat's rows in order (a backlog of one ticket as one post); stop at the first that must wait.
 
         Delivered rows go to `marks`; the rows that failed or must wait are returned.
@@ -205,12 +224,14 @@ class OutboxDrainer:
             posts = merge_backlog(rows)
             for index, group in enumerate(posts):
                 row = group[0]
+                if all(r.id in marks for r in group):  # delivered before; only its record is missing
+                    continue
                 try:
                     message = _outgoing(row, refs, "\n\n".join(r.text for r in group))
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
-                    out.extend(_postpone([r for g in posts[index:] for r in g], until, str(exc)))
+                    out.extend(_postpone(posts[index:], until, str(exc), failures=0))
                     return out
                 except PermanentFailure as exc:
                     log.warning("outbox row %s failed for good: %s", row.id, exc)
@@ -222,12 +243,12 @@ class OutboxDrainer:
                 except Exception as exc:
                     until = self._clock.now() + timedelta(seconds=backoff(row.attempts))
                     log.warning("outbox row %s: %s; retrying", row.id, exc)
-                    out.extend(_postpone([r for g in posts[index:] for r in g], until, repr(exc)))
+                    out.extend(_postpone(posts[index:], until, repr(exc), failures=row.attempts))
                     return out
                 self.sent += len(group)
                 if row.kind == "send" and row.ref:
                     refs[(row.ticket_id, row.channel, row.chat_id, row.ref)] = ("sent", external_id)
-                marks.extend((r, {"sent_at": self._clock.now(), "external_id": external_id}) for r in group)
+                marks.update((r.id, (r, {"sent_at": self._clock.now(), "external_id": external_id})) for r in group)
         return out
 
 
@@ -288,6 +309,13 @@ def _external_id(row: Any, ref: str | None, refs: dict[RefKey, tuple[str, str | 
     return external_id
 
 
-def _postpone(rows: Iterable[Any], until: Any, error: str) -> list[dict[str, Any]]:
-    return [{"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
-             "error": error[:500]} for r in rows]
+def _postpone(posts: list[list[Any]], until: Any, error: str, failures: int) -> list[dict[str, Any]]:
+    """Rows that wait until `until`: the first post's count of consecutive failures becomes `failures`
+    (a rate limit is not a failure: it resets the backoff), later posts were not tried and keep theirs."""
+    out = []
+    for n, group in enumerate(posts):
+        for r in group:
+            attempts = failures if n == 0 else r.attempts - 1  # the claim counted an attempt not made
+            out.append({"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
+                        "attempts": attempts, "error": error[:500]})
+    return out
