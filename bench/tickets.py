@@ -31,7 +31,7 @@ from bot.db import migrate  # noqa: E402
 from bot.db.models import Identity, Person, QueueMember, Ticket, table  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
-QUESTION = "We need advice on solar irrigation pumping tariffs for remote farms, case {n}"
+QUESTION = "Which wind curtailment compensation rules suit a mini-grid tariff in our province, case {n}?"
 
 
 def pct(values: list[float], p: float) -> float:

@@ -61,3 +61,10 @@ async def test_secretariat_blocks_and_unblocks(desk: Desk) -> None:
     spam.sees("/mytickets")
     await sam.says("/block @nobody")
     sam.sees("found nobody")
+
+
+async def test_staff_are_not_throttled(desk: Desk) -> None:
+    amina = await desk.staff("amina")
+    for _ in range(30):
+        await amina.says("/queue")
+        amina.sees("unclaimed")
