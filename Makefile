@@ -31,6 +31,8 @@ bench: install  ## benchmarks (print figures; not part of `make test`)
 	$(BIN)/python bench/channels.py
 	$(BIN)/python bench/sla_sweep.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/tickets.py
+	$(BIN)/python bench/soak.py --n 20000 --users 2000 --kills 3 --storms 2 --outages 2
 
 clean:
 	rm -rf $(VENV) helpdesk.db helpdesk.db-wal helpdesk.db-shm .mypy_cache .ruff_cache .pytest_cache
