@@ -262,11 +262,15 @@ class ServiceInfo(Strict):
     messages_per_minute: int = 20
     max_open_tickets: int = 5
     retention_months: int = 24
+    outbox_warn_minutes: int = 10
+    attachment_types: list[str] = Field(default_factory=lambda: [
+        "image/", "application/pdf", "text/plain", "text/csv", "application/vnd.openxmlformats-officedocument.",
+        "application/vnd.ms-excel", "application/msword", "application/vnd.oasis.opendocument."])
     secretariat_spaces: list[Space] = Field(default_factory=list)
     secretariat: list[str] = Field(default_factory=list)
 
     @field_validator("reopen_days", "max_message_chars", "max_attachment_mb", "messages_per_minute",
-                     "max_open_tickets", "retention_months")
+                     "max_open_tickets", "retention_months", "outbox_warn_minutes")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

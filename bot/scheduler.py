@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.outbox_watch import warn_if_backed_up
 from bot.core.privacy import apply_retention
 from bot.core.reminders import flush_digests
 from bot.core.services import Services
@@ -54,6 +55,8 @@ class SlaScheduler:
                                 coalesce=True, next_run_time=datetime.now(UTC))
         self._scheduler.add_job(self.retention, "interval", hours=6, id="retention", max_instances=1,
                                 coalesce=True, next_run_time=datetime.now(UTC))
+        self._scheduler.add_job(self.watch_outbox, "interval", minutes=1, id="outbox-watch", max_instances=1,
+                                coalesce=True)
         self._scheduler.start()
 
     async def stop(self) -> None:
@@ -75,6 +78,16 @@ class SlaScheduler:
             return
         if count:
             log.info("retention: anonymised %d closed tickets", count)
+
+    async def watch_outbox(self) -> None:
+        """Warn the secretariat when replies have waited too long in the outbox."""
+        try:
+            warned = await warn_if_backed_up(self._engine, self._services, self._services.clock.now())
+        except Exception:
+            log.exception("outbox watch failed")
+            return
+        if warned and self._on_commit is not None:
+            self._on_commit()
 
     async def tick(self) -> None:
         """One round; errors are logged, the next round comes anyway."""

@@ -82,13 +82,18 @@ async def set_feedback(ctx: Context, message_id: int, feedback: str) -> bool:
     return bool(result.rowcount)
 
 
-async def attachment_too_big(ctx: Context) -> bool:
-    """Refuse files over the configured size, with a clear message."""
-    limit = ctx.services.config.service.max_attachment_mb
+async def attachment_refused(ctx: Context) -> bool:
+    """Refuse files over the configured size or of a type not allowed, with a clear message."""
+    service = ctx.services.config.service
     for file in ctx.msg.attachments:
-        if file.size > limit * 1024 * 1024:
-            ctx.reply(ctx.t("input.file_too_big", name=file.name or file.kind, limit=limit))
+        name = file.name or file.kind
+        if file.size > service.max_attachment_mb * 1024 * 1024:
+            ctx.reply(ctx.t("input.file_too_big", name=name, limit=service.max_attachment_mb))
             ctx.audit("input.file_too_big", size=file.size)
+            return True
+        if file.mime and not any(file.mime.startswith(allowed) for allowed in service.attachment_types):
+            ctx.reply(ctx.t("input.file_type", name=name, types=", ".join(service.attachment_types)))
+            ctx.audit("input.file_type", mime=file.mime)
             return True
     return False
 
@@ -102,7 +107,7 @@ def register(router: Router) -> None:
         if is_chatter(text):
             ctx.reply(ctx.t("chatter.reply"))
             return
-        if await attachment_too_big(ctx):
+        if await attachment_refused(ctx):
             return
         if ctx.conversation.state == "new_question":
             ctx.clear_state()

@@ -267,3 +267,14 @@ async def test_file_over_the_size_limit_is_refused_clearly(desk: Desk) -> None:
     await desk.app.submit(msg)
     await desk.settle()
     assert "larger than 20 MB" in desk.channel("telegram").posts["dm-alice"][-1].text
+
+
+async def test_file_of_a_type_not_allowed_is_refused_clearly(desk: Desk) -> None:
+    from bot.core.messages import Attachment, IncomingMessage
+
+    program = Attachment("document", "FILE2", "setup.exe", 2048, "application/x-msdownload")
+    msg = IncomingMessage(channel="telegram", external_id="f2", user_id="alice", chat_id="dm-alice",
+                          text="see attached", attachments=(program,))
+    await desk.app.submit(msg)
+    await desk.settle()
+    assert "type I cannot pass on" in desk.channel("telegram").posts["dm-alice"][-1].text
