@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ServiceConfig, load_config
 from bot.core.actions import ActionSigner
 from bot.core.closed_days import closed_days_by_queue
-from bot.core.knowledge import KnowledgeBase, load_entries
+from bot.core.knowledge import KnowledgeBase, kb_version, load_entries
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import ChannelSender, OutboxDrainer
 from bot.core.pipeline import Outcome, Pipeline
@@ -56,6 +56,7 @@ class HelpDesk:
         self.pipeline: Pipeline | None = None
         self.drainer: OutboxDrainer | None = None
         self.scheduler: SlaScheduler | None = None
+        self._kb_version = ""
         self.secret_key = b""  # signs buttons, web sessions and login links; set by start()
 
     async def check_database(self) -> None:
@@ -79,6 +80,7 @@ class HelpDesk:
             key = self.secret_key = await self._signing_key(conn)
             await sync_config(conn, self.config, self.clock)
             entries = await load_entries(conn)
+            self._kb_version = await kb_version(conn)
             closed = await closed_days_by_queue(conn)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
                                  kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config, closed),
@@ -91,7 +93,8 @@ class HelpDesk:
                                  on_commit=self.drainer.wake)
         await self.pipeline.start()
         self.scheduler = SlaScheduler(self.engine, self.services, self.config.service_levels.sweep_seconds,
-                                      on_commit=self.drainer.wake)
+                                      on_commit=self.drainer.wake,
+                                      on_minute=partial(self.reload_kb, only_if_changed=True))
         if drain:
             await self.drainer.start()
             self.scheduler.start()
@@ -117,12 +120,17 @@ class HelpDesk:
         async with self.engine.begin() as conn:
             await sync_config(conn, self.config, self.clock)
 
-    async def reload_kb(self) -> None:
-        """Rebuild the matcher from the entries now in the database."""
+    async def reload_kb(self, only_if_changed: bool = False) -> bool:
+        """Rebuild the matcher from the entries now in the database (when they changed, if asked)."""
         assert self.services is not None
         async with self.engine.connect() as conn:
+            version = await kb_version(conn)
+            if only_if_changed and version == self._kb_version:
+                return False
             entries = await load_entries(conn)
         self.services.kb = KnowledgeBase(entries, self.config)
+        self._kb_version = version
+        return True
 
     async def _signing_key(self, conn: AsyncConnection) -> bytes:
         if self.settings.helpdesk_secret_key is not None:

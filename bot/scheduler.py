@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -35,11 +35,13 @@ class SlaScheduler:
     """Runs `sla_round` every `seconds` on the event loop of the help desk."""
 
     def __init__(self, engine: AsyncEngine, services: Services, seconds: float,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None,
+                 on_minute: Callable[[], Awaitable[object]] | None = None) -> None:
         self._engine = engine
         self._services = services
         self._seconds = seconds
         self._on_commit = on_commit
+        self._on_minute = on_minute
         self._scheduler: AsyncIOScheduler | None = None
         self._busy = asyncio.Lock()
 
@@ -55,7 +57,7 @@ class SlaScheduler:
                                 coalesce=True, next_run_time=datetime.now(UTC))
         self._scheduler.add_job(self.retention, "interval", hours=6, id="retention", max_instances=1,
                                 coalesce=True, next_run_time=datetime.now(UTC))
-        self._scheduler.add_job(self.watch_outbox, "interval", minutes=1, id="outbox-watch", max_instances=1,
+        self._scheduler.add_job(self.every_minute, "interval", minutes=1, id="minute", max_instances=1,
                                 coalesce=True)
         self._scheduler.start()
 
@@ -79,8 +81,13 @@ class SlaScheduler:
         if count:
             log.info("retention: anonymised %d closed tickets", count)
 
-    async def watch_outbox(self) -> None:
-        """Warn the secretariat when replies have waited too long in the outbox."""
+    async def every_minute(self) -> None:
+        """The minute hook (e.g. pick up FAQ entries changed by the CLI or another process), then the outbox watch."""
+        if self._on_minute is not None:
+            try:
+                await self._on_minute()
+            except Exception:
+                log.exception("minute hook failed")
         try:
             warned = await warn_if_backed_up(self._engine, self._services, self._services.clock.now())
         except Exception:

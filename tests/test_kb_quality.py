@@ -262,3 +262,21 @@ def test_gaps_group_known_clusters() -> None:
     assert found == sorted(sorted(texts) for texts in GROUPS.values())
     assert clusters[0].size == 4 and "readi" in clusters[0].keywords
     assert cluster_questions([]) == []
+
+
+async def test_running_desk_picks_up_entries_changed_elsewhere(sqlite_settings: Settings) -> None:
+    from bot.core.knowledge import import_entries
+    from kb.entry import KBEntry
+
+    desk = await start_desk(sqlite_settings)
+    try:
+        assert not await desk.app.reload_kb(only_if_changed=True)
+        extra = KBEntry(id="zz-cookstoves", question="How do clean cookstove programmes count in an NDC?",
+                        answer="As a mitigation and health measure; see the Clean Cooking Alliance guidance.",
+                        queue="AFOLU", lang="en", source="https://cleancooking.org/")
+        async with desk.app.engine.begin() as conn:  # what `helpdesk kb approve` or another process does
+            await import_entries(conn, [extra], desk.clock.now(), retire_missing=False)
+        assert await desk.app.reload_kb(only_if_changed=True)
+        assert desk.app.services is not None and "zz-cookstoves" in desk.app.services.kb.entries
+    finally:
+        await desk.app.stop()

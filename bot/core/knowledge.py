@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig
@@ -63,6 +63,12 @@ def _entry(row: Any) -> KBEntry:
         owner=row.owner, review_by=row.review_by, topic=row.topic if row.topic != row.id else "",
         origin=row.origin,
     )
+
+
+async def kb_version(conn: AsyncConnection) -> str:
+    """Changes whenever an entry is added, changed, retired or restored (by any process)."""
+    count, latest = (await conn.execute(select(func.count(), func.max(E.c.updated_at)))).one()
+    return f"{count}:{latest.isoformat() if latest else ''}"
 
 
 async def load_entries(conn: AsyncConnection, include_retired: bool = False) -> list[KBEntry]:
