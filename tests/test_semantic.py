@@ -1,0 +1,42 @@
+"""The optional semantic re-ranker, with a toy embedding (the real model is an optional extra)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kb.entry import KBEntry
+from kb.semantic import SemanticReranker
+
+VOCAB = ("bus", "electric", "tariff", "solar", "forest", "carbon", "transit", "buses")
+ENTRIES = [
+    KBEntry(id="ebus", question="How should a city plan the transition to electric buses?", answer="a",
+            queue="TRANSPORT", lang="en"),
+    KBEntry(id="solar", question="How do we set a solar feed-in tariff?", answer="b", queue="ENERGY", lang="en"),
+    KBEntry(id="forest", question="What is a forest reference level?", answer="c", queue="AFOLU", lang="en"),
+]
+
+
+def toy_embed(texts: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+    """Counts of a few words, normalised: 'buses' and 'transit' count as 'bus' (a synonym a model knows)."""
+    rows = []
+    for text in texts:
+        words = text.lower().replace("?", " ").split()
+        vec = np.array([sum(w == v or (v == "bus" and w in ("buses", "transit")) for w in words)
+                        for v in VOCAB], dtype=np.float32) + 1e-6
+        rows.append(vec / np.linalg.norm(vec))
+    return np.vstack(rows)
+
+
+def test_weight_zero_is_the_plain_matcher() -> None:
+    plain = SemanticReranker(ENTRIES, toy_embed, weight=0.0)
+    found = plain.search("electric buses for our city", "en", k=2)
+    assert found[0].entry_id == "ebus"
+
+
+def test_semantic_similarity_moves_scores_and_keeps_order_sensible() -> None:
+    reranker = SemanticReranker(ENTRIES, toy_embed, weight=0.6)
+    found = reranker.search("electric buses for our city", "en", k=3)
+    assert found[0].entry_id == "ebus"
+    assert all(0.0 <= c.score <= 1.0 for c in found)
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+    assert reranker.search("", "en") == []
