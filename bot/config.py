@@ -186,11 +186,16 @@ class ServiceLevels(Strict):
 
 
 class MatcherThresholds(Strict):
-    """When the bot answers, suggests or escalates (scores are calibrated 0..1)."""
+    """When the bot answers, suggests or escalates (scores are calibrated 0..1).
+
+    `languages` holds thresholds for questions in one language (`[matcher.languages.fr]`); a queue's
+    own thresholds still win over them.
+    """
 
     answer: float = 0.80
     margin: float = 0.05
     suggest: float = 0.45
+    languages: dict[str, MatcherThresholds] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ordered(self) -> MatcherThresholds:
@@ -199,6 +204,9 @@ class MatcherThresholds(Strict):
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.suggest > self.answer:
             raise ValueError("suggest must not be above answer")
+        bad = [lang for lang in self.languages if lang not in LANGUAGES]
+        if bad:
+            raise ValueError(f"unsupported language(s) {bad}; use {list(LANGUAGES)}")
         return self
 
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -76,9 +77,17 @@ def kb_tune(directory: Annotated[Path, typer.Argument(help="folder with faq.json
             target_precision: Annotated[float, typer.Option(min=0.5, max=1.0)] = 0.95,
             kb_dir: KbOption = None, config: ConfigOption = None,
             write: Annotated[bool, typer.Option("--write", help="store the thresholds in [matcher]")] = False,
-            as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+            as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+            language: Annotated[str | None, typer.Option(
+                help="tune on this language's queries only; --write stores [matcher.languages.LANG]")] = None,
+            ) -> None:
     """Choose answer/margin/suggest thresholds for a target answer precision (dev split if any)."""
     data = _eval_set(directory, kb_dir)
+    if language is not None:
+        pick = [q for q in (data.dev_queries or data.queries) if q.lang == language]
+        if len(pick) < 20:
+            raise fail(f"only {len(pick)} {language} queries in {directory}: too few to tune on (20 needed)")
+        data = replace(data, queries=tuple(pick), dev_queries=())
     chosen = tune(Matcher(data.entries), data, target_precision)
     if as_json:
         console.print_json(json.dumps({"set": data.name, **chosen.to_dict()}))
@@ -91,7 +100,8 @@ def kb_tune(directory: Annotated[Path, typer.Argument(help="folder with faq.json
     path = _config_path(config)
     values = {"answer": chosen.answer_threshold, "margin": chosen.margin, "suggest": chosen.suggest_threshold}
     try:
-        text, changes = set_matcher_values(path.read_text(encoding="utf-8"), values)
+        section_name = f"matcher.languages.{language}" if language else "matcher"
+        text, changes = set_matcher_values(path.read_text(encoding="utf-8"), values, section_name)
     except (OSError, ValueError) as exc:
         raise fail(f"{path}: {exc}") from None
     path.write_text(text, encoding="utf-8")
@@ -100,11 +110,18 @@ def kb_tune(directory: Annotated[Path, typer.Argument(help="folder with faq.json
     except ConfigError as exc:
         raise fail(f"{path}: written but invalid: {exc}") from None
     for change in changes or ["no change"]:
-        console.print(f"{path}: [matcher] {change}", markup=False)
+        console.print(f"{path}: [{section_name}] {change}", markup=False)
 
 
-def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[str]]:
-    """``text`` with the ``[matcher]`` keys set to ``values`` (3 decimals), comments kept; and what changed."""
+def set_matcher_values(text: str, values: dict[str, float], section_name: str = "matcher",
+                       ) -> tuple[str, list[str]]:
+    """``text`` with the keys of ``[section_name]`` set to ``values`` (3 decimals), comments kept; and what changed.
+
+    A missing ``[matcher.languages.xx]`` table is appended.
+    """
+    if section_name != "matcher" and not re.search(rf"(?m)^\[{re.escape(section_name)}\]", text):
+        body = "".join(f"{k} = {v:.3f}\n" for k, v in values.items())
+        return f"{text.rstrip()}\n\n[{section_name}]\n{body}", ["added"]
     lines = text.splitlines(keepends=True)
     section = None
     found: set[str] = set()
@@ -115,7 +132,7 @@ def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[s
             section = head.group(1).strip()
             continue
         key = re.match(r"^([ \t]*)(\w+)([ \t]*=[ \t]*)([^#\n]*?)([ \t]*)(#.*)?(\n?)$", line)
-        if section != "matcher" or not key or key.group(2) not in values:
+        if section != section_name or not key or key.group(2) not in values:
             continue
         name = key.group(2)
         new = f"{values[name]:.3f}"
@@ -128,7 +145,7 @@ def set_matcher_values(text: str, values: dict[str, float]) -> tuple[str, list[s
         lines[i] = f"{key.group(1)}{name}{key.group(3)}{new}{pad}{comment}{key.group(7)}"
     missing = [k for k in values if k not in found]
     if missing:
-        raise ValueError(f"[matcher] has no line for {', '.join(missing)}")
+        raise ValueError(f"[{section_name}] has no line for {', '.join(missing)}")
     return "".join(lines), changes
 
 

@@ -28,7 +28,9 @@ class KnowledgeBase:
         self.matcher = Matcher(entries)
         self._config = config
         self._default = self._limits(None)
-        self._per_queue = {q: self._limits(q) for q in config.queue_ids}
+        self._per_queue = {q.id: self._limits(q.id) for q in config.queues if q.matcher is not None}
+        self._per_language = {lang: Thresholds(answer=m.answer, margin=m.margin, suggest=m.suggest)
+                              for lang, m in config.matcher.languages.items()}
         self._router = Router({q.id: q.keywords for q in config.queues})
 
     def _limits(self, queue: str | None) -> Thresholds:
@@ -38,7 +40,8 @@ class KnowledgeBase:
     def triage(self, text: str, lang: str) -> TriageResult:
         """What the bot would do with this question."""
         candidates = self.matcher.search(text, lang=lang, k=5)
-        decision, limits = decide(candidates, self._per_queue, self._default)
+        default = self._per_language.get(lang, self._default)  # a queue's own thresholds still win
+        decision, limits = decide(candidates, self._per_queue, default)
         where = self._router.route(text, lang, candidates, limits.suggest)
         return TriageResult(decision, lang, candidates, limits, where)
 
