@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ServiceConfig, load_config
 from bot.core.actions import ActionSigner
 from bot.core.closed_days import closed_days_by_queue
-from bot.core.knowledge import KnowledgeBase, kb_version, load_entries
+from bot.core.knowledge import KnowledgeBase, MatcherFactory, kb_version, load_entries
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import ChannelSender, OutboxDrainer
 from bot.core.pipeline import Outcome, Pipeline
@@ -32,6 +32,8 @@ from bot.db.models import AppSetting, Person, Queue, QueueMember, table
 from bot.scheduler import SlaScheduler
 from bot.settings import Settings
 from handlers import build_router
+from kb.matcher import Matcher
+from kb.semantic import SemanticReranker
 
 log = logging.getLogger(__name__)
 S = table(AppSetting)
@@ -83,7 +85,8 @@ class HelpDesk:
             self._kb_version = await kb_version(conn)
             closed = await closed_days_by_queue(conn)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
-                                 kb=KnowledgeBase(entries, self.config), sla=SlaClock(self.config, closed),
+                                 kb=KnowledgeBase(entries, self.config, matcher_factory(self.settings)),
+                                 sla=SlaClock(self.config, closed),
                                  limiter=InboundLimiter(self.config.service.messages_per_minute),
                                  web_url=self.settings.public_url)
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
@@ -128,7 +131,7 @@ class HelpDesk:
             if only_if_changed and version == self._kb_version:
                 return False
             entries = await load_entries(conn)
-        self.services.kb = KnowledgeBase(entries, self.config)
+        self.services.kb = self.services.kb.rebuilt(entries)
         self._kb_version = version
         return True
 
@@ -169,6 +172,16 @@ async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock
             elif members[key] != lead:
                 await conn.execute(update(QM).where(QM.c.queue_id == q.id, QM.c.person_id == key[1])
                                    .values(is_lead=lead))
+
+
+def matcher_factory(settings: Settings) -> MatcherFactory:
+    """The hybrid matcher, or the semantic re-ranker of the `semantic` extra when its weight is set."""
+    if not settings.helpdesk_semantic_weight:
+        return Matcher
+    from bot.semantic_model import load_embedder  # the optional extra: imported only when asked for
+
+    embed, weight = load_embedder(), settings.helpdesk_semantic_weight
+    return lambda entries: SemanticReranker(entries, embed, weight)
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None,

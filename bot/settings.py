@@ -40,6 +40,8 @@ class Settings(BaseSettings):
         """Where browsers reach the HTTP server (login links, the chat URL)."""
         return (self.helpdesk_public_url or f"http://{self.helpdesk_http_host}:{self.helpdesk_http_port}").rstrip("/")
 
+    # Weight of the optional semantic re-ranker (needs `pip install .[semantic]`); 0 = off.
+    helpdesk_semantic_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     # One batching worker measured fastest on both databases (bigger batches, fewer commits);

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from bot.core import kb_drafts, tickets
 from bot.core.context import Context
-from bot.core.knowledge import KnowledgeBase, load_entries
+from bot.core.knowledge import load_entries
 from bot.core.reports import ALL, Figures, hours_text, percent_text, sla_report
 from bot.core.router import SECRETARIAT, Router, command_args
 from bot.db.models import Person, QueueMember, Ticket, table
@@ -133,7 +133,7 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("kb.not_pending", id=draft_id))
             return
         # the new entry is visible in this transaction: the matcher picks it up at once
-        ctx.services.kb = KnowledgeBase(await load_entries(ctx.conn), ctx.services.config)
+        ctx.services.kb = ctx.services.kb.rebuilt(await load_entries(ctx.conn))
         ctx.audit("kb.approve", draft=draft_id, entry=entry.id)
         ctx.reply(ctx.t("kb.approved", id=draft_id, entry=entry.id))
 

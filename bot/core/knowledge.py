@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,25 +13,39 @@ from bot.config import ServiceConfig
 from bot.db.models import KBEntryRow, KBEntryVersion, table
 from kb.entry import KBEntry
 from kb.matcher import Matcher
+from kb.semantic import SemanticReranker
 from kb.triage import Route, Router, Thresholds, TriageResult, decide
 
 E = table(KBEntryRow)
 V = table(KBEntryVersion)
 
 
-class KnowledgeBase:
-    """Current FAQ entries and the matcher over them; pure once loaded."""
+MatcherFactory = Callable[[Sequence[KBEntry]], Matcher | SemanticReranker]
 
-    def __init__(self, entries: Sequence[KBEntry], config: ServiceConfig) -> None:
+
+class KnowledgeBase:
+    """Current FAQ entries and the matcher over them; pure once loaded.
+
+    `make_matcher` builds the matcher (the hybrid `Matcher` by default; the semantic re-ranker of
+    the `semantic` extra when HELPDESK_SEMANTIC_WEIGHT is set).
+    """
+
+    def __init__(self, entries: Sequence[KBEntry], config: ServiceConfig,
+                 make_matcher: MatcherFactory = Matcher) -> None:
         self.entries = {e.id: e for e in entries}
         self._by_topic = {(e.topic_key, e.lang): e for e in entries}
-        self.matcher = Matcher(entries)
+        self.matcher = make_matcher(entries)
+        self._make_matcher = make_matcher
         self._config = config
         self._default = self._limits(None)
         self._per_queue = {q.id: self._limits(q.id) for q in config.queues if q.matcher is not None}
         self._per_language = {lang: Thresholds(answer=m.answer, margin=m.margin, suggest=m.suggest)
                               for lang, m in config.matcher.languages.items()}
         self._router = Router({q.id: q.keywords for q in config.queues})
+
+    def rebuilt(self, entries: Sequence[KBEntry]) -> KnowledgeBase:
+        """The same configuration and kind of matcher over other entries."""
+        return KnowledgeBase(entries, self._config, self._make_matcher)
 
     def _limits(self, queue: str | None) -> Thresholds:
         m = self._config.thresholds(queue)
