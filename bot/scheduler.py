@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.kb_review import remind_stale_owners
 from bot.core.outbox_watch import warn_if_backed_up
 from bot.core.privacy import apply_retention
 from bot.core.reminders import flush_digests
@@ -70,7 +71,14 @@ class SlaScheduler:
             pass
 
     async def retention(self) -> None:
-        """Anonymise old closed tickets' message bodies (idempotent; several processes may run it)."""
+        """Anonymise old closed tickets' message bodies and remind owners of stale FAQ entries (weekly).
+
+        Both are idempotent; several processes may run them.
+        """
+        try:
+            await remind_stale_owners(self._engine, self._services, self._services.clock.now())
+        except Exception:
+            log.exception("FAQ review reminders failed")
         try:
             async with self._engine.begin() as conn:
                 count = await apply_retention(conn, self._services.clock.now(),

@@ -280,3 +280,26 @@ async def test_running_desk_picks_up_entries_changed_elsewhere(sqlite_settings: 
         assert desk.app.services is not None and "zz-cookstoves" in desk.app.services.kb.entries
     finally:
         await desk.app.stop()
+
+
+async def test_owners_of_stale_entries_get_a_weekly_digest_line(sqlite_settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from bot.core.kb_review import remind_stale_owners
+    from bot.core.reminders import flush_digests
+
+    desk = await start_desk(sqlite_settings)
+    try:
+        amina = await desk.staff("amina")  # lead of ENERGY: owner "energy-lead" means her
+        services = desk.app.services
+        assert services is not None
+        later = datetime(2028, 1, 4, 10, 0, tzinfo=UTC)  # a Tuesday morning, every entry past review-by
+        assert await remind_stale_owners(desk.app.engine, services, later) > 0
+        assert await remind_stale_owners(desk.app.engine, services, later + timedelta(days=3)) == 0
+        desk.clock.set(later)
+        await flush_digests(desk.app.engine, services, later)
+        await desk.settle()
+        digest = amina.sees("past its review date")
+        assert "mini-grid-regulation" in digest.text and "btr-contents" not in digest.text  # MRV is not hers
+    finally:
+        await desk.app.stop()

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 R, P = table(SlaReminder), table(Person)
 
 
-def reminder_row(person_id: int, ticket_id: int, key: str, now: datetime, due_at: datetime | None = None,
+def reminder_row(person_id: int, ticket_id: int | None, key: str, now: datetime, due_at: datetime | None = None,
                  **params: Any) -> dict[str, Any]:
     """A line for an expert's next digest: the locale key `key` filled with `params` (and `due`)."""
     return {"person_id": person_id, "ticket_id": ticket_id, "text_key": key, "params": params, "due_at": due_at,
