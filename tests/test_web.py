@@ -124,7 +124,7 @@ async def test_roles_experts_see_only_their_queues_and_forms_need_csrf(desk: Des
     assert set(ids) == {"ENERGY", "TRANSPORT"}
     anonymous = browser(app)
     for path in ("/inbox", "/dashboard", "/dashboard/charts", "/dashboard/tickets", "/dashboard/sla.csv",
-                 f"/inbox/{ids['ENERGY']}"):
+                 "/dashboard/kb", "/dashboard/people", f"/inbox/{ids['ENERGY']}"):
         assert (await anonymous.client.get(path)).status_code == 401, path
     amina = browser(app)
     await amina.sign_in(await login_token(desk, "amina"))
@@ -134,6 +134,8 @@ async def test_roles_experts_see_only_their_queues_and_forms_need_csrf(desk: Des
     assert (await amina.client.get(f"/inbox/{ids['TRANSPORT']}")).status_code == 404
     assert (await amina.client.get("/dashboard")).status_code == 403
     assert (await amina.client.get("/dashboard/sla.csv")).status_code == 403
+    assert (await amina.client.get("/dashboard/kb")).status_code == 403
+    assert (await amina.client.get("/dashboard/people")).status_code == 403
     practitioner = (await desk_person_ids(desk, "practitioner"))[0]
     visitor = browser(app)
     await visitor.sign_in(await person_token(desk, practitioner))
@@ -196,7 +198,12 @@ async def test_dashboard_pages_and_csv_export_match_the_report_command(desk: Des
     listing = (await sam.client.get("/dashboard/tickets", params={"queue": "ENERGY"})).text
     assert "1 tickets" in listing and "irrigation pumps" in listing
     assert "2 tickets" in (await sam.client.get("/dashboard/tickets")).text
-    assert "Amina" in (await sam.client.get("/dashboard/experts")).text
+    experts = (await sam.client.get("/dashboard/experts")).text
+    assert "Amina" in experts and "Median first reply after claim" in experts
+    knowledge = (await sam.client.get("/dashboard/kb")).text
+    assert "Drafts to review" in knowledge and "Questions the FAQ did not answer" in knowledge
+    assert "irrigation" in knowledge.lower() or "wind" in knowledge.lower()  # the escalated questions as gaps
+    assert "By country" in (await sam.client.get("/dashboard/people")).text
     rows = list(csv.DictReader(io.StringIO((await sam.client.get("/dashboard/tickets.csv?state=new")).text)))
     assert {r["queue"] for r in rows} == {"ENERGY", "TRANSPORT"}
     monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)

@@ -34,11 +34,12 @@ from starlette.staticfiles import StaticFiles
 from bot.app import HelpDesk
 from bot.channels.web import WebChannel
 from bot.core import linking
+from bot.core.kb_metrics import entry_stats, gaps, stale_entries
 from bot.core.login import STAFF_ROLES, redeem_login_token
 from bot.core.messages import IncomingMessage
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
-from bot.db.models import Identity, Person, table
+from bot.db.models import Identity, KBDraft, Person, table
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
 from bot.web.metrics import metrics_text
@@ -124,6 +125,8 @@ class WebApp:
             Route("/dashboard/charts", self.staff(self.charts, "secretariat")),
             Route("/dashboard/tickets", self.staff(self.tickets, "secretariat")),
             Route("/dashboard/experts", self.staff(self.experts, "secretariat")),
+            Route("/dashboard/kb", self.staff(self.knowledge, "secretariat")),
+            Route("/dashboard/people", self.staff(self.people, "secretariat")),
             Route("/dashboard/sla.csv", self.staff(self.sla_export, "secretariat")),
             Route("/dashboard/tickets.csv", self.staff(self.tickets_export, "secretariat")),
             Route("/metrics", self.metrics),
@@ -391,6 +394,25 @@ class WebApp:
         async with self.desk.engine.connect() as conn:
             people = await data.experts(conn, self.desk.clock.now())
         return self.render(request, "experts.html", viewer=viewer, people=people)
+
+    async def knowledge(self, request: Request, viewer: Viewer) -> Response:
+        """Drafts to review, gaps, use of each entry and stale entries."""
+        assert self.desk.services is not None
+        entries = list(self.desk.services.kb.entries.values())
+        async with self.desk.engine.connect() as conn:
+            drafts = list(await conn.execute(select(table(KBDraft)).where(table(KBDraft).c.status == "pending")
+                                             .order_by(table(KBDraft).c.id)))
+            stats = await entry_stats(conn, [e.id for e in entries])
+            clusters = await gaps(conn)
+        stale = stale_entries(entries, self.desk.clock.now().date())
+        return self.render(request, "kb.html", viewer=viewer, drafts=drafts, stats=stats, gaps=clusters[:20],
+                           stale=stale)
+
+    async def people(self, request: Request, viewer: Viewer) -> Response:
+        """Practitioners by country, institution and sector."""
+        async with self.desk.engine.connect() as conn:
+            groups = await data.practitioners(conn)
+        return self.render(request, "people.html", viewer=viewer, groups=groups)
 
     async def sla_export(self, request: Request, viewer: Viewer) -> Response:
         """The CSV of `helpdesk report sla --format csv` (same parameters: since, until, queue)."""

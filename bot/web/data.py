@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -256,9 +257,26 @@ async def experts(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
         queues.setdefault(r.person_id, []).append(r.queue_id + (" (lead)" if r.is_lead else ""))
     people = await conn.execute(select(P.c.id, P.c.display_name, P.c.handle, P.c.role, P.c.timezone, P.c.away_until)
                                 .where(P.c.role.in_(("expert", "secretariat"))).order_by(P.c.display_name))
+    response: dict[int, list[float]] = {}
+    for r in await conn.execute(select(T.c.assignee_id, T.c.claimed_at, T.c.first_response_at)
+                                .where(T.c.first_response_at.is_not(None), T.c.claimed_at.is_not(None))):
+        response.setdefault(r.assignee_id, []).append((r.first_response_at - r.claimed_at).total_seconds() / 3600)
     return [{"name": r.display_name, "handle": r.handle, "role": r.role, "timezone": r.timezone,
              "queues": queues.get(r.id, []), "load": load.get(r.id, 0),
+             "answered": len(response.get(r.id, [])),
+             "median_response_h": statistics.median(response[r.id]) if response.get(r.id) else None,
              "away": r.away_until if r.away_until is not None and r.away_until > now else None} for r in people]
+
+
+async def practitioners(conn: AsyncConnection) -> dict[str, list[tuple[str, int]]]:
+    """How many practitioners per country, institution and sector (most frequent first)."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for column in (P.c.country, P.c.institution, P.c.sector):
+        rows = await conn.execute(select(func.coalesce(column, "—").label("value"), func.count().label("n"))
+                                  .where(P.c.role == "practitioner").group_by("value").order_by(func.count().desc())
+                                  .limit(30))
+        out[column.name] = [(r.value, r.n) for r in rows]
+    return out
 
 
 def compliance_rows(report: SlaReport) -> list[Any]:
