@@ -29,6 +29,7 @@ from bot.core.sla import SlaClock
 from bot.db import migrate
 from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
+from bot.instruments import Instruments
 from bot.scheduler import SlaScheduler
 from bot.settings import Settings
 from handlers import build_router
@@ -59,6 +60,7 @@ class HelpDesk:
         self.drainer: OutboxDrainer | None = None
         self.scheduler: SlaScheduler | None = None
         self._kb_version = ""
+        self.instruments = Instruments()
         self.secret_key = b""  # signs buttons, web sessions and login links; set by start()
 
     async def check_database(self) -> None:
@@ -91,9 +93,10 @@ class HelpDesk:
                                  web_url=self.settings.public_url)
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
                                      on_delivery=partial(record_reachability, self.services),
-                                     lease=timedelta(seconds=self.settings.outbox_lease_seconds))
+                                     lease=timedelta(seconds=self.settings.outbox_lease_seconds),
+                                     instruments=self.instruments)
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
-                                 on_commit=self.drainer.wake)
+                                 on_commit=self.drainer.wake, instruments=self.instruments)
         await self.pipeline.start()
         self.scheduler = SlaScheduler(self.engine, self.services, self.config.service_levels.sweep_seconds,
                                       on_commit=self.drainer.wake,

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import OutboxDrainer, PermanentFailure, RetryLater
 from bot.db.models import Outbox, table
+from bot.instruments import Instruments
 from bot.settings import Settings
 from tests.desk import Desk, start_desk
 
@@ -56,10 +57,11 @@ async def statuses(desk: Desk) -> list[tuple[str, str]]:
 
 async def test_rate_limit_delays_the_chat_in_order_and_drops_nothing(desk: Desk) -> None:
     channel = FlakyChannel()
-    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    instruments = Instruments()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock, instruments=instruments)
     await queue_rows(desk, "c1", ["one", "two", "three"])
     await queue_rows(desk, "c2", ["other chat"])
-    channel.script = [RetryLater(30, "429 retry after 30")]
+    channel.script = [RetryLater(30, "429 retry after 30", rate_limited=True)]
     await drainer.drain_once()
     assert channel.delivered == ["other chat"] or channel.delivered == []
     assert await drainer.drain_once() in (0, 1)
@@ -68,6 +70,7 @@ async def test_rate_limit_delays_the_chat_in_order_and_drops_nothing(desk: Desk)
     while await drainer.drain_once():
         pass
     assert [t for t in channel.delivered if t != "other chat"] == ["one", "two", "three"]
+    assert 'helpdesk_send_retries_total{channel="flaky",reason="rate_limited"} 1.0' in instruments.text().decode()
     assert {s for _, s in await statuses(desk)} == {"sent"}
 
 

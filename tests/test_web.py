@@ -249,6 +249,7 @@ async def test_metrics_embed_magic_code_and_static_files(desk: Desk) -> None:
     assert 'helpdesk_messages_in_total{channel="web"} 1.0' in metrics
     assert 'helpdesk_triage_decisions_total{decision="answer"} 1.0' in metrics
     assert "helpdesk_outbox_oldest_pending_seconds 0.0" in metrics and "helpdesk_sla_events" in metrics
+    assert "helpdesk_handler_seconds_count 1.0" in metrics and "helpdesk_batch_seconds_bucket" in metrics
     embed = await alice.client.get("/chat/embed.js")
     assert embed.headers["content-type"].startswith("text/javascript") and "/chat?embed=1" in embed.text
     csrf = await alice.csrf("/chat")

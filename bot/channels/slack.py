@@ -258,7 +258,8 @@ class SlackChannel:
             status, error = exc.response.status_code, str(exc.response.get("error", ""))
             if status == 429 or error == "ratelimited":
                 headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
-                raise RetryLater(float(headers.get("retry-after", 1)), "Slack: rate limited (429)") from None
+                raise RetryLater(float(headers.get("retry-after", 1)), "Slack: rate limited (429)",
+                                 rate_limited=True) from None
             if status >= 500 or error in TRANSIENT:
                 raise RetryLater(backoff(attempt), f"Slack: {status} {error}") from None
             raise PermanentFailure(f"Slack: {error}", unreachable=error in UNREACHABLE) from None

@@ -268,7 +268,7 @@ class TelegramChannel:
         group = chat_id.startswith("-")
         wait = self.pacer.chat_wait(chat_id, group)
         if wait > 0:
-            raise RetryLater(wait, "pacing this chat")
+            raise RetryLater(wait, "pacing this chat", rate_limited=True)
         await self.pacer.take(chat_id, group)
 
     async def _post_text(self, message: OutgoingMessage, text: str, first: bool, last: bool) -> str:
@@ -310,7 +310,8 @@ class TelegramChannel:
         try:
             return await call
         except RetryAfter as exc:
-            raise RetryLater(_seconds(exc.retry_after), "Telegram: too many requests (429)") from None
+            raise RetryLater(_seconds(exc.retry_after), "Telegram: too many requests (429)",
+                             rate_limited=True) from None
         except Forbidden as exc:  # blocked by the user, kicked from the group
             raise PermanentFailure(f"Telegram: {exc}", unreachable=True) from None
         except ChatMigrated as exc:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.models import Outbox, table
+from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
 O = table(Outbox)  # noqa: E741
@@ -33,11 +34,12 @@ MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
 
 
 class RetryLater(Exception):
-    """Send again after `seconds` (429 retry_after, 5xx, network errors)."""
+    """Send again after `seconds` (429 retry_after, 5xx, network errors); `rate_limited` for 429s and pacing."""
 
-    def __init__(self, seconds: float, reason: str = "") -> None:
+    def __init__(self, seconds: float, reason: str = "", rate_limited: bool = False) -> None:
         super().__init__(reason or f"retry in {seconds}s")
         self.seconds = seconds
+        self.rate_limited = rate_limited
 
 
 class PermanentFailure(Exception):
@@ -72,8 +74,10 @@ class OutboxDrainer:
 
     def __init__(self, engine: AsyncEngine, channels: Mapping[str, ChannelSender], clock: Clock,
                  batch: int = 200, concurrency: int = 32, poll_seconds: float = 1.0,
-                 on_delivery: DeliveryHook | None = None, lease: timedelta = LEASE) -> None:
+                 on_delivery: DeliveryHook | None = None, lease: timedelta = LEASE,
+                 instruments: Instruments | None = None) -> None:
         self._engine = engine
+        self._instruments = instruments
         self._lease = lease
         self._on_delivery = on_delivery
         self._channels = channels
@@ -201,6 +205,10 @@ class OutboxDrainer:
         rows.sort(key=lambda r: r.id)
         return rows
 
+    def _count_retry(self, channel: str, reason: str) -> None:
+        if self._instruments is not None:
+            self._instruments.send_retries.labels(channel, reason).inc()
+
     async def _posted_refs(self, rows: list[Any]) -> dict[RefKey, tuple[str, str | None]]:
         """Status and channel id of the named posts that this round's edits and thread replies point at."""
         tickets = {r.ticket_id for r in rows if r.ticket_id is not None and (r.kind == "edit" or r.thread_ref)}
@@ -230,6 +238,7 @@ class OutboxDrainer:
                     message = _outgoing(row, refs, "\n\n".join(r.text for r in group))
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
+                    self._count_retry(row.channel, "rate_limited" if exc.rate_limited else "unavailable")
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
                     out.extend(_postpone(posts[index:], until, str(exc), failures=0))
                     return out
@@ -241,6 +250,7 @@ class OutboxDrainer:
                         unreachable.append(row)
                     continue
                 except Exception as exc:
+                    self._count_retry(row.channel, "error")
                     until = self._clock.now() + timedelta(seconds=backoff(row.attempts))
                     log.warning("outbox row %s: %s; retrying", row.id, exc)
                     out.extend(_postpone(posts[index:], until, repr(exc), failures=row.attempts))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from bot.core.services import Services
 from bot.db.models import Conversation, Message, Outbox, table
 from bot.db.sql import insert_ignore, upsert
 from bot.i18n import t
+from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ class Pipeline:
     """Batching workers that run every inbound message through the router."""
 
     def __init__(self, engine: AsyncEngine, services: Services, router: Router, *, workers: int = 1,
-                 batch_max: int = 64, on_commit: Callable[[], None] | None = None) -> None:
+                 batch_max: int = 64, on_commit: Callable[[], None] | None = None,
+                 instruments: Instruments | None = None) -> None:
         self._engine = engine
+        self._instruments = instruments
         self._services = services
         self._router = router
         self._queues: list[asyncio.Queue[Item | None]] = [asyncio.Queue() for _ in range(workers)]
@@ -132,6 +136,7 @@ class Pipeline:
             self._on_commit()
 
     async def _transaction(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
+        started = time.perf_counter()
         now = self._services.clock.now()
         default_lang = self._services.config.service.default_language
         async with self._engine.begin() as conn:
@@ -154,9 +159,14 @@ class Pipeline:
                     continue
                 ctx = Context(self._services, conn, msg, message_id, person,
                               conversations[person.id], effects)
+                handling = time.perf_counter()
                 await self._router.handle(ctx)
+                if self._instruments is not None:
+                    self._instruments.handler_seconds.observe(time.perf_counter() - handling)
                 outcomes.append(Outcome(message_id, notice=ctx.notice))
             await _flush(conn, effects, conversations, now)
+        if self._instruments is not None:
+            self._instruments.batch_seconds.observe(time.perf_counter() - started)
         return outcomes
 
     @staticmethod

@@ -440,7 +440,7 @@ class WebApp:
     async def metrics(self, request: Request) -> Response:
         async with self.desk.engine.connect() as conn:
             body = await metrics_text(conn, self.desk.clock.now())
-        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(body + self.desk.instruments.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def csv_response(text: str, filename: str) -> Response:
