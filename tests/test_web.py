@@ -109,9 +109,16 @@ async def test_login_links_are_single_use_expire_and_cannot_be_forged(desk: Desk
     forged = browser(app)
     forged.client.cookies.set("hd_session", "eyJwIjoxfQ.forged.sig")
     assert (await forged.client.get("/inbox")).status_code == 401
+    copied = amina.client.cookies.get("hd_session")
     csrf = await amina.csrf("/inbox")
     assert (await amina.client.post("/logout", data={"csrf": csrf})).status_code == 303
     assert (await amina.client.get("/inbox")).status_code == 401
+    thief = browser(app)
+    thief.client.cookies.set("hd_session", copied)
+    assert (await thief.client.get("/inbox")).status_code == 401  # signing out revokes copies of the cookie
+    again = browser(app)
+    await again.sign_in(await login_token(desk, "amina"))
+    assert (await again.client.get("/inbox")).status_code == 200  # a new sign-in works
 
 
 async def test_roles_experts_see_only_their_queues_and_forms_need_csrf(desk: Desk) -> None:

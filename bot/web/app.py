@@ -39,7 +39,8 @@ from bot.core.login import STAFF_ROLES, redeem_login_token
 from bot.core.messages import IncomingMessage
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
-from bot.db.models import Identity, KBDraft, Person, table
+from bot.db.models import AppSetting, Identity, KBDraft, Person, table
+from bot.db.sql import upsert
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
 from bot.web.metrics import metrics_text
@@ -56,6 +57,7 @@ KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream
 OPS = ("claim", "release", "transfer", "resolve", "reply", "note")  # the inbox's forms, as chat commands
 STATES = ("new", "open", "waiting", "resolved", "closed")
 Handler = Callable[[Request], Awaitable[Response]]
+SIGNED_OUT = "signed_out:"  # app_setting key prefix: when a person last signed out of the web pages
 
 
 class IpLimiter:
@@ -160,8 +162,12 @@ class WebApp:
                                       .where(P.c.id == session["p"]))).first()
             user = (await conn.execute(select(I.c.external_user_id).where(
                 I.c.channel == "web", I.c.person_id == session["p"]))).scalar()
+            signed_out = (await conn.execute(select(table(AppSetting).c.value).where(
+                table(AppSetting).c.key == f"{SIGNED_OUT}{session['p']}"))).scalar()
         if row is None or row.blocked or user is None:
             return None
+        if signed_out is not None and float(session.get("t", 0)) <= float(signed_out):
+            return None  # signed out since: a copied cookie is worthless
         return Viewer(row.id, row.role, row.display_name, row.timezone or "UTC", str(user))
 
     def staff(self, page: Callable[[Request, Viewer], Awaitable[Response]], *roles: str) -> Handler:
@@ -305,12 +311,17 @@ class WebApp:
         if person is None:
             return self.error_page(request, 403, "badlink")
         response = RedirectResponse("/dashboard" if role == "secretariat" else "/inbox", 303)
-        self.cookies.set(response, SESSION, {"p": person}, SESSION_AGE)
+        self.cookies.set(response, SESSION, {"p": person, "t": time.time()}, SESSION_AGE)
         return response
 
     async def logout(self, request: Request) -> Response:
         if not self.cookies.csrf_ok(request, (await request.form()).get("csrf")):
             return self.error_page(request, 403, "csrf")
+        session = self.cookies.get(request, SESSION, SESSION_AGE)
+        if isinstance(session, dict) and isinstance(session.get("p"), int):
+            async with self.desk.engine.begin() as conn:  # every session of this person issued before now ends
+                await upsert(conn, table(AppSetting), [{"key": f"{SIGNED_OUT}{session['p']}",
+                                                        "value": repr(time.time())}], ["key"])
         response = RedirectResponse("/login", 303)
         response.delete_cookie(SESSION)
         return response
