@@ -35,12 +35,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+
+from bot.fakes.served import ServedFake
 
 JSON = dict[str, Any]
 
@@ -173,7 +174,7 @@ async def _read_params(request: web.Request) -> JSON:
     return params
 
 
-class FakeSlack:
+class FakeSlack(ServedFake):
     """An in-process Slack server (aiohttp) plus helpers that play the users' side.
 
     Args:
@@ -287,20 +288,6 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server."""
-        return self._base_url
 
     @property
     def api_url(self) -> str:

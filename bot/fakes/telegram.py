@@ -33,11 +33,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from bot.fakes.served import ServedFake
 
 JSON = dict[str, Any]
 UserSpec = int | Mapping[str, Any] | None
@@ -491,7 +492,7 @@ def _update_type(update: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ server
 
 
-class FakeTelegram:
+class FakeTelegram(ServedFake):
     """An in-process Telegram Bot API server (aiohttp) with helpers to play the users' side.
 
     Args:
@@ -602,20 +603,6 @@ class FakeTelegram:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server."""
-        return self._base_url
 
     @property
     def api_url(self) -> str:
