@@ -1,7 +1,10 @@
-"""What both fake servers share: `async with` around start/stop, and their base URL."""
+"""What both fake servers share: `async with` around start/stop, waiting for a condition, their base URL."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -27,6 +30,14 @@ class ServedFake:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Poll ``predicate`` until it is true; raise TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError("condition not met in time")
+            await asyncio.sleep(0.01)
 
     @property
     def url(self) -> str:

@@ -446,14 +446,6 @@ class FakeSlack(ServedFake):
         """Number of open Socket Mode connections."""
         return sum(1 for ws in self._sockets if not ws.closed)
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Poll ``predicate`` until true; raise TimeoutError after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not met in time")
-            await asyncio.sleep(0.01)
-
     async def wait_posted(self, channel: str | None = None, count: int = 1, timeout: float = 5.0) -> list[JSON]:
         """Wait until at least ``count`` messages were posted (to ``channel``); return them."""
         await self.wait_for(lambda: len(self.posted(channel)) >= count, timeout)

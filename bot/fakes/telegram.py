@@ -787,14 +787,6 @@ class FakeTelegram(ServedFake):
         """The URL set by setWebhook, if any."""
         return self._webhook.url if self._webhook else None
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Poll ``predicate`` until it is true; raise TimeoutError after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("condition not met in time")
-            await asyncio.sleep(0.01)
-
     async def wait_sent(self, chat_id: int | None = None, count: int = 1, timeout: float = 5.0) -> list[JSON]:
         """Wait until the bot has sent at least ``count`` messages (to ``chat_id``); return them."""
         await self.wait_for(lambda: len(self.sent(chat_id)) >= count, timeout)
