@@ -7,6 +7,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from bot.app import HelpDesk, build_app
 from bot.config import DEFAULT_CONFIG, load_config
@@ -72,3 +73,18 @@ async def running_desk(settings: Settings, config_path: Path, channels: Mapping[
         yield app
     finally:
         await app.stop()
+
+
+@contextlib.asynccontextmanager
+async def started_channel(settings: Settings, config_path: Path, name: str, channel: Any,
+                          people: list[tuple[str, str, str]]) -> AsyncIterator[HelpDesk]:
+    """A running desk with one real channel adapter started, and `people` as (handle, role, user id)."""
+    async with running_desk(settings, config_path, {name: channel}) as app:
+        for handle, role, user in people:
+            await add_person(app, handle, role, name, user, user)
+        await channel.start(app)
+        try:
+            yield app
+        finally:
+            await channel.stop()
+    await channel.close()

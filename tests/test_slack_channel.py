@@ -20,7 +20,7 @@ from bot.db.models import Message, table
 from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 from bot.http import HttpServer, create_http_app
 from bot.settings import Settings
-from tests.channels_support import ENERGY_QUESTION, add_person, free_port, running_desk, write_config
+from tests.channels_support import ENERGY_QUESTION, free_port, started_channel, write_config
 
 pytestmark = pytest.mark.timeout(20)
 ALICE, AMINA, SAM = "U0ALICE", "U0AMINA", "U0SAM"
@@ -49,14 +49,8 @@ def config_path(tmp_path: Path) -> Path:
 async def slack_desk(settings: Settings, config_path: Path, slack: FakeSlack,
                      **options: Any) -> AsyncIterator[tuple[HelpDesk, SlackChannel]]:
     channel = SlackChannel(slack.bot_token, slack.api_url, home_delay=0.05, **options)
-    async with running_desk(settings, config_path, {"slack": channel}) as app:
-        await add_person(app, "amina", "expert", "slack", AMINA, AMINA)
-        await channel.start(app)
-        try:
-            yield app, channel
-        finally:
-            await channel.stop()
-    await channel.close()
+    async with started_channel(settings, config_path, "slack", channel, [("amina", "expert", AMINA)]) as app:
+        yield app, channel
 
 
 @pytest.fixture

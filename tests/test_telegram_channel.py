@@ -23,7 +23,7 @@ from bot.db.models import Message, Person, QueueSpace, table
 from bot.fakes.telegram import FakeTelegram, RateLimits
 from bot.http import HttpServer, create_http_app
 from bot.settings import Settings
-from tests.channels_support import ENERGY_QUESTION, add_person, free_port, running_desk, write_config
+from tests.channels_support import ENERGY_QUESTION, free_port, running_desk, started_channel, write_config
 
 pytestmark = pytest.mark.timeout(20)
 GROUP, SECRETARIAT, ALICE, OMAR, SAM = -100500, -100900, 111, 222, 333
@@ -55,15 +55,9 @@ def config_path(tmp_path: Path) -> Path:
 async def telegram_desk(settings: Settings, config_path: Path, tg: FakeTelegram,
                         **options: Any) -> AsyncIterator[tuple[HelpDesk, TelegramChannel]]:
     channel = TelegramChannel(tg.token, tg.api_url, poll_timeout=5, **options)
-    async with running_desk(settings, config_path, {"telegram": channel}) as app:
-        await add_person(app, "omar", "expert", "telegram", str(OMAR), str(OMAR))
-        await add_person(app, "sam", "secretariat", "telegram", str(SAM), str(SAM))
-        await channel.start(app)
-        try:
-            yield app, channel
-        finally:
-            await channel.stop()
-    await channel.close()
+    people = [("omar", "expert", str(OMAR)), ("sam", "secretariat", str(SAM))]
+    async with started_channel(settings, config_path, "telegram", channel, people) as app:
+        yield app, channel
 
 
 @pytest.fixture
