@@ -44,8 +44,7 @@ from bot.db.sql import upsert
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
 from bot.web.metrics import metrics_text
-from bot.web.texts import CHAT as CHAT_TEXTS
-from bot.web.texts import LANGUAGE_NAMES, chat_language, chosen_language
+from bot.web.texts import LANGUAGE_NAMES, chat_language, chat_texts, chosen_language
 
 HERE = Path(__file__).parent
 P, I = table(Person), table(Identity)  # noqa: E741
@@ -196,7 +195,7 @@ class WebApp:
     async def chat(self, request: Request) -> Response:
         lang = chat_language(request)
         user = self.chat_user(request)
-        response = self.render(request, "chat.html", lang=lang, t=CHAT_TEXTS[lang], languages=LANGUAGE_NAMES,
+        response = self.render(request, "chat.html", lang=lang, t=chat_texts(lang), languages=LANGUAGE_NAMES,
                                embed=request.query_params.get("embed") == "1", frame=True,
                                code=request.query_params.get("code"))
         if user is None:
