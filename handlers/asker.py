@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 from sqlalchemy import select, update
 
@@ -25,11 +24,12 @@ ASKER = frozenset({PRACTITIONER})
 def record(ctx: Context, result: TriageResult) -> None:
     """Store the decision with its candidates and thresholds (flushed with the batch)."""
     top = result.candidates[0] if result.candidates else None
+    summary = result.as_dict()
     ctx.effects.triage.append({
         "message_id": ctx.message_id, "person_id": ctx.person.id, "ticket_id": None, "lang": result.lang,
         "decision": result.decision, "top_entry_id": top.entry_id if top else None,
         "top_score": round(top.score, 4) if top else None, "queue_id": result.route.queue,
-        "candidates": [asdict(c) for c in result.candidates], "thresholds": asdict(result.thresholds),
+        "candidates": summary["candidates"], "thresholds": summary["thresholds"],
         "feedback": None, "created_at": ctx.now,
     })
 
@@ -87,11 +87,11 @@ async def attachment_refused(ctx: Context) -> bool:
     service = ctx.services.config.service
     for file in ctx.msg.attachments:
         name = file.name or file.kind
-        if file.size > service.max_attachment_mb * 1024 * 1024:
+        if file.size > service.max_attachment_bytes:
             ctx.reply(ctx.t("input.file_too_big", name=name, limit=service.max_attachment_mb))
             ctx.audit("input.file_too_big", size=file.size)
             return True
-        if file.mime and not any(file.mime.startswith(allowed) for allowed in service.attachment_types):
+        if file.mime and not service.accepts_type(file.mime):
             ctx.reply(ctx.t("input.file_type", name=name, types=", ".join(service.attachment_types)))
             ctx.audit("input.file_type", mime=file.mime)
             return True
@@ -104,7 +104,7 @@ def register(router: Router) -> None:
     @router.text(PRACTITIONER)
     async def practitioner_text(ctx: Context) -> None:
         text = ctx.msg.text.strip()
-        if is_chatter(text):
+        if is_chatter(text) and not ctx.msg.attachments:
             ctx.reply(ctx.t("chatter.reply"))
             return
         if await attachment_refused(ctx):
@@ -113,8 +113,8 @@ def register(router: Router) -> None:
             ctx.clear_state()
             await ask(ctx, text)
             return
-        open_ = await tickets.open_tickets_of(ctx.conn, ctx.person.id)
-        closed = None if open_ else await tickets.recently_closed(ctx)
+        open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        closed = None if open_ or ctx.ticketless else await tickets.recently_closed(ctx)
         if closed is not None and (reopened := await tickets.reopen(ctx, closed)) is not None:
             open_ = [reopened]  # a reply reopens a ticket closed for want of one
         if len(open_) == 1:
@@ -131,6 +131,9 @@ def register(router: Router) -> None:
             offer_profile(ctx)
 
     async def ask(ctx: Context, text: str) -> None:
+        if not text:  # a file without words: there is no question to answer or to pass on
+            ctx.reply(ctx.t("input.file_needs_question"))
+            return
         result = ctx.services.kb.triage(text, ctx.lang)
         record(ctx, result)
         if result.decision == "answer":

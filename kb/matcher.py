@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -86,6 +85,7 @@ _MATCH_COLUMNS = _columns("entry_cover", "gram_cover", "soft_cover")
 _MATCHED_COLUMNS = _columns("entry_bm25_rel", "gram_bm25_rel", "token_set_lead", "ratio_lead", "votes_lead")
 
 FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,21 @@ def _bm25(docs: list[list[str]]) -> bm25s.BM25 | None:
 
 
 def _scores(index: bm25s.BM25 | None, terms: Sequence[str], size: int) -> FloatArray:
-    """BM25 scores of every document for ``terms`` (zeros when none is known)."""
-    ids = index.get_tokens_ids(list(terms)) if index else []
-    if index is None or not ids:
+    """BM25 scores of every document for ``terms`` (zeros when none is known).
+
+    The same sums as ``index.get_scores_from_ids``, gathered into one ``bincount`` instead of one
+    ``add.at`` per term (a query has dozens of character n-grams).
+    """
+    ids = np.asarray(index.get_tokens_ids(list(terms)) if index else [], dtype=np.int64)
+    if index is None or not len(ids):
         return np.zeros(size, dtype=np.float32)
-    return np.asarray(index.get_scores_from_ids(ids), dtype=np.float32)
+    indptr, postings = index.scores["indptr"], index.scores["indices"]
+    starts, lengths = indptr[ids], indptr[ids + 1] - indptr[ids]
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    scores = np.bincount(postings[offsets], weights=index.scores["data"][offsets], minlength=size)
+    if index.nonoccurrence_array is not None:
+        scores += index.nonoccurrence_array[ids].sum()
+    return scores.astype(np.float32)
 
 
 def _top(scores: FloatArray, k: int) -> list[int]:
@@ -178,19 +188,22 @@ class Matcher:
                 owners.append(i)
         self._starts = np.array([*starts, len(self._texts)], dtype=np.int64)  # entry -> its strings
         self._owner = np.array(owners, dtype=np.int64)  # string -> its entry
+        self._sizes = np.diff(self._starts)[self._owner]  # string -> number of strings of its entry
         entry_docs: list[list[str]] = [[] for _ in self._entries]
         for owner, text in zip(owners, self._texts, strict=True):
             entry_docs[owner].extend(text.words)
         self._entry_words = _bm25(entry_docs)
         self._string_words = _bm25([list(t.words) for t in self._texts])
         self._string_grams = _bm25([t.grams() for t in self._texts])
-        self._entry_vocab = [frozenset(doc) for doc in entry_docs]
         self._idf = self._word_idf()
         # Per string, computed once rather than for every query:
-        self._word_sets = [frozenset(t.words) for t in self._texts]
+        self._joined = [t.joined for t in self._texts]
+        self._folded = [t.folded for t in self._texts]
+        self._folded_words = [t.folded.split() for t in self._texts]
         self._gram_sets = [frozenset(t.grams()) for t in self._texts]
-        self._string_weights = [[(w, self._idf.get(w, 1.0)) for w in t.words] for t in self._texts]
-        self._string_totals = [sum(weight for _, weight in ws) for ws in self._string_weights]
+        self._string_totals = np.array([sum(self._idf[w] for w in t.words) for t in self._texts])
+        self._in_strings = _postings([t.words for t in self._texts])  # word -> strings, times it occurs
+        self._in_entries = _postings([set(doc) for doc in entry_docs])  # word -> entries that have it
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -221,108 +234,124 @@ class Matcher:
         """(entry, best string, logit) for every candidate entry."""
         entries, strings, features = self._features(query, query_lang)
         logits = features @ _WEIGHTS + _BIAS
-        return [(e, s, float(z)) for e, s, z in zip(entries, strings, logits, strict=True)]
+        return [(e, s, float(z)) for e, s, z in zip(entries.tolist(), strings.tolist(), logits, strict=True)]
 
-    def _features(self, query: _Text, query_lang: str) -> tuple[list[int], list[int], npt.NDArray[np.float64]]:
-        """Candidate entries, their best strings, and one feature row per candidate."""
+    def _features(self, query: _Text, query_lang: str) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
+        """Candidate entries, their best strings, and one feature row per candidate (all vectorised)."""
         n_strings = len(self._texts)
         entry_scores = _scores(self._entry_words, query.words, len(self._entries))
         word_scores = _scores(self._string_words, query.words, n_strings)
         query_grams = query.grams(intern=False)
         gram_scores = _scores(self._string_grams, query_grams, n_strings)
         gram_entry = np.maximum.reduceat(gram_scores, self._starts[:-1])
-        entries = sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES)))
-        if not entries:
-            return [], [], np.zeros((0, len(FEATURES)))
-        top_entry = float(entry_scores.max()) or 1.0
-        top_gram = float(gram_entry.max()) or 1.0
-        known = sum(w in self._idf for w in query.words) / len(query.words)
-        gram_set = set(query_grams)
-        query_words = set(query.words)
+        entries = np.array(sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES))),
+                           dtype=np.int64)
+        if not len(entries):
+            return entries, entries, np.zeros((0, len(FEATURES)))
         weights = [(w, self._idf.get(w, 1.0)) for w in query.words]
-        votes = Counter(int(i) for i in self._owner[_top(word_scores, VOTERS)])
-        strings, rows = [], []
-        for i in entries:
-            string, (token_set, ratio, query_cover) = self._best_string(i, query, weights, word_scores, gram_scores)
-            strings.append(string)
-            rows.append(
-                [
-                    float(entry_scores[i]) / top_entry,
-                    float(gram_entry[i]) / top_gram,
-                    token_set,
-                    ratio,
-                    query_cover,
-                    _cover(self._string_weights[string], query_words, self._string_totals[string]),
-                    votes[i] / VOTERS,
-                    _cover(weights, self._entry_vocab[i]),
-                    len(gram_set & self._gram_sets[string]) / len(gram_set),
-                    known,
-                    1.0 / len(query.words),
-                ]
-            )
-        base = np.column_stack([np.array(rows, dtype=np.float64), self._soft_cover(query, strings)])
+        total = sum(weight for _, weight in weights)
+        query_hits = _weighted_hits(weights, self._in_strings, n_strings) / total
+        best, (token_set, ratio, query_cover) = self._best_strings(
+            entries, query, word_scores, gram_scores, query_hits)
+        string_hits = np.zeros(n_strings)
+        for word in set(query.words):
+            if word in self._in_strings:
+                ids, counts = self._in_strings[word]
+                string_hits[ids] += counts * self._idf[word]
+        totals = self._string_totals[best]
+        string_cover = np.divide(string_hits[best], totals, out=np.zeros(len(best)), where=totals > 0)
+        votes = np.bincount(self._owner[_top(word_scores, VOTERS)], minlength=len(self._entries))[entries]
+        entry_cover = _weighted_hits(weights, self._in_entries, len(self._entries))[entries] / total
+        gram_set = set(query_grams)
+        gram_cover = np.array([len(gram_set & self._gram_sets[s]) for s in best.tolist()]) / len(gram_set)
+        known = sum(w in self._idf for w in query.words) / len(query.words)
+        base = np.column_stack([
+            entry_scores[entries].astype(np.float64) / (float(entry_scores.max()) or 1.0),
+            gram_entry[entries].astype(np.float64) / (float(gram_entry.max()) or 1.0),
+            token_set, ratio, query_cover, string_cover, votes / VOTERS, entry_cover, gram_cover,
+            np.full(len(entries), known), np.full(len(entries), 1.0 / len(query.words)),
+            self._soft_cover(query, best),
+        ])
         base = np.hstack([base, _lead(base[:, _LEAD_COLUMNS])])
-        cross = np.array([[self._entries[i].lang != query_lang] for i in entries], dtype=np.float64)
+        cross = np.array([[self._entries[i].lang != query_lang] for i in entries.tolist()], dtype=np.float64)
         match = base[:, _MATCH_COLUMNS].max(axis=1, keepdims=True)
         features = [base, cross, cross * base[:, _CROSS_COLUMNS], match * base[:, _MATCHED_COLUMNS]]
-        return entries, strings, np.hstack(features)
+        return entries, best, np.hstack(features)
 
-    def _soft_cover(self, query: _Text, strings: list[int]) -> npt.NDArray[np.float64]:
+    def _best_strings(
+        self, entries: IntArray, query: _Text, word_scores: FloatArray, gram_scores: FloatArray,
+        query_cover: npt.NDArray[np.float64],
+    ) -> tuple[IntArray, tuple[npt.NDArray[np.float64], ...]]:
+        """Per candidate entry, its string most similar to the query, and (token_set, ratio, query_cover).
+
+        Only a few strings of each entry are compared: its question, its best by character n-grams
+        and its STRINGS_PER_ENTRY best by words (all of them when the entry has no more).
+        """
+        chosen = np.zeros(len(self._entries), dtype=bool)
+        chosen[entries] = True
+        strings = np.flatnonzero(chosen[self._owner])
+        group = self._owner[strings]
+        by_word = np.lexsort((strings, -word_scores[strings], group))
+        rank = np.empty(len(strings), dtype=np.int64)
+        rank[by_word] = np.arange(len(strings)) - np.searchsorted(group[by_word], group[by_word])
+        by_gram = np.lexsort((strings, -gram_scores[strings], group))
+        first = np.r_[True, group[by_gram][1:] != group[by_gram][:-1]]
+        best_gram = np.zeros(len(strings), dtype=bool)
+        best_gram[by_gram[first]] = True
+        keep = (self._sizes[strings] <= STRINGS_PER_ENTRY) | (rank < STRINGS_PER_ENTRY) | best_gram
+        keep |= strings == self._starts[group]
+        picks, group = strings[keep], group[keep]
+        token_set = process.cdist([query.joined], [self._joined[s] for s in picks.tolist()],
+                                  scorer=fuzz.token_set_ratio, dtype=np.float64)[0] / 100
+        ratio = process.cdist([query.folded], [self._folded[s] for s in picks.tolist()],
+                              scorer=fuzz.ratio, dtype=np.float64)[0] / 100
+        cover = query_cover[picks]
+        order = np.lexsort((picks, -(token_set + ratio + cover), group))
+        top = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+        return picks[top], (token_set[top], ratio[top], cover[top])
+
+    def _soft_cover(self, query: _Text, strings: IntArray) -> npt.NDArray[np.float64]:
         """Per string, the length-weighted share of query words with a similar word in it."""
         query_words = query.folded.split()
-        string_words = [self._texts[s].folded.split() for s in strings]
+        string_words = [self._folded_words[s] for s in strings.tolist()]
         vocab = {w: j for j, w in enumerate(dict.fromkeys(w for words in string_words for w in words))}
         if not query_words or not vocab:
             return np.zeros(len(strings))
         sim = process.cdist(query_words, list(vocab), scorer=fuzz.ratio, dtype=np.float32) / 100
         sim[sim < SOFT_MIN] = 0.0
         lengths = np.array([len(w) for w in query_words], dtype=np.float64)
+        sizes = np.array([len(words) for words in string_words])
+        columns = [vocab[w] for words in string_words for w in words]
+        has_words = sizes > 0
+        starts = np.r_[0, np.cumsum(sizes)[:-1]][has_words]
         out = np.zeros(len(strings))
-        for row, words in enumerate(string_words):
-            if words:
-                out[row] = lengths @ sim[:, [vocab[w] for w in words]].max(axis=1) / lengths.sum()
+        out[has_words] = lengths @ np.maximum.reduceat(sim[:, columns], starts, axis=1) / lengths.sum()
         return out
-
-    def _best_string(
-        self,
-        entry: int,
-        query: _Text,
-        weights: list[tuple[str, float]],
-        word_scores: FloatArray,
-        gram_scores: FloatArray,
-    ) -> tuple[int, tuple[float, float, float]]:
-        """The entry's string most similar to the query: (token_set, ratio, query_cover)."""
-        lo, hi = int(self._starts[entry]), int(self._starts[entry + 1])
-        if hi - lo <= STRINGS_PER_ENTRY:
-            picks = list(range(lo, hi))
-        else:
-            by_word = np.argpartition(-word_scores[lo:hi], STRINGS_PER_ENTRY - 1)[:STRINGS_PER_ENTRY]
-            by_gram = int(np.argmax(gram_scores[lo:hi]))
-            picks = sorted({lo, lo + by_gram, *(lo + int(j) for j in by_word)})
-        best, best_sim = lo, (-1.0, -1.0, -1.0)
-        total = sum(weight for _, weight in weights)
-        for s in picks:
-            text = self._texts[s]
-            sim = (
-                fuzz.token_set_ratio(query.joined, text.joined) / 100,
-                fuzz.ratio(query.folded, text.folded) / 100,
-                _cover(weights, self._word_sets[s], total),
-            )
-            if sum(sim) > sum(best_sim):
-                best, best_sim = s, sim
-        return best, best_sim
 
     def _candidate(self, entry: int, string: int, score: float) -> Candidate:
         e = self._entries[entry]
         return Candidate(e.id, round(score, 6), e.lang, e.queue, self._raw[string])
 
 
-def _cover(weights: list[tuple[str, float]], present: Collection[str], total: float | None = None) -> float:
-    """Weighted share of the (word, IDF) ``weights`` whose word is in ``present`` (``total``: their sum)."""
-    if total is None:
-        total = sum(weight for _, weight in weights)
-    hit = sum(weight for word, weight in weights if word in present)
-    return hit / total if total else 0.0
+def _postings(docs: Sequence[Collection[str]]) -> dict[str, tuple[IntArray, npt.NDArray[np.float64]]]:
+    """Per word, the documents that contain it and how many times."""
+    found: dict[str, dict[int, int]] = {}
+    for i, doc in enumerate(docs):
+        for word in doc:
+            counts = found.setdefault(word, {})
+            counts[i] = counts.get(i, 0) + 1
+    return {w: (np.array(list(c), dtype=np.int64), np.array(list(c.values()), dtype=np.float64))
+            for w, c in found.items()}
+
+
+def _weighted_hits(weights: list[tuple[str, float]], postings: dict[str, tuple[IntArray, npt.NDArray[np.float64]]],
+                   size: int) -> npt.NDArray[np.float64]:
+    """Per document, the summed weight of the (word, weight) pairs whose word it contains."""
+    hits = np.zeros(size)
+    for word, weight in weights:
+        if word in postings:
+            hits[postings[word][0]] += weight
+    return hits
 
 
 def _lead(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from kb.matcher import Candidate
@@ -51,7 +52,11 @@ class TriageResult:
     route: Route
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, for the audit row and `helpdesk triage --json`."""
+        """JSON-ready form, for the audit row and `helpdesk triage --json` (computed once; do not change it)."""
+        return self._as_dict
+
+    @cached_property
+    def _as_dict(self) -> dict[str, Any]:
         return {
             "decision": self.decision,
             "lang": self.lang,

@@ -92,6 +92,8 @@ class Context:
         self.effects = effects
         self.now: datetime = services.clock.now()
         self.notice: str | None = None  # a short answer to a button press (a toast on Telegram)
+        # Known, when the batch began, to have no open or reopenable ticket (saves two queries per question):
+        self.ticketless = False
 
     @classmethod
     def system(cls, services: Services, conn: AsyncConnection, effects: Effects, now: datetime) -> Context:

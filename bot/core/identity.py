@@ -32,7 +32,7 @@ def first_language(msg: IncomingMessage, default: str) -> str:
 
 async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessage], now: datetime,
                          default_lang: str) -> dict[tuple[str, str], Person]:
-    """The person of every message's sender, in one query (plus one insert per newcomer)."""
+    """The person of every message's sender, in one query (plus two inserts for all newcomers)."""
     keys = {(m.channel, m.user_id) for m in messages}
     query = select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS).join(P, P.c.id == I.c.person_id)
     query = query.where(tuple_(I.c.channel, I.c.external_user_id).in_(list(keys)))
@@ -43,25 +43,33 @@ async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessa
         chats[key] = row.chat_id
         people[key] = Person(row.id, row.role, row.language, row.display_name, row.handle, row.timezone,
                              row.blocked)
+    newcomers: dict[tuple[str, str], IncomingMessage] = {}
     for msg in messages:
         key = (msg.channel, msg.user_id)
         if key not in people:
-            people[key] = await _create(conn, msg, now, default_lang)
+            newcomers.setdefault(key, msg)
         elif msg.chat_type == "private" and chats.get(key) != msg.chat_id:
             await conn.execute(update(I).where(I.c.channel == msg.channel, I.c.external_user_id == msg.user_id)
                                .values(chat_id=msg.chat_id))
             chats[key] = msg.chat_id
+    if newcomers:
+        people |= await _create(conn, list(newcomers.values()), now, default_lang)
     return people
 
 
-async def _create(conn: AsyncConnection, msg: IncomingMessage, now: datetime, default_lang: str) -> Person:
-    lang = first_language(msg, default_lang)
-    name = msg.user_name or f"{msg.channel}:{msg.user_id}"
-    person_id = (await conn.execute(
-        insert(P).values(display_name=name, role="practitioner", language=lang, timezone="UTC",
-                         blocked=False, created_at=now).returning(P.c.id))).scalar_one()
-    await conn.execute(insert(I).values(
-        person_id=person_id, channel=msg.channel, external_user_id=msg.user_id,
-        chat_id=msg.chat_id if msg.chat_type == "private" else "", username=msg.user_name or None,
-        created_at=now))
-    return Person(person_id, "practitioner", lang, name, is_new=True)
+async def _create(conn: AsyncConnection, messages: list[IncomingMessage], now: datetime,
+                  default_lang: str) -> dict[tuple[str, str], Person]:
+    """New practitioners for the senders of these messages: two statements, however many they are."""
+    people = [Person(0, "practitioner", first_language(m, default_lang), m.user_name or f"{m.channel}:{m.user_id}",
+                     is_new=True) for m in messages]
+    ids = await conn.execute(
+        insert(P).returning(P.c.id, sort_by_parameter_order=True),
+        [{"display_name": p.display_name, "role": p.role, "language": p.language, "timezone": "UTC",
+          "blocked": False, "created_at": now} for p in people])
+    for person, person_id in zip(people, ids.scalars(), strict=True):
+        person.id = person_id
+    await conn.execute(insert(I), [
+        {"person_id": p.id, "channel": m.channel, "external_user_id": m.user_id,
+         "chat_id": m.chat_id if m.chat_type == "private" else "", "username": m.user_name or None,
+         "created_at": now} for m, p in zip(messages, people, strict=True)])
+    return {(m.channel, m.user_id): p for m, p in zip(messages, people, strict=True)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -20,6 +21,7 @@ E = table(KBEntryRow)
 V = table(KBEntryVersion)
 
 
+TRIAGE_CACHE = 4096  # questions whose triage is remembered (a few MB at most)
 MatcherFactory = Callable[[Sequence[KBEntry]], Matcher | SemanticReranker]
 
 
@@ -42,6 +44,9 @@ class KnowledgeBase:
         self._per_language = {lang: Thresholds(answer=m.answer, margin=m.margin, suggest=m.suggest)
                               for lang, m in config.matcher.languages.items()}
         self._router = Router({q.id: q.keywords for q in config.queues})
+        # Practitioners ask the same questions (and press the same suggestions) again and again; a
+        # reloaded KB is a new KnowledgeBase, so nothing stale is ever remembered.
+        self._remembered = lru_cache(maxsize=TRIAGE_CACHE)(self._triage)
 
     def rebuilt(self, entries: Sequence[KBEntry]) -> KnowledgeBase:
         """The same configuration and kind of matcher over other entries."""
@@ -52,7 +57,16 @@ class KnowledgeBase:
         return Thresholds(answer=m.answer, margin=m.margin, suggest=m.suggest)
 
     def triage(self, text: str, lang: str) -> TriageResult:
-        """What the bot would do with this question."""
+        """What the bot would do with this question (the same question asked again is not matched again)."""
+        return self._remembered(text, lang)
+
+    @property
+    def triage_hit_rate(self) -> float:
+        """Share of triage calls answered from memory since this KB was loaded."""
+        info = self._remembered.cache_info()
+        return info.hits / ((info.hits + info.misses) or 1)
+
+    def _triage(self, text: str, lang: str) -> TriageResult:
         candidates = self.matcher.search(text, lang=lang, k=5)
         default = self._per_language.get(lang, self._default)  # a queue's own thresholds still win
         decision, limits = decide(candidates, self._per_queue, default)

@@ -14,13 +14,14 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core import tickets
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
@@ -142,10 +143,10 @@ class Pipeline:
         async with self._engine.begin() as conn:
             people = await resolve_people(conn, messages, now, default_lang)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
-            stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(rows)
-            stored = {r.external_id: r.id for r in await conn.execute(
-                stmt.returning(M.c.id, M.c.external_id))}
+            stmt = insert_ignore(conn, M, ["channel", "external_id"]).returning(M.c.id, M.c.external_id)
+            stored = {r.external_id: r.id for r in await conn.execute(stmt, rows)}  # duplicates return nothing
             conversations = await self._conversations(conn, [p.id for p in people.values()])
+            ticketless = await self._ticketless(conn, people.values(), now)
             effects = Effects()
             outcomes: list[Outcome] = []
             for msg in messages:
@@ -159,6 +160,8 @@ class Pipeline:
                     continue
                 ctx = Context(self._services, conn, msg, message_id, person,
                               conversations[person.id], effects)
+                ctx.ticketless = person.id in ticketless
+                ticketless.discard(person.id)  # their next message in this batch may find a ticket it opened
                 handling = time.perf_counter()
                 await self._router.handle(ctx)
                 if self._instruments is not None:
@@ -175,6 +178,16 @@ class Pipeline:
                  for r in await conn.execute(select(C.c.person_id, C.c.state, C.c.data)
                                              .where(C.c.person_id.in_(person_ids)))}
         return {pid: found.get(pid) or ConversationState() for pid in person_ids}
+
+    async def _ticketless(self, conn: AsyncConnection, people: Iterable[Person], now: Any) -> set[int]:
+        """The practitioners of the batch who have no open or reopenable ticket.
+
+        Only a person's own message opens a ticket for them, so this holds until their first message
+        of the batch is handled.
+        """
+        asking = [p.id for p in people if p.role == "practitioner"]
+        busy = await tickets.with_tickets(conn, asking, now, self._services.config.service.reopen_days)
+        return set(asking) - busy
 
     async def _store_failed(self, msg: IncomingMessage) -> Outcome:
         """Keep a message whose handling failed, and tell the sender; it can be replayed later."""
