@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Audit, Message, Person, Ticket, table
+from bot.db.models import Audit, Message, Person, Ticket, TriageDecision, table
 from bot.settings import Settings
 from tests.desk import Desk, start_desk
 
@@ -278,3 +278,13 @@ async def test_file_of_a_type_not_allowed_is_refused_clearly(desk: Desk) -> None
     await desk.app.submit(msg)
     await desk.settle()
     assert "type I cannot pass on" in desk.channel("telegram").posts["dm-alice"][-1].text
+
+
+async def test_the_triage_decision_of_an_escalated_question_points_at_its_ticket(desk: Desk) -> None:
+    alice = desk.practitioner("alice", lang="es")
+    await alice.says(QUESTION_ES)
+    alice.sees("ticket #1")
+    td = table(TriageDecision)
+    async with desk.app.engine.connect() as conn:
+        decisions = [tuple(r) for r in await conn.execute(select(td.c.decision, td.c.ticket_id))]
+    assert decisions == [("escalate", 1)]

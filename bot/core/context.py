@@ -64,6 +64,14 @@ class Effects:
                 await conn.execute(insert(target), rows)
 
 
+    def link_triage(self, message_id: int, ticket_id: int) -> bool:
+        """Point the buffered triage decision of a message at the ticket it opened (False: none buffered)."""
+        rows = [row for row in self.triage if row["message_id"] == message_id]
+        for row in rows:
+            row["ticket_id"] = ticket_id
+        return bool(rows)
+
+
 def button_rows(buttons: Iterable[Button]) -> list[dict[str, str]] | None:
     """Buttons as stored in the outbox."""
     rows = [{"label": b.label, "action": b.action} for b in buttons]

@@ -144,6 +144,8 @@ class OutboxDrainer:
             await asyncio.wait([sending], timeout=MARK_EVERY)
             await self._mark_sent(marks)
         results = sending.result()
+        if not unreachable and not any(results):
+            return len(rows)  # every row delivered (and marked): nothing else to write
         async with self._engine.begin() as conn:
             if self._on_delivery is not None and unreachable:
                 await self._on_delivery(conn, [], unreachable)
@@ -240,7 +242,8 @@ class OutboxDrainer:
                 except RetryLater as exc:
                     self._count_retry(row.channel, "rate_limited" if exc.rate_limited else "unavailable")
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
-                    out.extend(_postpone(posts[index:], until, str(exc), failures=0))
+                    failures = 0 if exc.rate_limited else row.attempts  # an outage counts; a rate limit does not
+                    out.extend(_postpone(posts[index:], until, str(exc), failures=failures))
                     return out
                 except PermanentFailure as exc:
                     log.warning("outbox row %s failed for good: %s", row.id, exc)
@@ -297,6 +300,7 @@ def _outgoing(row: Any, refs: dict[RefKey, tuple[str, str | None]], text: str | 
         buttons=tuple(Button(**b) for b in row.buttons or ()), kind=row.kind,
         edit_external_id=edit_id, thread_external_id=thread_id,
         attachments=tuple(Attachment(**a) for a in row.attachments or ()), attempt=row.attempts,
+        created_at=row.created_at,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,6 +72,10 @@ _LOAD = (select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.
                 _ASSIGNEE.c.display_name.label("assignee_name"), T.c.language, T.c.question, T.c.channel,
                 T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary, T.c.created_at)
          .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).where(T.c.id == bindparam("ticket_id")))
+_ROW = (select(T, _ASSIGNEE.c.display_name.label("assignee_name"))
+        .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).where(T.c.id == bindparam("ticket_id")))
+_SET_NEXT_CHECK = update(T).where(T.c.id == bindparam("ticket_id")).values(sla_next_at=bindparam("at"))
+_VIEW_FIELDS = tuple(f.name for f in fields(TicketView))
 _PROFILE = select(P.c.display_name, P.c.country, P.c.institution, P.c.job_title, P.c.sector).where(
     P.c.id == bindparam("person_id"))
 
@@ -152,15 +156,14 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
     values |= ctx.services.sla.on_open(queue_id, "normal", ctx.now)
     values |= await auto_assignee(ctx, queue_id, ctx.lang)
     ticket_id = (await ctx.conn.execute(insert(T).values(**values).returning(T.c.id))).scalar_one()
-    await reschedule(ctx, ticket_id)
+    ticket = await reschedule(ctx, ticket_id)
     if message_id is not None:
         await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=ticket_id))
-        await ctx.conn.execute(update(table(TriageDecision))
-                               .where(table(TriageDecision).c.message_id == message_id)
-                               .values(ticket_id=ticket_id))
+        if not ctx.effects.link_triage(message_id, ticket_id):  # decided by an earlier message: stored
+            await ctx.conn.execute(update(table(TriageDecision))
+                                   .where(table(TriageDecision).c.message_id == message_id)
+                                   .values(ticket_id=ticket_id))
     ctx.audit("ticket.open", ticket_id=ticket_id, queue=queue_id, reasons=reasons)
-    ticket = await load(ctx.conn, ticket_id)
-    assert ticket is not None
     await announce(ctx, ticket, edit=False)
     promise = ctx.services.sla.promise(queue_id, "normal", ctx.lang)
     ctx.reply(ctx.t("ticket.opened", id=ticket_id, queue=queue_id, promise=promise), ticket_id=ticket_id)
@@ -281,18 +284,21 @@ async def person_name(conn: AsyncConnection, person_id: int) -> str:
     return str((await conn.execute(select(P.c.display_name).where(P.c.id == person_id))).scalar_one())
 
 
-async def reschedule(ctx: Context, ticket_id: int) -> None:
-    """Recompute when the SLA sweep must next look at a ticket whose state or deadlines changed."""
-    row = dict((await ctx.conn.execute(select(T).where(T.c.id == ticket_id))).one()._mapping)
-    at = next_check(row, ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
-    await ctx.conn.execute(update(T).where(T.c.id == ticket_id).values(sla_next_at=at))
+async def reschedule(ctx: Context, ticket_id: int) -> TicketView:
+    """Recompute when the SLA sweep must next look at a ticket whose state or deadlines changed.
+
+    Returns the ticket as it now is (one read, and a write only when the next check moved).
+    """
+    row = (await ctx.conn.execute(_ROW, {"ticket_id": ticket_id})).one()._mapping
+    at = next_check(dict(row), ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
+    if at != row["sla_next_at"]:
+        await ctx.conn.execute(_SET_NEXT_CHECK, {"ticket_id": ticket_id, "at": at})
+    return TicketView(**{name: row[name] for name in _VIEW_FIELDS})
 
 
 async def refresh(ctx: Context, ticket_id: int) -> TicketView:
     """Reload a ticket after a change, reschedule its SLA checks and update its card in the queue."""
-    await reschedule(ctx, ticket_id)
-    ticket = await load(ctx.conn, ticket_id)
-    assert ticket is not None
+    ticket = await reschedule(ctx, ticket_id)
     await announce(ctx, ticket, edit=True)
     return ticket
 
