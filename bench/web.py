@@ -1,9 +1,11 @@
 """Benchmark: the web pages on 100,000 tickets over two years, on PostgreSQL.
 
 Seeds a fresh schema (tickets, SLA events, FAQ triage decisions), signs the secretariat in, then prints the
-server time (in-process ASGI, median of 5) of the dashboard overview, the charts, the ticket list, a search,
-and each CSV export; then web chat FAQ questions: message posted → reply pushed to the browser's stream
-(p50/p99). Targets: overview < 300 ms, chat reply p99 < 100 ms.
+server time (in-process ASGI, median of 5, and the first of the 5) of the dashboard overview, the charts, the
+ticket list, a search, and each CSV export, then the all-time sla.csv again after one more ticket is answered
+(reports keep first-response times measured and re-measure only what changed: the first request after a
+start measures them); then web chat FAQ questions: message posted → reply pushed to the browser's stream
+(p50/p99). Targets: overview < 300 ms, charts < 200 ms, all-time sla.csv < 300 ms, chat reply p99 < 100 ms.
 
 usage: python bench/web.py [--tickets 100000] [--chats 200]   (BENCH_PG overrides the server)
 """
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 
 from bot.app import build_app, sync_config  # noqa: E402
@@ -106,6 +108,7 @@ async def main(tickets: int, chats: int) -> None:
             await import_entries(conn, load_kb_dir(ROOT / "kb" / "content").entries, now)
             await sync_config(conn, app.config, app.clock)
             await seed(conn, tickets, now, app.config.queue_ids)
+        await admin.execute(f'ANALYZE "{schema}".ticket, "{schema}".sla_event, "{schema}".person')  # autovacuum's job
         print(f"seeded {tickets:,} tickets over two years in {time.perf_counter() - began:.1f} s (schema {schema})")
         await app.start()
         http = create_http_app(app, web_routes(app))
@@ -128,7 +131,14 @@ async def main(tickets: int, chats: int) -> None:
                 response = await client.get(path)
                 samples.append((time.perf_counter() - start) * 1000)
                 assert response.status_code == 200, (path, response.status_code)
-            print(f"{label:<26} {timed_ms(samples)}  ({len(response.content):,} bytes)")
+            print(f"{label:<26} {timed_ms(samples)}  (first {samples[0]:.0f} ms; {len(response.content):,} bytes)")
+        async with app.engine.begin() as conn:  # one more answer: its block of tickets is measured again
+            ticket = (await conn.execute(select(T.c.id).where(T.c.state == "new").limit(1))).scalar_one()
+            await conn.execute(update(T).where(T.c.id == ticket).values(
+                state="open", first_response_at=now, updated_at=now))
+        start = time.perf_counter()
+        assert (await client.get("/dashboard/sla.csv")).status_code == 200
+        print(f"{'sla.csv, after an answer':<26} {(time.perf_counter() - start) * 1000:7.1f} ms")
         channel = app.channels["web"]
         assert isinstance(channel, WebChannel)
         cookie = URLSafeTimedSerializer(app.secret_key, salt="helpdesk-web")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ServiceConfig, load_config
 from bot.core.actions import ActionSigner
 from bot.core.closed_days import closed_days_by_queue
+from bot.core.files import FileStore
 from bot.core.knowledge import KnowledgeBase, MatcherFactory, kb_version, load_entries
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import ChannelSender, OutboxDrainer
@@ -29,6 +30,7 @@ from bot.core.sla import SlaClock
 from bot.db import migrate
 from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
+from bot.db.sql import insert_ignore
 from bot.instruments import Instruments
 from bot.scheduler import SlaScheduler
 from bot.settings import Settings
@@ -90,7 +92,8 @@ class HelpDesk:
                                  kb=KnowledgeBase(entries, self.config, matcher_factory(self.settings)),
                                  sla=SlaClock(self.config, closed),
                                  limiter=InboundLimiter(self.config.service.messages_per_minute),
-                                 web_url=self.settings.public_url)
+                                 web_url=self.settings.public_url,
+                                 files=FileStore(self.settings.helpdesk_files_dir))
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
                                      on_delivery=partial(record_reachability, self.services),
                                      lease=timedelta(seconds=self.settings.outbox_lease_seconds),
@@ -142,20 +145,24 @@ class HelpDesk:
         if self.settings.helpdesk_secret_key is not None:
             return self.settings.helpdesk_secret_key.get_secret_value().encode()
         found = (await conn.execute(select(S.c.value).where(S.c.key == "signing_key"))).scalar()
-        if found is None:
-            found = secrets.token_urlsafe(32)
-            await conn.execute(insert(S).values(key="signing_key", value=found))
+        if found is None:  # the first start; a replica starting at the same moment may win, and its key counts
+            key = secrets.token_urlsafe(32)
+            await conn.execute(insert_ignore(conn, S, ["key"]).values(key="signing_key", value=key))
+            found = (await conn.execute(select(S.c.value).where(S.c.key == "signing_key"))).scalar_one()
         return str(found).encode()
 
 
 async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock) -> None:
-    """Mirror queues, memberships and staff roles from the config into the database."""
+    """Mirror queues, memberships and staff roles from the config into the database.
+
+    Replicas starting at once on a new database do this concurrently: inserts skip rows another one made.
+    """
     existing = {r.id for r in await conn.execute(select(Q.c.id))}
     for q in config.queues:
         if q.id in existing:
             await conn.execute(update(Q).where(Q.c.id == q.id).values(name=q.name, auto_assign=q.auto_assign))
         else:
-            await conn.execute(insert(Q).values(id=q.id, name=q.name, auto_assign=q.auto_assign))
+            await conn.execute(insert_ignore(conn, Q, ["id"]).values(id=q.id, name=q.name, auto_assign=q.auto_assign))
     handles = {h for q in config.queues for h in (*q.experts, *q.leads)} | set(config.service.secretariat)
     people = {r.handle: (r.id, r.role) for r in await conn.execute(
         select(P.c.handle, P.c.id, P.c.role).where(P.c.handle.in_(handles)))}
@@ -171,7 +178,8 @@ async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock
             key = (q.id, people[handle][0])
             lead = handle in q.leads
             if key not in members:
-                await conn.execute(insert(QM).values(queue_id=q.id, person_id=key[1], is_lead=lead))
+                await conn.execute(insert_ignore(conn, QM, ["queue_id", "person_id"]).values(
+                    queue_id=q.id, person_id=key[1], is_lead=lead))
             elif members[key] != lead:
                 await conn.execute(update(QM).where(QM.c.queue_id == q.id, QM.c.person_id == key[1])
                                    .values(is_lead=lead))

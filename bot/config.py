@@ -285,6 +285,15 @@ class ServiceInfo(Strict):
             raise ValueError("must be greater than zero")
         return value
 
+    @property
+    def max_attachment_bytes(self) -> int:
+        """The file size limit (`max_attachment_mb`) in bytes."""
+        return self.max_attachment_mb * 1024 * 1024
+
+    def accepts_type(self, mime: str) -> bool:
+        """Whether files of this MIME type may be passed on (`attachment_types` are prefixes)."""
+        return any(mime.startswith(allowed) for allowed in self.attachment_types)
+
 
 class ServiceConfig(Strict):
     """The whole service configuration."""

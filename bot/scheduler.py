@@ -82,7 +82,7 @@ class SlaScheduler:
         try:
             async with self._engine.begin() as conn:
                 count = await apply_retention(conn, self._services.clock.now(),
-                                              self._services.config.service.retention_months)
+                                              self._services.config.service.retention_months, self._services.files)
         except Exception:
             log.exception("retention round failed")
             return

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     helpdesk_http_host: str = "127.0.0.1"
     helpdesk_http_port: int = 8080
     helpdesk_public_url: str | None = Field(default=None, description="base URL of links the bot sends")
+    helpdesk_files_dir: Path = Field(default=Path("files"), description="where web chat uploads are stored")
 
     @property
     def public_url(self) -> str:

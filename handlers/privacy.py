@@ -32,7 +32,7 @@ def register(router: Router) -> None:
         if int(args[0]) != ctx.person.id:
             ctx.reply(ctx.t("error.stale_button"))
             return
-        counts = await erase_person(ctx.conn, ctx.person.id, ctx.now)
+        counts = await erase_person(ctx.conn, ctx.person.id, ctx.now, ctx.services.files)
         ctx.audit("privacy.erase", by="self", counts=counts)
         ctx.clear_state()
         ctx.send(ctx.msg.channel, ctx.msg.chat_id, ctx.t("privacy.erased"), ref=SCRUB)

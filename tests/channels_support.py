@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bot.app import HelpDesk, build_app
 from bot.config import DEFAULT_CONFIG, load_config
@@ -31,16 +35,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def wait_ready(proc: asyncio.subprocess.Process, port: int, log_path: Path, timeout: float = 15) -> None:
+    """Wait until `helpdesk run` answers /readyz on `port`; fail with its log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise AssertionError(f"helpdesk run exited:\n{log_path.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"helpdesk run did not become ready:\n{log_path.read_text()}")
+
+
 def _space_list(spaces: list[tuple[str, str]]) -> str:
     return "[" + ", ".join(f'{{ channel = "{c}", chat = "{chat}" }}' for c, chat in spaces) + "]"
 
 
+def _toml(value: str | float | bool) -> str:
+    """A TOML literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
 def write_config(path: Path, *, energy_spaces: list[tuple[str, str]], secretariat_spaces: list[tuple[str, str]],
-                 energy_experts: list[str]) -> Path:
-    """The example config with ENERGY's spaces and experts and the secretariat's spaces replaced."""
+                 energy_experts: list[str], energy_sla: Mapping[str, str | float | bool] | None = None,
+                 sweep_seconds: float | None = None) -> Path:
+    """The example config with ENERGY's spaces and experts and the secretariat's spaces replaced.
+
+    `energy_sla` becomes ENERGY's own policy for normal tickets; `sweep_seconds` the SLA sweep interval.
+    """
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^secretariat_spaces = .*$", f"secretariat_spaces = {_space_list(secretariat_spaces)}",
                   text)
+    if sweep_seconds is not None:
+        text = re.sub(r"(?m)^sweep_seconds = \S+", f"sweep_seconds = {sweep_seconds}", text)
     blocks = text.split("[[queues]]")
     for i, block in enumerate(blocks):
         if re.search(r'(?m)^id = "ENERGY"', block):
@@ -48,6 +79,9 @@ def write_config(path: Path, *, energy_spaces: list[tuple[str, str]], secretaria
             experts = ", ".join(f'"{e}"' for e in energy_experts)
             block = re.sub(r'(?m)^(id = "ENERGY"\n)',
                            rf"\1experts = [{experts}]\nspaces = {_space_list(energy_spaces)}\n", block)
+            if energy_sla:
+                block = block.rstrip("\n") + "\n\n[queues.sla.normal]\n" + "".join(
+                    f"{key} = {_toml(value)}\n" for key, value in energy_sla.items()) + "\n"
             blocks[i] = block
     path.write_text("[[queues]]".join(blocks), encoding="utf-8")
     load_config(path)  # fail here, not later, if the edit broke it

@@ -57,19 +57,28 @@ async def _create_schema(schema: str) -> None:
 
 
 @pytest.fixture
-def sqlite_settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh SQLite file."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}", _env_file=None)  # type: ignore[call-arg]
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No HTTP proxy from the environment: subprocesses and clients talk to local fakes directly."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
-async def pg_settings() -> AsyncIterator[Settings]:
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """Settings on a fresh SQLite file (web chat uploads in the test's own folder)."""
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}",  # type: ignore[call-arg]
+                    helpdesk_files_dir=tmp_path / "files", _env_file=None)
+
+
+@pytest.fixture
+async def pg_settings(tmp_path: Path) -> AsyncIterator[Settings]:
     """Settings on a fresh, empty PostgreSQL schema, dropped afterwards."""
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     await _create_schema(schema)
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema, _env_file=None)  # type: ignore[call-arg]
+        yield Settings(database_url=PG_URL, database_schema=schema,  # type: ignore[call-arg]
+                       helpdesk_files_dir=tmp_path / "files", _env_file=None)
     finally:
         await _drop_schema(schema)
 

@@ -288,3 +288,15 @@ async def test_the_triage_decision_of_an_escalated_question_points_at_its_ticket
     async with desk.app.engine.connect() as conn:
         decisions = [tuple(r) for r in await conn.execute(select(td.c.decision, td.c.ticket_id))]
     assert decisions == [("escalate", 1)]
+
+
+async def test_files_sent_with_the_question_reach_the_queue_with_its_ticket(desk: Desk) -> None:
+    from bot.core.messages import Attachment, IncomingMessage
+
+    plan = Attachment("document", "FILE3", "plan.pdf", 2048, "application/pdf", "telegram")
+    await desk.app.submit(IncomingMessage(channel="telegram", external_id="f3", user_id="alice", chat_id="dm-alice",
+                                          text=QUESTION_ES, language="es", attachments=(plan,)))
+    await desk.settle()
+    card, files = desk.queue("ENERGY").posts[-2:]
+    assert card.text.startswith("Ticket #1")
+    assert files.text == "Files sent with ticket #1's question:" and files.files == ("plan.pdf",)

@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 from bot.cli.main import app as cli
 from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 from bot.fakes.telegram import FakeTelegram
-from tests.channels_support import ENERGY_QUESTION, KB_DIR, free_port, write_config
+from tests.channels_support import ENERGY_QUESTION, KB_DIR, free_port, wait_ready, write_config
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_proxy")]
 HELPDESK = Path(sys.executable).parent / "helpdesk"
 GROUP, SECRETARIAT, ALICE, OMAR = -100500, -100900, 111, 222
 PRACTITIONER, AMINA = "U0PRAC", "U0AMINA"
@@ -88,7 +88,7 @@ async def running(env: dict[str, str], tmp_path: Path, port: int | None = None) 
         proc = await asyncio.create_subprocess_exec(str(HELPDESK), "run", env=full_env, stdout=log, stderr=log,
                                                     cwd=tmp_path)
     try:
-        await _healthy(proc, port, log_path)
+        await wait_ready(proc, port, log_path)
         yield port
     finally:
         if proc.returncode is None:
@@ -99,19 +99,6 @@ async def running(env: dict[str, str], tmp_path: Path, port: int | None = None) 
         assert "stopped" in output, output
         for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
             assert env.get(name, "\0") not in output, f"{name} leaked into the log"
-
-
-async def _healthy(proc: asyncio.subprocess.Process, port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 15
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise AssertionError(f"helpdesk run exited:\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"helpdesk run did not become ready:\n{log_path.read_text()}")
 
 
 def slack_text(message: dict[str, Any]) -> str:
@@ -125,13 +112,6 @@ def tg_text(tg: FakeTelegram, chat: int) -> list[str]:
 def callback(message: dict[str, Any], label: str) -> str:
     return next(str(b["callback_data"]) for row in message["reply_markup"]["inline_keyboard"] for b in row
                 if b["text"] == label)
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    yield
 
 
 async def test_telegram_practitioner_answered_by_a_slack_expert(tmp_path: Path, tg_to_slack: dict[str, str]) -> None:

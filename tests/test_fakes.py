@@ -551,3 +551,50 @@ async def _check_redelivery(slack: FakeSlack) -> None:
             app_token=slack.bot_token
         )
     assert caught.value.response["error"] == "not_allowed_token_type"
+
+
+async def test_history_and_replies_return_message_metadata_when_asked(slack: FakeSlack,
+                                                                       web_client: AsyncWebClient) -> None:
+    metadata = {"event_type": "helpdesk_outbox", "event_payload": {"outbox_id": 7, "part": 0}}
+    card = await web_client.chat_postMessage(channel="C0GENERAL", text="Ticket #1", metadata=metadata)
+    reply = {"event_type": "helpdesk_outbox", "event_payload": {"outbox_id": 8, "part": 0}}
+    await web_client.chat_postMessage(channel="C0GENERAL", text="in its thread", thread_ts=card["ts"], metadata=reply)
+    later = await web_client.chat_postMessage(channel="C0GENERAL", text="later")
+
+    plain = await web_client.conversations_history(channel="C0GENERAL")
+    assert [m["text"] for m in plain["messages"]] == ["later", "Ticket #1"]  # newest first, no thread replies
+    assert all("metadata" not in m for m in plain["messages"])
+    full = await web_client.conversations_history(channel="C0GENERAL", include_all_metadata=True)
+    assert full["messages"][1]["metadata"] == metadata
+    first = await web_client.conversations_history(channel="C0GENERAL", limit=1)
+    assert first["has_more"] and [m["ts"] for m in first["messages"]] == [later["ts"]]
+    rest = await web_client.conversations_history(channel="C0GENERAL", limit=1,
+                                                  cursor=first["response_metadata"]["next_cursor"])
+    assert [m["ts"] for m in rest["messages"]] == [card["ts"]] and not rest["has_more"]
+    recent = await web_client.conversations_history(channel="C0GENERAL", oldest=card["ts"])
+    assert [m["ts"] for m in recent["messages"]] == [later["ts"]]  # oldest is exclusive
+
+    thread = await web_client.conversations_replies(channel="C0GENERAL", ts=card["ts"], include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["Ticket #1", "in its thread"]
+    assert thread["messages"][1]["metadata"] == reply
+    with pytest.raises(SlackApiError) as caught:
+        await web_client.conversations_history(channel=DEFAULT_USER)  # a DM is read by its D… id
+    assert caught.value.response["error"] == "channel_not_found"
+
+
+async def test_several_request_urls_take_turns_and_a_retry_goes_to_the_next() -> None:
+    seen: dict[str, list[str | None]] = {"a": [], "b": []}
+
+    def replica(name: str) -> Any:
+        async def handle(request: web.Request) -> web.Response:
+            seen[name].append(request.headers.get("X-Slack-Retry-Num"))
+            return web.Response(status=200)
+        return handle
+
+    async with FakeSlack() as slack, serve_aiohttp(replica("a")) as a, serve_aiohttp(replica("b")) as b:
+        slack.configure_http([a, b], "secret")
+        first, second = await slack.user_says("one"), await slack.user_says("two")
+        assert (first.targets, second.targets) == ([a], [b])
+        assert await slack.retry(first) == 200  # Slack retries an answer that came late …
+        assert first.targets == [a, b] and first.attempts == [200, 200]
+        assert seen == {"a": [None], "b": [None, "1"]}  # … and the other replica gets it

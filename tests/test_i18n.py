@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
+from bot.cli.main import ROLES
+from bot.config import PRIORITIES
+from bot.core.reports import AGES
 from bot.i18n import LANGUAGES, catalog, normalise_language, placeholders, t
+from bot.web.app import STATES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +51,37 @@ def test_every_key_used_in_code_exists() -> None:
     assert len(used) > 50
     missing = {k for k in used if k not in catalog("en")}
     assert not missing, missing
+
+
+TEMPLATE_KEY = re.compile(r"""\b_\(\s*(["'])([\w.]+)\1\s*(~?)""")  # _("staff.x") or _("staff.state." ~ value)
+
+
+def keys_used_in_templates() -> tuple[set[str], set[str]]:
+    """Catalog keys the web templates pass to `_()`: whole keys, and prefixes completed with a value (`~`)."""
+    keys: set[str] = set()
+    prefixes: set[str] = set()
+    for path in (ROOT / "bot" / "web" / "templates").glob("*.html"):
+        for _, key, joined in TEMPLATE_KEY.findall(path.read_text()):
+            (prefixes if joined else keys).add(key)
+    return keys, prefixes
+
+
+def test_every_key_used_in_templates_exists_and_staff_keys_are_used() -> None:
+    keys, prefixes = keys_used_in_templates()
+    assert len(keys) > 100 and prefixes == {"staff.state.", "staff.priority.", "staff.role.", "staff.event.",
+                                            "staff.error.", "staff.age."}
+    english = catalog("en")
+    assert not {k for k in keys if k not in english}
+    completed = {f"staff.state.{s}" for s in STATES} | {f"staff.priority.{p}" for p in PRIORITIES} | {
+        f"staff.role.{r}" for r in ROLES} | {"staff.event.breach", "staff.event.warning"} | {
+        f"staff.error.{m}" for m in ("signin", "forbidden", "csrf", "badlink", "notfound", "other")} | {
+        f"staff.age.{label}" for _, label in AGES}
+    assert not {k for k in completed if k not in english}
+    in_code: set[str] = set()
+    for path in ROOT.glob("bot/web/*.py"):
+        in_code |= keys_used(path)
+    unused = {k for k in english if k.startswith("staff.")} - keys - completed - in_code
+    assert not unused, f"[staff] texts no page uses: {sorted(unused)}"
 
 
 def test_language_codes_are_normalised() -> None:

@@ -27,8 +27,10 @@ class FlakyChannel:
     def __init__(self) -> None:
         self.script: list[Exception] = []
         self.delivered: list[str] = []
+        self.attempts: list[int] = []  # the attempt number of every call
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        self.attempts.append(message.attempt)
         if self.script:
             raise self.script.pop(0)
         self.delivered.append(message.text)
@@ -83,6 +85,18 @@ async def test_server_errors_back_off_then_succeed(desk: Desk) -> None:
         await drainer.drain_once()
         desk.clock.advance(timedelta(seconds=5))
     assert channel.delivered == ["hello"]
+
+
+async def test_outages_count_as_attempts_and_a_rate_limit_starts_again(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    await queue_rows(desk, "c1", ["hello"])
+    channel.script = [RetryLater(1, "503"), RetryLater(2, "timeout"), RetryLater(1, "429", rate_limited=True)]
+    for _ in range(4):
+        await drainer.drain_once()
+        desk.clock.advance(timedelta(seconds=3))
+    assert channel.delivered == ["hello"]
+    assert channel.attempts == [1, 2, 3, 1]  # the adapter's backoff grows; it knows a repeat may be a duplicate
 
 
 async def test_permanent_failure_stops_only_that_row(desk: Desk) -> None:

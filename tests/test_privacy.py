@@ -102,3 +102,65 @@ async def test_retention_anonymises_old_closed_tickets_and_keeps_counts(desk: De
     assert rows[0] == ("[erased]", 4, "resolved")
     assert rows[1][0].startswith("Kizimkazi-free")
     assert "Grundfos" not in await strings_in_database(desk)
+
+
+async def test_web_chat_files_are_exported_and_erased_with_their_bytes(desk: Desk, sqlite_settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app as cli
+    from bot.db.models import StoredFile
+    from tests.webdesk import browser, http_app
+
+    app = http_app(desk)
+    zara, yann = browser(app), browser(app)
+    await zara.say(SECRET_QUESTION)
+    assert (await zara.upload("kizimkazi-pumps.pdf", b"%PDF-1.4 Kizimkazi pumps", "our pumps")).status_code == 202
+    assert (await zara.upload("tariff.pdf", b"%PDF-1.4 block tariff", "the tariff")).status_code == 202
+    shared = await yann.upload("copy.pdf", b"%PDF-1.4 block tariff", "same file as Zara's")
+    await desk.settle()
+    assert desk.app.services is not None and desk.app.services.files is not None
+    folder = desk.app.services.files.directory
+    assert len([p for p in folder.rglob("*") if p.is_file()]) == 2  # the same content is stored once
+    async with desk.app.engine.connect() as conn:
+        person = (await conn.execute(select(table(StoredFile).c.person_id)
+                                     .where(table(StoredFile).c.name == "tariff.pdf"))).scalar_one()
+    monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)
+    monkeypatch.setenv("HELPDESK_FILES_DIR", str(folder))
+    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
+
+    exported = await asyncio.to_thread(CliRunner().invoke, cli, ["privacy", "export", str(person)])
+    assert exported.exit_code == 0, exported.output
+    files = json.loads(exported.output)["files"]
+    assert [(f["name"], f["mime"], f["size"]) for f in files] == [("kizimkazi-pumps.pdf", "application/pdf", 24),
+                                                                  ("tariff.pdf", "application/pdf", 21)]
+    erased = await asyncio.to_thread(CliRunner().invoke, cli, ["privacy", "erase", str(person), "--yes"])
+    assert erased.exit_code == 0 and "files 2" in erased.output, erased.output
+    left = [p for p in folder.rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in left] == [b"%PDF-1.4 block tariff"]  # still Yann's
+    assert "Kizimkazi" not in await strings_in_database(desk) and "kizimkazi" not in await strings_in_database(desk)
+    assert (await yann.client.get(shared.json()["files"][0]["url"])).content == b"%PDF-1.4 block tariff"
+
+
+async def test_retention_deletes_files_of_old_closed_tickets(desk: Desk) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot.core.privacy import apply_retention
+    from bot.db.models import StoredFile
+    from tests.webdesk import browser, http_app
+
+    zara = browser(http_app(desk))
+    await zara.say(SECRET_QUESTION)
+    assert (await zara.upload("pumps.pdf", b"%PDF-1.4 pumps", "our pumps")).status_code == 202
+    assert desk.app.services is not None and desk.app.services.files is not None
+    store = desk.app.services.files
+    T = table(Ticket)
+    async with desk.app.engine.begin() as conn:
+        await conn.execute(update(T).values(state="closed", closed_at=desk.clock.now()))
+        assert await apply_retention(conn, desk.clock.now() + timedelta(days=800), 24, store) == 1
+        assert not list(await conn.execute(select(table(StoredFile))))
+    assert not [p for p in store.directory.rglob("*") if p.is_file()]

@@ -6,7 +6,9 @@ import asyncio
 
 from sqlalchemy import func, select
 
+from bot.app import build_app
 from bot.core.messages import IncomingMessage
+from bot.db import migrate
 from bot.db.models import Outbox, Ticket, table
 from bot.settings import Settings
 from tests.channels_support import ENERGY_QUESTION
@@ -60,3 +62,14 @@ async def test_restart_mid_conversation_keeps_the_dialogue(sqlite_settings: Sett
         zoe.sees("Which institution")
     finally:
         await second.app.stop()
+
+
+async def test_replicas_starting_at_once_on_a_new_database_agree_on_everything(pg_settings: Settings) -> None:
+    one, two = build_app(pg_settings, channels={}), build_app(pg_settings, channels={})
+    await migrate.upgrade(one.engine)
+    try:
+        await asyncio.gather(one.start(drain=False), two.start(drain=False))  # both insert queues and the key
+        assert one.secret_key == two.secret_key  # a button signed by one replica verifies on the other
+    finally:
+        await one.stop()
+        await two.stop()

@@ -6,18 +6,23 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli
+from bot.core import response_times
 from bot.core.reports import sla_report
-from bot.db.models import Person, SlaEvent, Ticket, table
+from bot.core.sla import SlaClock
+from bot.db.models import Message, Person, SlaEvent, Ticket, TriageDecision, table
 from bot.settings import Settings
+from bot.web.data import chart_data
 from tests.desk import Desk, start_desk
 
 NOW = datetime(2026, 3, 16, 12, tzinfo=UTC)  # a Monday
@@ -103,6 +108,77 @@ async def test_report_figures_match_the_hand_computed_ones(desk: Desk) -> None:
     async with desk.app.engine.connect() as conn:
         only = await sla_report(conn, services.config, services.sla, NOW, queue="ENERGY")
     assert [r.queue for r in only.rows] == ["ENERGY", "ALL"] and only.rows[0].tickets == 2
+
+
+async def test_measured_first_response_times_follow_changes(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports keep the business hours they measured; an answer, a transfer or a new ticket shows at once."""
+    services = desk.app.services
+    assert services is not None
+    measured: list[list[int]] = []
+    measure = response_times._measure
+
+    async def counted(conn: AsyncConnection, sla: SlaClock, blocks: Sequence[int]) -> Any:
+        measured.append(sorted(blocks))
+        return await measure(conn, sla, blocks)
+
+    monkeypatch.setattr(response_times, "_measure", counted)
+
+    async def hours() -> dict[str, list[float]]:
+        async with desk.app.engine.connect() as conn:
+            report = await sla_report(conn, services.config, services.sla, NOW, since=date(2026, 3, 1),
+                                      until=date(2026, 3, 13))
+        return {r.queue: sorted(r.first_response_hours) for r in report.rows if r.queue in ("MRV", "ENERGY")}
+
+    assert await hours() == {"MRV": [2.0, 2.0, 4.0, 16.0], "ENERGY": [0.5]}
+    assert await hours() == {"MRV": [2.0, 2.0, 4.0, 16.0], "ENERGY": [0.5]} and len(measured) == 1  # kept
+    T = table(Ticket)
+    async with desk.app.engine.begin() as conn:  # ticket 3 answered Tuesday 10:00: 8 + 1 business hours
+        await conn.execute(update(T).where(T.c.id == 3).values(first_response_at=utc(3, 3, 10), updated_at=NOW))
+    assert (await hours())["MRV"] == [2.0, 2.0, 4.0, 9.0, 16.0]
+    async with desk.app.engine.begin() as conn:  # ticket 1 moves to ENERGY (Nairobi hours, a lunch break)
+        await conn.execute(update(T).where(T.c.id == 1).values(queue_id="ENERGY", updated_at=NOW + timedelta(1)))
+    moved = await hours()
+    assert moved["MRV"] == [2.0, 2.0, 9.0, 16.0] and len(moved["ENERGY"]) == 2 and 4.0 not in moved["ENERGY"]
+    async with desk.app.engine.begin() as conn:
+        asker = (await conn.execute(select(T.c.person_id).where(T.c.id == 1))).scalar_one()
+        await conn.execute(insert(T).values(
+            id=10, queue_id="MRV", state="open", priority="normal", person_id=asker, language="en", question="q",
+            channel="telegram", chat_id="dm", created_at=utc(3, 2, 10), updated_at=utc(3, 2, 10),
+            first_response_at=utc(3, 2, 11), first_response_due=TUE_17, resolution_due=FRI_13_17, breached=False,
+            sla_level=0))
+    assert (await hours())["MRV"] == [1.0, 2.0, 2.0, 9.0, 16.0]
+    assert len(measured) == 4 and all(len(blocks) == 1 for blocks in measured[1:])  # only the changed block
+
+
+async def test_chart_figures_per_week(desk: Desk) -> None:
+    """The charts' weekly figures: tickets per queue, compliance as the weekly reports say, response times, FAQ use."""
+    services = desk.app.services
+    assert services is not None
+    M, D = table(Message), table(TriageDecision)
+    async with desk.app.engine.begin() as conn:
+        asker = (await conn.execute(select(table(Person).c.id))).scalar_one()
+        for n, (decision, feedback, day) in enumerate([("answer", None, 2), ("answer", "false_deflection", 3),
+                                                       ("escalate", None, 4), ("answer", None, 10)]):
+            message = (await conn.execute(insert(M).values(
+                channel="telegram", direction="in", person_id=asker, chat_id="dm", text=f"q{n}",
+                created_at=utc(3, day, 10)).returning(M.c.id))).scalar_one()
+            await conn.execute(insert(D).values(
+                message_id=message, person_id=asker, lang="en", decision=decision, feedback=feedback,
+                top_entry_id="btr-contents" if decision == "answer" else None, candidates=[], thresholds={},
+                created_at=utc(3, day, 10)))
+        figures = await chart_data(conn, services.config, services.sla, NOW)
+        week = await sla_report(conn, services.config, services.sla, NOW, since=date(2026, 3, 2),
+                                until=date(2026, 3, 8))
+    assert figures["labels"][-3:] == ["03-02", "03-09", "03-16"]
+    assert figures["per_queue"]["MRV"][-3:] == [5.0, 1.0, 0.0] and figures["per_queue"]["MRV"][-9] == 1.0  # Jan 19
+    assert figures["per_queue"]["ENERGY"][-3:] == [1.0, 1.0, 0.0]
+    assert figures["trend"]["first_response"][-3] == week.rows[-1].first_response_pct
+    assert figures["trend"]["resolution"][-3] == week.rows[-1].resolution_pct
+    assert dict(figures["spread"]) == {"<4 h": 3.0, "4-8 h": 1.0, "8-16 h": 0.0, "16-24 h": 1.0, "24-48 h": 0.0,
+                                       "48 h+": 0.0}  # 0.5, 2, 2 · 4 · 16
+    assert figures["rates"]["deflected"][-3:] == [200 / 3, 100.0, None]
+    assert figures["rates"]["false_deflection"][-3:] == [50.0, 0.0, None]
+    assert figures["top"] == [("btr-contents", 3.0)]
 
 
 async def test_secretariat_stats_show_the_same_figures(desk: Desk) -> None:

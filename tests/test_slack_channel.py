@@ -6,17 +6,21 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, insert, select
 
 from bot.app import HelpDesk
-from bot.channels.slack import SlackChannel
+from bot.channels.slack import MAX_POST_CHARS, SlackChannel, outbox_metadata
+from bot.channels.slack_blocks import message_payload
+from bot.channels.text import split_text
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import RetryLater
-from bot.db.models import Message, table
+from bot.db.models import Message, Outbox, table
 from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 from bot.http import HttpServer, create_http_app
 from bot.settings import Settings
@@ -26,6 +30,7 @@ pytestmark = pytest.mark.timeout(20)
 ALICE, AMINA, SAM = "U0ALICE", "U0AMINA", "U0SAM"
 ENERGY, SECRETARIAT = "C0ENERGY", "C0SECRET"
 FAQ_QUESTION = "What does a Biennial Transparency Report contain?"
+O = table(Outbox)  # noqa: E741
 
 
 @pytest.fixture
@@ -203,3 +208,61 @@ async def test_slash_command_edits_and_the_app_removed_from_a_channel(socket_des
     await (await slack.send_event({"type": "channel_left", "channel": ENERGY, "actor_id": SAM})).wait_acked()
     report = await wait_post(slack, SECRETARIAT, "was removed")
     assert "ENERGY" in plain(report) and "Sam Secretariat" in plain(report)
+
+
+async def crashed_delivery(slack: FakeSlack, message: OutgoingMessage) -> None:
+    """What a replica killed right after chat.postMessage left behind: the post, and no record of it."""
+    crashed = SlackChannel(slack.bot_token, slack.api_url)
+    try:
+        await crashed.send(message)
+    finally:
+        await crashed.close()
+
+
+async def test_a_row_posted_before_a_crash_is_recorded_not_posted_again(socket_desk: tuple[HelpDesk, SlackChannel],
+                                                                       slack: FakeSlack) -> None:
+    app, _ = socket_desk
+    assert app.drainer is not None
+    now = app.clock.now()
+    rows = {"delivered": "Your question is ticket #4 in the ENERGY queue.", "lost": "Thanks, noted."}
+    ids: dict[str, int] = {}
+    async with app.engine.begin() as conn:  # both claimed by a replica that was then killed; leases ran out
+        for key, text in rows.items():
+            ids[key] = (await conn.execute(insert(O).values(
+                channel="slack", chat_id=ALICE, kind="send", text=text, status="sending", attempts=1,
+                next_attempt_at=now, lease_until=now - timedelta(seconds=1), created_at=now).returning(O.c.id)
+            )).scalar_one()
+    await crashed_delivery(slack, OutgoingMessage(ids["delivered"], "slack", ALICE, rows["delivered"], created_at=now))
+    app.drainer.wake()
+    dm = slack.dm_channel(ALICE)
+    await wait_post(slack, dm, rows["lost"])
+    async with app.engine.connect() as conn:
+        recorded = {r.id: (r.status, r.external_id) for r in await conn.execute(select(O.c.id, O.c.status,
+                                                                                     O.c.external_id))}
+    posted = {plain(m): m["ts"] for m in slack.posted(dm)}
+    assert len(slack.posted(dm)) == 2  # the delivered row was found by its metadata, not posted again
+    assert recorded[ids["delivered"]] == ("sent", f"{dm}/{posted[rows['delivered']]}")
+    assert recorded[ids["lost"]] == ("sent", f"{dm}/{posted[rows['lost']]}")
+
+
+async def test_a_retried_row_posts_only_the_parts_and_thread_replies_not_found(
+        socket_desk: tuple[HelpDesk, SlackChannel], slack: FakeSlack) -> None:
+    _, channel = socket_desk
+    long_text = "\n\n".join(f"Paragraph {n}: " + "grid code " * 150 for n in range(12))
+    first, second = [p for p in split_text(long_text, MAX_POST_CHARS) if p.strip()]
+    dm = slack.dm_channel(ALICE)
+    web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    earlier = await web.chat_postMessage(channel=dm, metadata=outbox_metadata(41, 0), **message_payload(first))
+    posted_id = await channel.send(OutgoingMessage(41, "slack", dm, long_text, attempt=2))
+    assert posted_id == f"{dm}/{earlier['ts']}"
+    before, after = slack.posted(dm)  # the killed attempt's part is not repeated; the rest follows it
+    assert before["ts"] == earlier["ts"] and plain(after).startswith(second.split(":")[0])
+
+    card = await web.chat_postMessage(channel=ENERGY, text="Ticket #5")
+    note = await web.chat_postMessage(channel=ENERGY, thread_ts=card["ts"], metadata=outbox_metadata(42, 0),
+                                      **message_payload("Internal note on #5"))
+    again = OutgoingMessage(42, "slack", ENERGY, "Internal note on #5", thread_external_id=f"{ENERGY}/{card['ts']}",
+                            attempt=2)
+    assert await channel.send(again) == f"{ENERGY}/{note['ts']}"
+    assert len(slack.posted(ENERGY)) == 2
+    assert [c.params["channel"] for c in slack.calls("conversations.replies")] == [ENERGY]

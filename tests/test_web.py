@@ -283,3 +283,118 @@ def test_login_link_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert printed.exit_code == 0 and "/login?token=" in printed.output
     unknown = runner.invoke(cli, ["users", "login-link", "nobody"])
     assert unknown.exit_code == 2 and "no expert or secretariat" in unknown.output
+
+
+PDF = b"%PDF-1.4\n% pump datasheet\n"
+
+
+async def test_web_chat_file_reaches_the_ticket_and_only_its_people_may_download_it(desk: Desk) -> None:
+    from bot.channels.base import with_file_notes
+    from bot.core.messages import Attachment, IncomingMessage
+    from bot.db.models import Outbox
+
+    app = http_app(desk)
+    alice = browser(app)
+    assert (await alice.client.post("/chat/upload", files={"file": ("a.pdf", PDF)})).status_code == 403  # no CSRF
+    alone = await alice.upload("pumps.pdf", PDF)  # no question yet: nothing to pass on
+    assert alone.status_code == 202
+    await desk.settle()
+    assert any("with your question" in str(item["text"]) for item in await alice.history())
+    await alice.say(ENERGY_QUESTION)
+    await desk.settle()
+    ticket = (await ticket_ids(desk))["ENERGY"]
+    await (await desk.staff("amina")).says(f"/claim {ticket}")  # amina works on Telegram
+    sent = await alice.upload("C:\\specs\\pump specs.pdf", PDF, "The pump datasheet")
+    assert sent.status_code == 202
+    url = sent.json()["files"][0]["url"]
+    assert url.startswith("/files/") and sent.json()["files"][0]["label"] == "📎 pump specs.pdf (1 KB)"
+    await desk.settle()
+    mine = [item for item in await alice.history() if item["text"] == "The pump datasheet"]
+    assert mine[0]["from"] == "me" and mine[0]["files"] == [{"label": "📎 pump specs.pdf (1 KB)", "url": url}]
+    async with desk.app.engine.connect() as conn:  # the relay to amina on Telegram carries a link to the file
+        row = (await conn.execute(select(table(Outbox)).where(table(Outbox).c.chat_id == "dm-amina")
+                                  .order_by(table(Outbox).c.id.desc()))).first()
+    assert row is not None
+    relayed = with_file_notes(row.text, [Attachment(**a) for a in row.attachments], "telegram")
+    assert "The pump datasheet" in relayed and f"📎 pump specs.pdf (1 KB) http://127.0.0.1:8080{url}" in relayed
+
+    got = await alice.client.get(url)
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"].startswith("attachment;") and "pump%20specs.pdf" in \
+        got.headers["content-disposition"]
+    assert got.headers["x-content-type-options"] == "nosniff"
+    amina = browser(app)
+    await amina.sign_in(await login_token(desk, "amina"))
+    page = (await amina.client.get(f"/inbox/{ticket}")).text
+    assert f'href="{url}"' in page and "The pump datasheet" in page  # the ticket's thread links the file
+    assert (await amina.client.get(url)).content == PDF
+    sam = browser(app)
+    await sam.sign_in(await login_token(desk, "sam"))
+    assert (await sam.client.get(url)).status_code == 200
+    await desk.staff("sofia")  # AFOLU and FINANCE: not this ticket's queue
+    sofia = browser(app)
+    await sofia.sign_in(await login_token(desk, "sofia"))
+    assert (await sofia.client.get(url)).status_code == 404
+    bob = browser(app)
+    await bob.say(TRANSPORT_QUESTION)
+    assert (await bob.client.get(url)).status_code == 404  # another practitioner
+    assert (await browser(app).client.get(url)).status_code == 403  # nobody signed in, no chat
+    assert (await alice.client.get("/files/nope")).status_code == 404
+    guide = Attachment("document", "BQAC-guide", "guide.pdf", 2048, "application/pdf", "telegram")
+    await desk.app.submit(IncomingMessage(channel="telegram", external_id="tg-guide", user_id="amina",
+                                          chat_id="dm-amina", text=f"/reply {ticket} See the guide",
+                                          attachments=(guide,)))
+    await desk.settle()
+    answer = (await alice.history())[-1]  # a Telegram file is named in the web chat (it cannot be fetched)
+    assert "See the guide" in str(answer["text"]) and answer["files"] == [{"label": "📎 guide.pdf (2 KB)", "url": ""}]
+
+
+async def test_uploads_over_the_size_limit_or_of_other_types_are_refused_clearly(desk: Desk) -> None:
+    app = http_app(desk)
+    alice = browser(app)
+    limit = desk.app.config.service.max_attachment_mb
+    huge = await alice.upload("big.pdf", b"%PDF-" + b"0" * (limit * 2**20))
+    assert huge.status_code == 413 and huge.json()["message"] == \
+        f"Files can be at most {limit} MB. Please send a smaller file or a link."
+    alice.client.headers["Accept-Language"] = "es"
+    for name, content in (("page.html", b"<html><script>alert(1)</script></html>"),
+                          ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+                          ("setup.exe", b"MZ\x90\x00\x03"), ("report.pdf", b"MZ\x90\x00\x03"),
+                          ("notes.txt", b"<script>alert(1)</script>"), ("empty.pdf", b"")):
+        refused = await alice.upload(name, content)
+        assert refused.status_code == 415, name
+        assert refused.json()["message"].startswith(f"No puedo transmitir archivos del tipo de {name}"), name
+        assert "pdf, docx" in refused.json()["message"]
+    csrf = await alice.csrf("/chat")
+    nothing = await alice.client.post("/chat/upload", data={"text": "hi"}, headers={"X-CSRF-Token": csrf})
+    assert nothing.status_code == 400 and nothing.json()["message"] == "Elija un archivo para enviar."
+    async with desk.app.engine.connect() as conn:
+        assert not list(await conn.execute(select(table(Ticket))))  # nothing refused reached the message path
+    assert not (desk.app.settings.helpdesk_files_dir).exists()  # nor the disk
+
+
+def test_file_types_are_sniffed_not_taken_from_the_name() -> None:
+    import io
+    import zipfile
+
+    from bot.config import ServiceInfo
+    from bot.core.files import Refusal, check
+
+    def archive(members: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, content in members.items():
+                z.writestr(name, content)
+        return out.getvalue()
+
+    service = ServiceInfo()
+    docx = archive({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    odt = archive({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"})
+    assert check("plan.docx", docx, service).endswith("wordprocessingml.document")  # type: ignore[union-attr]
+    assert check("plan.odt", odt, service) == "application/vnd.oasis.opendocument.text"
+    assert check("photo.JPG", b"\xff\xd8\xff\xe0 jpeg", service) == "image/jpeg"
+    assert check("data.csv", "año;tCO2e\n2024;12\n".encode(), service) == "text/csv"
+    assert isinstance(check("plan.xlsx", docx, service), Refusal)  # a Word file called a spreadsheet
+    assert isinstance(check("plan.docx", b"PK\x03\x04 not a zip", service), Refusal)
+    assert isinstance(check("deck.ppt", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", service), Refusal)  # not in the config

@@ -71,6 +71,12 @@ async def test_chat_inbox_and_dashboard_in_chromium(served: tuple[Desk, str]) ->
         await question.fill(ENERGY_QUESTION)
         await practitioner.get_by_role("button", name="Send").click()
         await expect(practitioner.locator(".msg.bot", has_text="ENERGY queue")).to_be_visible(timeout=WAIT)
+        await practitioner.get_by_label("Attach a file").set_input_files(
+            files=[{"name": "pump-datasheet.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 datasheet"}])
+        await question.fill("Our pump datasheet")
+        await practitioner.get_by_role("button", name="Send").click()
+        await expect(practitioner.get_by_role("link", name="pump-datasheet.pdf")).to_be_visible(timeout=WAIT)
+        await expect(practitioner.locator(".msg.bot", has_text="Added to ticket")).to_be_visible(timeout=WAIT)
         await practitioner.screenshot(path=ARTIFACTS / "chat-desktop.png", full_page=True)
 
         expert = await (await chromium.new_context(viewport=DESKTOP)).new_page()
@@ -79,6 +85,9 @@ async def test_chat_inbox_and_dashboard_in_chromium(served: tuple[Desk, str]) ->
         await expect(expert.get_by_role("heading", name="Inbox")).to_be_visible()
         await expert.screenshot(path=ARTIFACTS / "inbox-desktop.png", full_page=True)
         await expert.get_by_role("link", name="irrigation pumps").first.click()
+        async with expert.expect_download() as download:  # the practitioner's file, on the ticket's thread
+            await expert.get_by_role("link", name="pump-datasheet.pdf").click()
+        assert (await download.value).suggested_filename == "pump-datasheet.pdf"
         await expert.get_by_role("button", name="Claim").click()
         await expect(expert.locator(".flash")).to_contain_text("is yours")
         await expert.get_by_label("Reply to the practitioner").fill("Use a block tariff with prepaid metering.")

@@ -51,6 +51,12 @@ class Browser:
         csrf = await self.csrf("/chat")
         return await self.client.post("/chat/send", data={"text": text}, headers={"X-CSRF-Token": csrf})
 
+    async def upload(self, name: str, content: bytes, text: str = "") -> httpx.Response:
+        """Send a file (with an optional caption) in the web chat."""
+        csrf = await self.csrf("/chat")
+        return await self.client.post("/chat/upload", data={"text": text}, files={"file": (name, content)},
+                                      headers={"X-CSRF-Token": csrf})
+
     async def history(self) -> list[dict[str, object]]:
         return list((await self.client.get("/chat/history")).json())
 

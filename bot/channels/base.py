@@ -70,9 +70,10 @@ def split_post_id(value: str) -> tuple[str, str]:
 
 
 def file_note(attachment: Attachment) -> str:
-    """A file this channel cannot relay (it lives on another platform), as a line of text."""
+    """A file this channel cannot relay (it lives on another platform), as a line of text (with its link if any)."""
     size = f" ({max(1, attachment.size // 1024)} KB)" if attachment.size else ""
-    return f"📎 {attachment.name or attachment.kind}{size}"
+    link = f" {attachment.url}" if attachment.url else ""
+    return f"📎 {attachment.name or attachment.kind}{size}{link}"
 
 
 def with_file_notes(text: str, attachments: Sequence[Attachment], channel: str) -> str:

@@ -19,6 +19,7 @@ class Post:
     buttons: list[tuple[str, str]]
     thread: str | None = None
     edits: int = 0
+    files: tuple[str, ...] = ()  # names of the attached files
 
 
 class MemoryChannel:
@@ -40,7 +41,7 @@ class MemoryChannel:
             post.text, post.buttons, post.edits = message.text, buttons, post.edits + 1
             return post.external_id
         post = Post(f"{self.name}-{next(self._ids)}", message.chat_id, message.text, buttons,
-                    message.thread_external_id)
+                    message.thread_external_id, files=tuple(a.name for a in message.attachments))
         self.posts[message.chat_id].append(post)
         self.by_id[post.external_id] = post
         return post.external_id

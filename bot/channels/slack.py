@@ -4,6 +4,12 @@ Every event is acknowledged only after it is stored (`process_before_response`):
 500 (HTTP) or leaves the envelope un-acked (Socket Mode), so Slack delivers it again; a retry of an
 event already stored is acknowledged and has no second effect (the message path dedupes on the
 message-based `external_id`). HTTP mode rejects a bad or stale signature with 401 before anything runs.
+
+Every post carries message metadata naming its outbox row and part (`OUTBOX_EVENT`). A row that may
+have been posted already — an earlier attempt ended in a crash (its lease ran out), a timeout or a
+5xx — is first looked up in the conversation (conversations.history, or conversations.replies in a
+thread, with `include_all_metadata`); the parts found are recorded as sent instead of posted again.
+So a `kill -9` between chat.postMessage and the drainer's record duplicates nothing on Slack.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -50,6 +57,27 @@ TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "
 UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive",
                          "user_not_found", "user_disabled", "cannot_dm_bot"})
 MAX_HOME_VIEWERS = 500
+OUTBOX_EVENT = "helpdesk_outbox"  # metadata event_type of every post: event_payload {"outbox_id", "part"}
+LOOKUP_PAGE = 100  # messages per conversations.history / .replies page when checking for an earlier delivery
+LOOKUP_PAGES = 5  # pages read at most; a row posted earlier than that many messages back is posted again
+CLOCK_MARGIN = timedelta(minutes=1)  # Slack's clock may be behind ours: look a little before the row was written
+MAX_UNVERIFIED = 10_000  # "maybe posted" rows remembered at most
+
+
+def outbox_metadata(outbox_id: int, part: int) -> dict[str, Any]:
+    """chat.postMessage `metadata` naming the outbox row (and part of a split text) a post delivers."""
+    return {"event_type": OUTBOX_EVENT, "event_payload": {"outbox_id": outbox_id, "part": part}}
+
+
+def delivered_parts(messages: list[dict[str, Any]], outbox_id: int) -> dict[int, str]:
+    """The ts of each part of outbox row `outbox_id` among conversation messages, by part number."""
+    found: dict[int, str] = {}
+    for m in messages:
+        metadata = m.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == OUTBOX_EVENT and str(payload.get("outbox_id")) == str(outbox_id):
+            found.setdefault(int(payload.get("part") or 0), str(m["ts"]))
+    return found
 
 
 class SlackChannel:
@@ -68,6 +96,8 @@ class SlackChannel:
         self._socket: AsyncSocketModeHandler | None = None
         self._desk: Desk | None = None
         self._steps = StepSender()
+        self._unverified: dict[int, None] = {}  # rows that may have been posted by an attempt whose answer was lost
+        self._dm_channels: dict[str, str] = {}  # user id → the app's DM channel with them
         self._people: dict[str, tuple[str, str | None]] = {}
         self._home_seen: dict[str, str] = {}  # user → digest of the view last published
         self._home_dirty = asyncio.Event()
@@ -236,18 +266,83 @@ class SlackChannel:
             posted: str | None = message.edit_external_id
         else:
             parts = [p for p in split_text(text, MAX_POST_CHARS) if p.strip()]
-            steps = [partial(self._post, message, channel, thread or None, part,
-                             message.buttons if index == len(parts) - 1 else ())
+            found = await self._posted_before(message, channel, thread or None)
+            steps = [partial(self._post, message, channel, thread or None, index, part,
+                             message.buttons if index == len(parts) - 1 else (), found)
                      for index, part in enumerate(parts)]
             posted = await self._steps.run(message.outbox_id, steps)
+            self._unverified.pop(message.outbox_id, None)
         self._home_dirty.set()
         return posted
 
-    async def _post(self, message: OutgoingMessage, channel: str, thread: str | None, text: str,
-                    buttons: tuple[Button, ...]) -> str:
-        response = await self._call(message.attempt, self.client.chat_postMessage(
-            channel=channel, thread_ts=thread, **message_payload(text, buttons)))
+    async def _post(self, message: OutgoingMessage, channel: str, thread: str | None, index: int, text: str,
+                    buttons: tuple[Button, ...], found: Mapping[int, str]) -> str:
+        """Post part `index` of a row, unless an earlier attempt did (`found`: part → post id)."""
+        if index in found:
+            return found[index]
+        try:
+            response = await self._call(message.attempt, self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, metadata=outbox_metadata(message.outbox_id, index),
+                **message_payload(text, buttons)))
+        except RetryLater as exc:
+            if not exc.rate_limited:  # a timeout or 5xx: Slack may have posted it all the same
+                self._suspect(message.outbox_id)
+            raise
+        except PermanentFailure:
+            self._unverified.pop(message.outbox_id, None)
+            raise
         return post_id(response["channel"], response["ts"])
+
+    def _suspect(self, outbox_id: int) -> None:
+        """Remember that this row's next attempt must look for an earlier delivery first."""
+        self._unverified[outbox_id] = None
+        while len(self._unverified) > MAX_UNVERIFIED:  # rows finished by another replica are never popped here
+            self._unverified.pop(next(iter(self._unverified)))
+
+    async def _posted_before(self, message: OutgoingMessage, channel: str, thread: str | None) -> dict[int, str]:
+        """The parts of this row an earlier attempt posted (part → post id), found by their metadata.
+
+        Only rows that may have been posted are looked up: a second claim of the row (the first attempt
+        crashed or failed; the outbox counts attempts) or a row whose last post here timed out. A lookup
+        that Slack refuses (e.g. a missing scope) is logged and the row is posted: at least once.
+        """
+        if message.attempt <= 1 and message.outbox_id not in self._unverified:
+            return {}
+        self._suspect(message.outbox_id)  # until the lookup has answered (it may be rate limited)
+        try:
+            where = await self._conversation(message.attempt, channel)
+            found: dict[int, str] = {}
+            cursor: str | None = None
+            oldest = f"{(message.created_at - CLOCK_MARGIN).timestamp():.6f}" if message.created_at else None
+            for _ in range(LOOKUP_PAGES):
+                page: dict[str, Any] = {"channel": where, "oldest": oldest, "limit": LOOKUP_PAGE,
+                                        "include_all_metadata": True, "cursor": cursor}
+                call = (self.client.conversations_replies(ts=thread, **page) if thread
+                        else self.client.conversations_history(**page))
+                response = await self._call(message.attempt, call)
+                found |= {part: post_id(where, ts) for part, ts in
+                          delivered_parts(response.get("messages") or [], message.outbox_id).items()}
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    break
+        except PermanentFailure as exc:
+            log.warning("outbox row %s: could not check for an earlier delivery (%s); posting it", message.outbox_id,
+                        exc)
+            found = {}
+        self._unverified.pop(message.outbox_id, None)
+        if found:
+            log.info("outbox row %s was delivered before (parts %s); not posting those again", message.outbox_id,
+                     sorted(found))
+        return found
+
+    async def _conversation(self, attempt: int, channel: str) -> str:
+        """The conversation id whose history holds posts to `channel` (a user id means the app's DM with them)."""
+        if not channel.startswith(("U", "W")):
+            return channel
+        if channel not in self._dm_channels:
+            response = await self._call(attempt, self.client.conversations_open(users=channel))
+            self._dm_channels[channel] = str(response["channel"]["id"])
+        return self._dm_channels[channel]
 
     @staticmethod
     async def _call(attempt: int, call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from bot.core.messages import OutgoingMessage
+from bot.channels.base import file_note
+from bot.core.messages import Attachment, OutgoingMessage
 
 QUEUE_SIZE = 100  # events kept for one slow browser before it is dropped (it reloads the history)
 
@@ -19,6 +22,27 @@ QUEUE_SIZE = 100  # events kept for one slow browser before it is dropped (it re
 def post_ref(outbox_id: int) -> str:
     """The external id of a web post: its outbox row."""
     return f"web-{outbox_id}"
+
+
+def file_url(file_id: str) -> str:
+    """The download link of a web chat upload, relative to the site."""
+    return f"/files/{file_id}"
+
+
+def file_items(attachments: Iterable[Attachment | dict[str, Any]]) -> list[dict[str, str]]:
+    """Files as the pages show them: a download link for web chat uploads, the name alone for another platform's."""
+    items = []
+    for a in attachments:
+        file = Attachment(**a) if isinstance(a, dict) else a
+        items.append({"label": file_note(replace(file, url="")),
+                      "url": file_url(file.file_id) if file.channel == "web" else ""})
+    return items
+
+
+def with_files(item: dict[str, Any], attachments: Iterable[Attachment | dict[str, Any]] | None) -> dict[str, Any]:
+    """A chat item with its files (the key is left out when there are none)."""
+    files = file_items(attachments or ())
+    return item | {"files": files} if files else item
 
 
 class WebChannel:
@@ -33,9 +57,9 @@ class WebChannel:
         """Push the post (or the edit of an earlier one) to every browser on the chat."""
         external_id = message.edit_external_id if message.kind == "edit" and message.edit_external_id \
             else post_ref(message.outbox_id)
-        self.publish(message.chat_id, {
+        self.publish(message.chat_id, with_files({
             "id": external_id, "kind": message.kind, "from": "bot", "text": message.text,
-            "buttons": [{"label": b.label, "action": b.action} for b in message.buttons]})
+            "buttons": [{"label": b.label, "action": b.action} for b in message.buttons]}, message.attachments))
         return external_id
 
     def publish(self, chat_id: str, event: dict[str, Any]) -> None:

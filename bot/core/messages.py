@@ -16,6 +16,7 @@ class Attachment:
     size: int = 0
     mime: str = ""
     channel: str = ""  # whose file id this is: another channel can only mention the file
+    url: str = ""  # where a signed-in browser can download it (web chat uploads): other channels link to it
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,4 @@ class OutgoingMessage:
     thread_external_id: str | None = None
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     attempt: int = 1  # the how-manieth try of this outbox row, for the adapter's backoff
+    created_at: datetime | None = None  # when the row was written: no earlier delivery of it can be older

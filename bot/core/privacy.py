@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.files import FileStore, forget
 from bot.db.models import (
     Audit,
     Conversation,
@@ -19,6 +20,7 @@ from bot.db.models import (
     Person,
     QueueMember,
     SlaReminder,
+    StoredFile,
     Ticket,
     TriageDecision,
     table,
@@ -26,7 +28,7 @@ from bot.db.models import (
 
 P, I, M, T, O = table(Person), table(Identity), table(Message), table(Ticket), table(Outbox)  # noqa: E741
 A, C, TD, LC, QM = table(Audit), table(Conversation), table(TriageDecision), table(LinkCode), table(QueueMember)
-D, R = table(KBDraft), table(SlaReminder)
+D, R, F = table(KBDraft), table(SlaReminder), table(StoredFile)
 ERASED = "[erased]"
 
 
@@ -65,14 +67,20 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
         "conversation": _rows(await conn.execute(select(C).where(C.c.person_id == person_id))),
         "kb_drafts_from_their_tickets": _rows(await conn.execute(select(D).where(D.c.ticket_id.in_(ticket_ids)))),
         "audit": _rows(await conn.execute(select(A).where(A.c.actor_id == person_id))),
+        "files": _rows(await conn.execute(select(F).where(F.c.person_id == person_id).order_by(F.c.created_at))),
     }
 
 
-async def erase_person(conn: AsyncConnection, person_id: int, now: datetime) -> dict[str, int]:
-    """Remove or anonymise the person's data everywhere; keep anonymous counts so reports still add up."""
+async def erase_person(conn: AsyncConnection, person_id: int, now: datetime,
+                       files: FileStore | None = None) -> dict[str, int]:
+    """Remove or anonymise the person's data everywhere; keep anonymous counts so reports still add up.
+
+    Their uploads go too: the rows, and the stored bytes from `files` unless someone else sent the same file.
+    """
     ticket_ids = [r.id for r in await conn.execute(select(T.c.id).where(T.c.person_id == person_id))]
     counts: dict[str, int] = {"tickets": len(ticket_ids)}
     theirs = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids))
+    counts["files"] = await forget(conn, files, F.c.person_id == person_id)
     counts["messages"] = (await conn.execute(update(M).where(theirs).values(text=ERASED, attachments=None))).rowcount
     await conn.execute(update(M).where(M.c.person_id == person_id).values(chat_id=""))
     await conn.execute(update(O).where(O.c.person_id == person_id).values(chat_id=""))
@@ -96,10 +104,11 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime) -> 
     return counts
 
 
-async def apply_retention(conn: AsyncConnection, now: datetime, months: int) -> int:
+async def apply_retention(conn: AsyncConnection, now: datetime, months: int, files: FileStore | None = None) -> int:
     """Anonymise the message bodies of tickets closed or resolved more than `months` ago; return how many.
 
-    States, dates, queues and ratings stay, so reports still add up.
+    States, dates, queues and ratings stay, so reports still add up. Files uploaded on those tickets are
+    deleted (rows, and their bytes from `files`).
     """
     cutoff = now - timedelta(days=round(months * 30.44))
     old = select(T.c.id).where(T.c.state.in_(("resolved", "closed")), T.c.question != ERASED,
@@ -107,6 +116,7 @@ async def apply_retention(conn: AsyncConnection, now: datetime, months: int) -> 
     ids = [r.id for r in await conn.execute(old)]
     if not ids:
         return 0
+    await forget(conn, files, F.c.message_id.in_(select(M.c.id).where(M.c.ticket_id.in_(ids))))
     await conn.execute(update(M).where(M.c.ticket_id.in_(ids)).values(text=ERASED, attachments=None))
     await conn.execute(update(O).where(O.c.ticket_id.in_(ids)).values(text=ERASED, buttons=None, attachments=None))
     await conn.execute(update(T).where(T.c.id.in_(ids)).values(question=ERASED, summary=ERASED, rating_comment=None))

@@ -22,25 +22,25 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, Subquery, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig
-from bot.core.calendar import business_time_between
+from bot.core.response_times import response_times
 from bot.core.sla import SlaClock
 from bot.core.tickets import OPEN_STATES
 from bot.db.models import SlaEvent, Ticket, table
+from bot.db.sql import count_where
 
 T, E = table(Ticket), table(SlaEvent)
 ALL = "ALL"
 AGES = ((2, "0-2d"), (5, "2-5d"), (10, "5-10d"), (None, "10d+"))  # backlog buckets: under N calendar days
 COUNTS = ("tickets", "first_response_met", "first_response_counted", "resolution_met", "resolution_counted",
           "breaches", "warnings", "escalations")
-_HOUR = timedelta(hours=1)
 
 
 @dataclass
@@ -82,9 +82,8 @@ class Figures:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON and CSV."""
-        data = asdict(self)
-        del data["first_response_hours"]
-        return data | {"first_response_pct": _round(self.first_response_pct),
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "first_response_hours"}
+        return data | {"backlog": dict(self.backlog), "first_response_pct": _round(self.first_response_pct),
                        "resolution_pct": _round(self.resolution_pct), "median_hours": _round(self.median_hours),
                        "p90_hours": _round(self.p90_hours)}
 
@@ -122,36 +121,101 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _midnight(day: date) -> datetime:
+    """The start of a UTC day."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
 def _window(since: date | None, until: date | None, queues: Sequence[str]) -> list[Any]:
     """Conditions on tickets opened from `since` to `until` (both days included) in `queues`."""
     where: list[Any] = [T.c.queue_id.in_(queues)]
     if since is not None:
-        where.append(T.c.created_at >= datetime.combine(since, time(0), tzinfo=UTC))
+        where.append(T.c.created_at >= _midnight(since))
     if until is not None:
-        where.append(T.c.created_at < datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC))
+        where.append(T.c.created_at < _midnight(until + timedelta(days=1)))
     return where
+
+
+def period_of(column: ColumnElement[datetime], starts: Sequence[date | None]) -> ColumnElement[int]:
+    """SQL: the number of the period a moment falls in, periods beginning on `starts` (the last one open-ended).
+
+    Group by it in an outer query (a subquery's column): its bound values cannot be repeated in GROUP BY.
+    """
+    bounds = [_midnight(day) for day in starts[1:] if day is not None]
+    if not bounds:
+        return literal_column("0", Integer)
+    return case(*[(column < bound, literal_column(str(n), Integer)) for n, bound in enumerate(bounds)],
+                else_=literal_column(str(len(bounds)), Integer))
 
 
 async def sla_report(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime,
                      since: date | None = None, until: date | None = None, queue: str | None = None) -> SlaReport:
     """Compute the figures of tickets opened from `since` to `until` (UTC days, both included)."""
+    return (await sla_reports(conn, config, sla, now, [since], until, queue))[0]
+
+
+async def sla_reports(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime,
+                      starts: Sequence[date | None], until: date | None = None,
+                      queue: str | None = None) -> list[SlaReport]:
+    """The reports of consecutive periods at once (e.g. weeks): each from one of `starts` to the day before the
+    next, the last to `until` (UTC days, both included); only the first start may be None (from the beginning).
+
+    The counts are computed by the database (grouped by period and queue); the first-response times come
+    from `response_times`, which measures in business hours only the tickets answered since the last call.
+    """
+    known = [day for day in starts if day is not None]
+    if not starts or None in starts[1:] or known != sorted(set(known)):
+        raise ValueError(f"period starts must be ascending dates: {starts}")
     queues = [queue] if queue else config.queue_ids
-    rows = {q: Figures(q) for q in queues}
-    where = _window(since, until, queues)
-    for r in await conn.execute(select(T.c.queue_id, T.c.priority, T.c.state, T.c.created_at, T.c.first_response_at,
-                                       T.c.resolved_at, T.c.first_response_due, T.c.resolution_due).where(*where)):
-        _count_ticket(rows[r.queue_id], r, sla, now)
-    await _count_events(conn, rows, where)
-    await _count_backlog(conn, rows, now)
-    return SlaReport(since, until, config.service_levels.compliance_target, [*rows.values(), _overall(rows.values())])
+    periods = [{q: Figures(q) for q in queues} for _ in starts]
+    tickets = select(T.c.id, T.c.queue_id, T.c.state, T.c.first_response_at, T.c.resolved_at,
+                     T.c.first_response_due, T.c.resolution_due,
+                     period_of(T.c.created_at, starts).label("period")).where(*_window(starts[0], until, queues))
+    await _count_tickets(conn, periods, tickets.subquery(), now)
+    await _count_events(conn, periods, tickets.subquery())
+    backlog = await _backlog(conn, queues, now)
+    times = await response_times(conn, sla, None if starts[0] is None else _midnight(starts[0]),
+                                 None if until is None else _midnight(until + timedelta(days=1)))
+    ends = [*starts[1:], None if until is None else until + timedelta(days=1)]
+    reports = []
+    for start, end, rows in zip(starts, ends, periods, strict=True):
+        for figures in rows.values():
+            figures.backlog |= backlog.get(figures.queue, {})
+            figures.first_response_hours = times.hours(figures.queue, None if start is None else _midnight(start),
+                                                       None if end is None else _midnight(end))
+        reports.append(SlaReport(start, end and end - timedelta(days=1), config.service_levels.compliance_target,
+                                 [*rows.values(), _overall(rows.values())]))
+    return reports
 
 
-async def _count_events(conn: AsyncConnection, rows: dict[str, Figures], where: list[Any]) -> None:
+async def _count_tickets(conn: AsyncConnection, periods: list[dict[str, Figures]], tickets: Subquery,
+                         now: datetime) -> None:
+    """Tickets, first responses and resolutions counted and met, per period and queue (docstring above)."""
+    responded = func.coalesce(tickets.c.first_response_at, tickets.c.resolved_at)
+    counted = select(
+        tickets.c.period, tickets.c.queue_id, func.count().label("tickets"),
+        count_where(or_(responded.is_not(None), tickets.c.first_response_due <= now)).label("first_response_counted"),
+        count_where(responded <= tickets.c.first_response_due).label("first_response_met"),
+        count_where(or_(tickets.c.resolved_at.is_not(None),
+                        and_(tickets.c.state.in_(OPEN_STATES), tickets.c.resolution_due <= now))
+                    ).label("resolution_counted"),
+        count_where(tickets.c.resolved_at <= tickets.c.resolution_due).label("resolution_met"),
+    ).group_by(tickets.c.period, tickets.c.queue_id)
+    for r in await conn.execute(counted):
+        figures = periods[r.period][r.queue_id]
+        for name in ("tickets", "first_response_counted", "first_response_met", "resolution_counted",
+                     "resolution_met"):
+            setattr(figures, name, int(getattr(r, name)))
+
+
+async def _count_events(conn: AsyncConnection, periods: list[dict[str, Figures]], tickets: Subquery) -> None:
     """Breaches, pre-breach warnings and escalations of the tickets counted."""
-    for r in await conn.execute(select(T.c.queue_id, E.c.kind, E.c.level, func.count().label("n"))
-                                .join(T, T.c.id == E.c.ticket_id).where(*where)
-                                .group_by(T.c.queue_id, E.c.kind, E.c.level)):
-        figures = rows[r.queue_id]
+    for r in await conn.execute(select(tickets.c.period, tickets.c.queue_id, E.c.kind, E.c.level,
+                                       func.count().label("n"))
+                                .select_from(tickets.join(E, E.c.ticket_id == tickets.c.id))
+                                .where(E.c.kind.in_(("breach", "warning", "unclaimed")))
+                                .group_by(tickets.c.period, tickets.c.queue_id, E.c.kind, E.c.level)):
+        figures = periods[r.period][r.queue_id]
         if r.kind == "breach":
             figures.breaches += r.n
         elif r.kind == "warning":
@@ -160,28 +224,17 @@ async def _count_events(conn: AsyncConnection, rows: dict[str, Figures], where: 
             figures.escalations += r.n
 
 
-async def _count_backlog(conn: AsyncConnection, rows: dict[str, Figures], now: datetime) -> None:
-    """Tickets open now in the queues, by age."""
-    for r in await conn.execute(select(T.c.queue_id, T.c.created_at)
-                                .where(T.c.state.in_(OPEN_STATES), T.c.queue_id.in_(list(rows)))):
-        age = (now - r.created_at) / timedelta(days=1)
-        label = next(label for limit, label in AGES if limit is None or age < limit)
-        rows[r.queue_id].backlog[label] += 1
-
-
-def _count_ticket(figures: Figures, r: Any, sla: SlaClock, now: datetime) -> None:
-    """Add one ticket's first response and resolution to its queue's figures."""
-    figures.tickets += 1
-    responded = r.first_response_at or r.resolved_at
-    if responded is not None or r.first_response_due <= now:
-        figures.first_response_counted += 1
-        figures.first_response_met += int(responded is not None and responded <= r.first_response_due)
-    if responded is not None:
-        spent = business_time_between(r.created_at, responded, sla.calendar(figures.queue, r.priority))
-        figures.first_response_hours.append(spent / _HOUR)
-    if r.resolved_at is not None or (r.state in OPEN_STATES and r.resolution_due <= now):
-        figures.resolution_counted += 1
-        figures.resolution_met += int(r.resolved_at is not None and r.resolved_at <= r.resolution_due)
+async def _backlog(conn: AsyncConnection, queues: Sequence[str], now: datetime) -> dict[str, dict[str, int]]:
+    """Tickets open now in the queues, by age (under N calendar days: opened after now - N days)."""
+    age = case(*[(T.c.created_at > now - timedelta(days=limit), literal(label)) for limit, label in AGES if limit],
+               else_=literal(AGES[-1][1]))
+    open_now = select(T.c.queue_id, age.label("age")).where(T.c.state.in_(OPEN_STATES),
+                                                            T.c.queue_id.in_(queues)).subquery()
+    backlog: dict[str, dict[str, int]] = {}
+    for r in await conn.execute(select(open_now.c.queue_id, open_now.c.age, func.count().label("n"))
+                                .group_by(open_now.c.queue_id, open_now.c.age)):
+        backlog.setdefault(r.queue_id, {})[r.age] = int(r.n)
+    return backlog
 
 
 def _overall(rows: Iterable[Figures]) -> Figures:

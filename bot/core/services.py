@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.config import ServiceConfig
 from bot.core.actions import ActionSigner
+from bot.core.files import FileStore
 from bot.core.knowledge import KnowledgeBase
 from bot.core.ratelimit import InboundLimiter
 from bot.core.sla import SlaClock
@@ -14,7 +15,8 @@ from bot.core.sla import SlaClock
 
 @dataclass
 class Services:
-    """Configuration, clock, button signer, the knowledge base, the SLA clock, the inbound limiter, the web URL."""
+    """Configuration, clock, button signer, the knowledge base, the SLA clock, the inbound limiter, the web URL,
+    the web chat's file store."""
 
     config: ServiceConfig
     clock: Clock
@@ -23,3 +25,4 @@ class Services:
     sla: SlaClock
     limiter: InboundLimiter
     web_url: str = "http://127.0.0.1:8080"  # where browsers reach the web pages (login links)
+    files: FileStore | None = None  # web chat uploads (erasure and retention delete them)

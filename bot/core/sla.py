@@ -37,6 +37,11 @@ class SlaClock:
             q.id: build_calendar(config.calendars[q.calendar], extra.get(q.id, ())) for q in config.queues
         }
 
+    @property
+    def queue_ids(self) -> list[str]:
+        """The queues this clock has calendars for."""
+        return list(self._calendars)
+
     def calendar(self, queue_id: str, priority: str = "normal") -> BusinessCalendar:
         """The queue's calendar, or the 24/7 one when the policy runs on calendar time."""
         if self._config.policy(queue_id, priority).calendar_time:

@@ -165,13 +165,26 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
                                    .values(ticket_id=ticket_id))
     ctx.audit("ticket.open", ticket_id=ticket_id, queue=queue_id, reasons=reasons)
     await announce(ctx, ticket, edit=False)
+    files = await opening_files(ctx, message_id)
+    if files:
+        await post_in_queue(ctx, ticket, "card.files", files)
     promise = ctx.services.sla.promise(queue_id, "normal", ctx.lang)
     ctx.reply(ctx.t("ticket.opened", id=ticket_id, queue=queue_id, promise=promise), ticket_id=ticket_id)
     if ticket.assignee_id is not None:
         ctx.audit("ticket.auto_assign", ticket_id=ticket_id, to=ticket.assignee_id)
-        await notify_person(ctx, ticket.assignee_id, "ticket.assigned_to_you", ticket_id, id=ticket_id,
-                            question=question, reason="auto")
+        await notify_person(ctx, ticket.assignee_id, "ticket.assigned_to_you", ticket_id, attachments=files,
+                            id=ticket_id, question=question, reason="auto")
     return ticket
+
+
+async def opening_files(ctx: Context, message_id: int | None) -> tuple[Attachment, ...]:
+    """The files that came with the question a ticket was opened for."""
+    if message_id is None:
+        return ()
+    if message_id == ctx.message_id:
+        return ctx.msg.attachments
+    stored = (await ctx.conn.execute(select(M.c.attachments).where(M.c.id == message_id))).scalar()
+    return tuple(Attachment(**a) for a in stored or ())
 
 
 async def recently_closed(ctx: Context) -> TicketView | None:

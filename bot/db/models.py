@@ -364,3 +364,17 @@ class LoginToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class StoredFile(Base):
+    """A file uploaded in the web chat; its bytes live once per content hash in the files directory."""
+
+    __tablename__ = "stored_file"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random: the /files/<id> link
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)  # the uploader
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime]

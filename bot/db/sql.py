@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Integer, Table, case, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
+
+
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """SQL aggregate: how many rows of the group meet `condition` (no bound values: safe in any GROUP BY query)."""
+    return func.sum(case((condition, literal_column("1", Integer)), else_=literal_column("0", Integer)))
 
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:

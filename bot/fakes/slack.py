@@ -13,6 +13,13 @@ Events over HTTP (signed like Slack, retried like Slack)::
     delivery = await slack.user_says("hello")          # POSTs an event_callback to the app
     assert delivery.attempts == [200]
 
+Several request URLs stand for replicas behind a load balancer: deliveries take turns, a retry goes
+to the next URL (``await slack.retry(delivery)`` resends one as Slack does after a slow answer).
+
+Message metadata (``metadata`` on chat.postMessage) is kept and returned by conversations.history
+and conversations.replies when asked with ``include_all_metadata``, in Slack's wire shape
+(``messages[].metadata.event_type`` / ``event_payload``).
+
 Socket Mode (the app connects with its xapp- token; envelopes are redelivered until acked)::
 
     delivery = await slack.user_says("hello")          # queued until the app connects
@@ -25,6 +32,7 @@ Not modelled: Slack's per-method rate tiers (script 429s with :meth:`FakeSlack.i
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import hashlib
@@ -33,7 +41,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -54,6 +62,8 @@ MAX_TEXT_LENGTH = 40_000
 MAX_BLOCKS = 50
 
 _JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata"})
+_TRUE = (True, "true", "1", 1)
+MAX_HISTORY_PAGE = 999
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
@@ -99,6 +109,7 @@ class Delivery:
     payload: JSON
     envelope_id: str | None = None
     attempts: list[int | str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # the request URL of each HTTP attempt
     response_body: bytes = b""
     ack_payload: JSON | None = None
     acked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -116,8 +127,17 @@ class Delivery:
 
 @dataclass
 class _HttpTarget:
-    url: str
+    urls: tuple[str, ...]
     signing_secret: str
+    turn: int = 0  # deliveries so far: the next one starts at urls[turn % len(urls)]
+
+    def url(self, delivery: int, attempt: int) -> str:
+        """Where attempt `attempt` of the `delivery`-th delivery goes: round robin over the URLs."""
+        return self.urls[(delivery + attempt) % len(self.urls)]
+
+    def after(self, url: str) -> str:
+        """The URL after `url`: where a retry of a request that went to `url` lands."""
+        return self.urls[(self.urls.index(url) + 1) % len(self.urls)] if url in self.urls else self.urls[0]
 
 
 @dataclass
@@ -255,6 +275,8 @@ class FakeSlack(ServedFake):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "views.publish": self._views_publish,
             "apps.connections.open": self._apps_connections_open,
@@ -453,9 +475,16 @@ class FakeSlack(ServedFake):
 
     # --------------------------------------------------------------------------- the users' side
 
-    def configure_http(self, request_url: str, signing_secret: str = DEFAULT_SIGNING_SECRET) -> None:
-        """Deliver events over HTTP to ``request_url``, signed with ``signing_secret``."""
-        self._http = _HttpTarget(request_url, signing_secret)
+    def configure_http(self, request_url: str | Sequence[str], signing_secret: str = DEFAULT_SIGNING_SECRET) -> None:
+        """Deliver events over HTTP to ``request_url``, signed with ``signing_secret``.
+
+        Several URLs stand for replicas behind a load balancer: deliveries take turns, and each retry
+        goes to the URL after the one that failed.
+        """
+        urls = (request_url,) if isinstance(request_url, str) else tuple(request_url)
+        if not urls:
+            raise ValueError("at least one request URL")
+        self._http = _HttpTarget(urls, signing_secret)
 
     def use_socket_mode(self) -> None:
         """Deliver events over Socket Mode (the default until :meth:`configure_http` is called)."""
@@ -702,22 +731,41 @@ class FakeSlack(ServedFake):
 
     async def _deliver_http(self, delivery: Delivery, target: _HttpTarget) -> None:
         """POST like Slack; events are retried (3 s timeout, non-2xx) with retry headers."""
-        body, content_type = self._encode(delivery.kind, delivery.payload)
         retries = self.max_retries if delivery.kind in self.redeliver else 0
+        turn, target.turn = target.turn, target.turn + 1
         reason = ""
         for attempt in range(retries + 1):
             if attempt:
                 delays = self.retry_delays
                 await asyncio.sleep(delays[min(attempt - 1, len(delays) - 1)] if delays else 0)
-            extra = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": reason} if attempt else {}
-            outcome, answer = await self._post(self._signed_request(body, content_type, extra_headers=extra))
-            delivery.attempts.append(outcome)
-            if isinstance(outcome, int) and 200 <= outcome < 300:
-                delivery.response_body = answer
-                delivery.ack_payload = self._ack_payload(answer)
-                delivery.acked.set()
+            outcome = await self._attempt(delivery, target.url(turn, attempt), attempt, reason)
+            if delivery.acked.is_set():
                 return
             reason = outcome if isinstance(outcome, str) else "http_error"
+
+    async def retry(self, delivery: Delivery, reason: str = "http_timeout") -> int | str:
+        """Deliver ``delivery`` again as Slack's next retry, to the URL after the one its last attempt went to.
+
+        Slack retries an event whose answer took over 3 s even if the app got it; behind a load
+        balancer the retry may well reach another replica. Returns the HTTP status (or the failure).
+        """
+        if self._http is None:
+            raise RuntimeError("call configure_http() first")
+        url = self._http.after(delivery.targets[-1]) if delivery.targets else self._http.urls[0]
+        return await self._attempt(delivery, url, len(delivery.attempts), reason)
+
+    async def _attempt(self, delivery: Delivery, url: str, retry_num: int, reason: str) -> int | str:
+        """One signed POST of a delivery (attempt `retry_num`, with Slack's retry headers after the first)."""
+        body, content_type = self._encode(delivery.kind, delivery.payload)
+        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": reason} if retry_num else {}
+        outcome, answer = await self._post(self._signed_request(body, content_type, url=url, extra_headers=extra))
+        delivery.attempts.append(outcome)
+        delivery.targets.append(url)
+        if isinstance(outcome, int) and 200 <= outcome < 300:
+            delivery.response_body = answer
+            delivery.ack_payload = self._ack_payload(answer)
+            delivery.acked.set()
+        return outcome
 
     @staticmethod
     def _ack_payload(body: bytes) -> JSON | None:
@@ -755,6 +803,7 @@ class FakeSlack(ServedFake):
         body: bytes,
         content_type: str,
         *,
+        url: str | None = None,
         timestamp: int | None = None,
         signing_secret: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -770,7 +819,7 @@ class FakeSlack(ServedFake):
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             **(extra_headers or {}),
         }
-        self._last_request = _SentRequest(self._http.url, body, headers)
+        self._last_request = _SentRequest(url or self._http.urls[0], body, headers)
         return self._last_request
 
     async def replay_last(self, *, tamper_signature: bool = False) -> int | str:
@@ -1083,6 +1132,60 @@ class FakeSlack(ServedFake):
         if params.get("include_locale") in (True, "true", "1"):
             channel["locale"] = "en-US"
         return {"channel": channel}
+
+    def _conversations_history(self, params: JSON, token: str) -> JSON:
+        """Top-level messages of a conversation (and thread broadcasts), newest first, a page at a time."""
+        channel = self._conversation(params)
+        found = [m for (c, _), m in self._messages.items() if c == channel
+                 and (m.get("thread_ts", m["ts"]) == m["ts"] or m.get("subtype") == "thread_broadcast")]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return self._page(found, params, newest_first=True)
+
+    def _conversations_replies(self, params: JSON, token: str) -> JSON:
+        """A thread: its parent first, then the replies, oldest first, a page at a time."""
+        channel = self._conversation(params)
+        parent = self._messages.get((channel, str(params.get("ts") or "")))
+        if parent is None:
+            raise SlackApiError("thread_not_found")
+        replies = [m for (c, ts), m in self._messages.items()
+                   if c == channel and m.get("thread_ts") == parent["ts"] and ts != parent["ts"]]
+        replies.sort(key=lambda m: float(m["ts"]))
+        page = self._page(replies, params, newest_first=False)
+        if not params.get("cursor"):
+            page["messages"].insert(0, self._as_listed(parent, params))
+        return page
+
+    def _conversation(self, params: JSON) -> str:
+        """A conversation id (C…, G…, D…); unlike chat.postMessage, a user id is not accepted."""
+        channel_id = str(params.get("channel") or "")
+        if channel_id not in self._channels:
+            raise SlackApiError("channel_not_found")
+        return channel_id
+
+    def _page(self, messages: list[JSON], params: JSON, *, newest_first: bool) -> JSON:
+        """Apply oldest/latest (exclusive unless ``inclusive``), cursor and limit like Slack's history methods."""
+        inclusive = params.get("inclusive") in _TRUE
+        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or time.time() + 1)
+
+        def within(ts: float) -> bool:
+            return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+        listed = [m for m in messages if within(float(m["ts"]))]
+        cursor = str(params.get("cursor") or "")
+        if cursor:
+            after = float(base64.b64decode(cursor).decode().removeprefix("next_ts:"))
+            listed = [m for m in listed if (float(m["ts"]) <= after if newest_first else float(m["ts"]) >= after)]
+        limit = min(MAX_HISTORY_PAGE, max(1, int(params.get("limit") or 100)))
+        page, rest = listed[:limit], listed[limit:]
+        next_cursor = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode() if rest else ""
+        return {"messages": [self._as_listed(m, params) for m in page], "has_more": bool(rest), "pin_count": 0,
+                "response_metadata": {"next_cursor": next_cursor}}
+
+    @staticmethod
+    def _as_listed(message: JSON, params: JSON) -> JSON:
+        """A stored message as the history methods list it: no channel field; metadata only when asked for."""
+        hidden = {"channel"} if params.get("include_all_metadata") in _TRUE else {"channel", "metadata"}
+        return {k: copy.deepcopy(v) for k, v in message.items() if k not in hidden}
 
     def _users_info(self, params: JSON, token: str) -> JSON:
         user = self._users.get(str(params.get("user") or ""))

@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
-from starlette.datastructures import FormData
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import (
+    FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
@@ -32,23 +34,36 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.app import HelpDesk
-from bot.channels.web import WebChannel
-from bot.core import linking
+from bot.channels.web import WebChannel, file_items, file_url
+from bot.core import files, linking
 from bot.core.kb_metrics import entry_stats, gaps, stale_entries
 from bot.core.login import STAFF_ROLES, redeem_login_token
-from bot.core.messages import IncomingMessage
+from bot.core.messages import Attachment, IncomingMessage
+from bot.core.pipeline import Outcome
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
-from bot.db.models import AppSetting, Identity, KBDraft, Person, table
+from bot.db.models import AppSetting, Identity, KBDraft, Person, Ticket, table
 from bot.db.sql import upsert
+from bot.i18n import t
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
 from bot.web.metrics import metrics_text
-from bot.web.texts import LANGUAGE_NAMES, chat_language, chat_texts, chosen_language
+from bot.web.texts import (
+    LANGUAGE_NAMES,
+    STAFF_LANG,
+    chat_language,
+    chat_texts,
+    chosen_language,
+    code,
+    language_links,
+    staff_language,
+    translator,
+)
 
 HERE = Path(__file__).parent
-P, I = table(Person), table(Identity)  # noqa: E741
+P, I, T = table(Person), table(Identity), table(Ticket)  # noqa: E741
 MAX_TEXT = 4000  # characters of one chat message
+UPLOAD_SLACK = 64 * 1024  # bytes an upload's request may carry beyond the file (form fields, multipart framing)
 CHAT_POSTS = 20  # chat messages one IP may send per CHAT_WINDOW seconds
 CHAT_WINDOW = 60.0
 MAX_ADDRESSES = 10_000  # addresses the chat limiter remembers before it forgets the quiet ones
@@ -81,14 +96,14 @@ class IpLimiter:
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
-    """A moment in a time zone, e.g. 'Tue 03 Mar 14:00 (Europe/Paris)'."""
+    """A moment in a time zone, in every language alike, e.g. '2026-03-03 14:00 (Europe/Paris)'."""
     if moment is None:
         return "—"
     try:
         tz = ZoneInfo(zone)
     except (KeyError, ValueError):
         tz, zone = ZoneInfo("UTC"), "UTC"
-    return f"{moment.astimezone(tz):%a %d %b %H:%M} ({zone})"
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M} ({zone})"
 
 
 class WebApp:
@@ -100,7 +115,7 @@ class WebApp:
         self.limiter = IpLimiter(CHAT_POSTS, CHAT_WINDOW)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
         self.env.filters.update(pct=percent_text, hours=hours_text, local=local_time)
-        self.env.globals.update(next_due=data.next_due, ops=OPS, states=STATES)
+        self.env.globals.update(next_due=data.next_due, ops=OPS, states=STATES, code=code)
         self._cookies: Cookies | None = None
 
     @property
@@ -116,6 +131,7 @@ class WebApp:
             Route("/", lambda r: RedirectResponse("/chat", 303)),
             Route("/chat", self.chat), Route("/chat/history", self.chat_history),
             Route("/chat/events", self.chat_events), Route("/chat/send", self.chat_send, methods=["POST"]),
+            Route("/chat/upload", self.chat_upload, methods=["POST"]), Route("/files/{id}", self.file),
             Route("/chat/code", self.chat_code, methods=["POST"]),
             Route("/chat/redeem", self.chat_redeem, methods=["POST"]),
             Route("/chat/embed.js", self.embed_js),
@@ -137,15 +153,29 @@ class WebApp:
     # --- rendering and guards ---
 
     def render(self, request: Request, name: str, status: int = 200, frame: bool = False, **values: Any) -> Response:
-        """A page with the CSRF token in its forms (and in the browser's cookie)."""
+        """A page with the CSRF token in its forms (and in the browser's cookie), its words in its language.
+
+        A page that does not give `lang` (the chat does) is a staff page: the language of the viewer unless the
+        switch (`?lang=`, remembered in a cookie) says otherwise; it shows the switch.
+        """
         csrf = self.cookies.csrf(request)
-        html = self.env.get_template(name).render(request=request, csrf=csrf, **values)
+        staff_page = "lang" not in values
+        if staff_page:
+            values.update(lang=self.staff_lang(request, values.get("viewer")), switch=language_links(request))
+        html = self.env.get_template(name).render(request=request, csrf=csrf, _=translator(values["lang"]), **values)
         response = HTMLResponse(html, status)
         self.cookies.ensure_csrf(request, response, csrf)
+        if staff_page and request.query_params.get("lang") == values["lang"]:
+            response.set_cookie(STAFF_LANG, values["lang"], max_age=CHAT_AGE, httponly=True, samesite="lax")
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; frame-ancestors " + ("*" if frame else "'none'"))
         return response
+
+    @staticmethod
+    def staff_lang(request: Request, viewer: Viewer | None) -> str:
+        """The language of a staff page (see `render`)."""
+        return staff_language(request, viewer.language if viewer else None)
 
     def error_page(self, request: Request, status: int, message: str, viewer: Viewer | None = None) -> Response:
         """An error page (401 not signed in, 403 not allowed, 404 not found)."""
@@ -157,8 +187,8 @@ class WebApp:
         if not isinstance(session, dict) or not isinstance(session.get("p"), int):
             return None
         async with self.desk.engine.connect() as conn:
-            row = (await conn.execute(select(P.c.id, P.c.role, P.c.display_name, P.c.timezone, P.c.blocked)
-                                      .where(P.c.id == session["p"]))).first()
+            row = (await conn.execute(select(P.c.id, P.c.role, P.c.display_name, P.c.timezone, P.c.blocked,
+                                             P.c.language).where(P.c.id == session["p"]))).first()
             user = (await conn.execute(select(I.c.external_user_id).where(
                 I.c.channel == "web", I.c.person_id == session["p"]))).scalar()
             signed_out = (await conn.execute(select(table(AppSetting).c.value).where(
@@ -167,7 +197,7 @@ class WebApp:
             return None
         if signed_out is not None and float(session.get("t", 0)) <= float(signed_out):
             return None  # signed out since: a copied cookie is worthless
-        return Viewer(row.id, row.role, row.display_name, row.timezone or "UTC", str(user))
+        return Viewer(row.id, row.role, row.display_name, row.timezone or "UTC", str(user), row.language or "en")
 
     def staff(self, page: Callable[[Request, Viewer], Awaitable[Response]], *roles: str) -> Handler:
         """A route for signed-in staff (experts and the secretariat, or only `roles`); POSTs need the CSRF token."""
@@ -195,9 +225,14 @@ class WebApp:
     async def chat(self, request: Request) -> Response:
         lang = chat_language(request)
         user = self.chat_user(request)
+        service = self.desk.config.service
+        types, big = files.accepted_types(service), files.too_big(service)
+        upload = {"accept": ",".join(f".{ext}" for ext in types), "max": service.max_attachment_bytes,
+                  "hint": t("webchat.attach_hint", lang, types=", ".join(types), limit=service.max_attachment_mb),
+                  "too_big": t(big.key, lang, **big.values)}
         response = self.render(request, "chat.html", lang=lang, t=chat_texts(lang), languages=LANGUAGE_NAMES,
                                embed=request.query_params.get("embed") == "1", frame=True,
-                               code=request.query_params.get("code"))
+                               code=request.query_params.get("code"), upload=upload)
         if user is None:
             self.cookies.set(response, CHAT, f"w-{secrets.token_urlsafe(12)}", CHAT_AGE)
         if request.query_params.get("lang") == lang:
@@ -245,6 +280,14 @@ class WebApp:
             return JSONResponse({"error": "no chat"}, 403)
         return user, form
 
+    async def chat_submit(self, request: Request, user: str, text: str, action: str | None = None,
+                          attachments: tuple[Attachment, ...] = ()) -> Outcome:
+        """A browser's chat message, through the message path like every channel's."""
+        return await self.desk.submit(IncomingMessage(
+            channel="web", external_id=secrets.token_hex(12), user_id=user, chat_id=user, text=text[:MAX_TEXT],
+            action=action[:64] if action else None, language=chosen_language(request),
+            user_name=f"Web visitor {user[-4:]}", attachments=attachments))
+
     async def chat_send(self, request: Request) -> Response:
         checked = await self.chat_checked(request)
         if isinstance(checked, Response):
@@ -253,11 +296,79 @@ class WebApp:
         text, action = str(form.get("text") or "").strip(), form.get("action")
         if not text and not action:
             return JSONResponse({"error": "empty"}, 400)
-        outcome = await self.desk.submit(IncomingMessage(
-            channel="web", external_id=secrets.token_hex(12), user_id=user, chat_id=user, text=text[:MAX_TEXT],
-            action=str(action)[:64] if action else None, language=chosen_language(request),
-            user_name=f"Web visitor {user[-4:]}"))
+        outcome = await self.chat_submit(request, user, text, str(action) if action else None)
         return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice}, 202)
+
+    async def chat_upload(self, request: Request) -> Response:
+        """A file with an optional caption: checked, stored, then sent as one chat message carrying it.
+
+        Refusals say why in the page's language (`message`): 413 too big, 415 a type not taken, 400 no file.
+        """
+        assert self.desk.services is not None and self.desk.services.files is not None
+        store, service, lang = self.desk.services.files, self.desk.config.service, chat_language(request)
+
+        def refused(refusal: files.Refusal, status: int) -> Response:
+            return JSONResponse({"error": refusal.key, "message": t(refusal.key, lang, **refusal.values)}, status)
+
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > service.max_attachment_bytes + UPLOAD_SLACK:
+            return refused(files.too_big(service), 413)  # before reading it
+        checked = await self.chat_checked(request)
+        if isinstance(checked, Response):
+            return checked
+        user, form = checked
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return refused(files.Refusal("webchat.no_file"), 400)
+        name = files.clean_name(upload.filename)
+        data = await upload.read(service.max_attachment_bytes + 1)
+        verdict = files.check(name, data, service)
+        if isinstance(verdict, files.Refusal):
+            return refused(verdict, 413 if verdict.key == files.too_big(service).key else 415)
+        sha256 = await asyncio.to_thread(store.put, data)
+        file_id = secrets.token_urlsafe(16)
+        attachment = Attachment("photo" if verdict.startswith("image/") else "document", file_id, name, len(data),
+                                verdict, "web", self.desk.settings.public_url + file_url(file_id))
+        outcome = await self.chat_submit(request, user, str(form.get("text") or "").strip(), None, (attachment,))
+        if outcome.message_id is not None:
+            async with self.desk.engine.begin() as conn:
+                await files.record(conn, file_id, sha256, name, len(data), verdict, outcome.message_id,
+                                   self.desk.clock.now())
+        return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice,
+                             "files": file_items([attachment])}, 202)
+
+    async def file(self, request: Request) -> Response:
+        """A web chat upload, for the practitioner who sent it and the staff who may see its ticket.
+
+        Nobody recognised (no chat, no session): 403; anyone else, or a file that is gone: 404.
+        """
+        assert self.desk.services is not None and self.desk.services.files is not None
+        viewer, user = await self.viewer(request), self.chat_user(request)
+        if viewer is None and user is None:
+            return self.error_page(request, 403, "forbidden")
+        async with self.desk.engine.connect() as conn:
+            found = await files.find(conn, str(request.path_params["id"]))
+            allowed = found is not None and await self.may_download(conn, found, viewer, user)
+        if found is None or not allowed or not (path := self.desk.services.files.path(found.sha256)).is_file():
+            return self.error_page(request, 404, "notfound", viewer)
+        return FileResponse(path, media_type=found.mime, filename=found.name, content_disposition_type="attachment",
+                            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+                                     "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+    @staticmethod
+    async def may_download(conn: AsyncConnection, found: Any, viewer: Viewer | None, user: str | None) -> bool:
+        """The uploader (by chat cookie or session), the secretariat, or an expert who may see the file's ticket."""
+        owners: set[int | None] = {viewer.id} if viewer else set()
+        if user is not None:
+            owners.add((await conn.execute(select(I.c.person_id).where(
+                I.c.channel == "web", I.c.external_user_id == user))).scalar())
+        if found.person_id in owners:
+            return True
+        if viewer is None or viewer.role not in STAFF_ROLES:
+            return False
+        scope = await data.scope_of(conn, viewer.id, viewer.role)
+        ticket = (await conn.execute(select(T.c.queue_id, T.c.assignee_id).where(T.c.id == found.ticket_id))).first()
+        return scope.queues is None or (ticket is not None and scope.allows(ticket))
 
     async def chat_code(self, request: Request) -> Response:
         """A one-time code that opens this conversation on another device (reuses link codes)."""
@@ -376,12 +487,18 @@ class WebApp:
         assert self.desk.services is not None
         async with self.desk.engine.connect() as conn:
             d = await data.chart_data(conn, self.desk.config, self.desk.services.sla, self.desk.clock.now())
+        lang = self.staff_lang(request, viewer)
+        trend = {t("staff.charts.first_response", lang): d["trend"]["first_response"],
+                 t("staff.charts.resolution", lang): d["trend"]["resolution"]}
+        rates = {t("staff.charts.deflected", lang): d["rates"]["deflected"],
+                 t("staff.charts.false_deflection", lang): d["rates"]["false_deflection"]}
         figures = [
-            charts.stacked_bars("Tickets per week by queue", d["labels"], d["per_queue"]),
-            charts.lines("On-time compliance per week (dashed: target)", d["labels"], d["trend"], d["target"]),
-            charts.hbars("First-response time (business hours), last 12 weeks", d["spread"]),
-            charts.lines("Deflection and false deflection per week", d["labels"], d["rates"]),
-            charts.hbars("FAQ entries used most, last 12 weeks", d["top"]),
+            charts.stacked_bars(t("staff.charts.per_week", lang), d["labels"], d["per_queue"]),
+            charts.lines(t("staff.charts.compliance", lang), d["labels"], trend, d["target"],
+                         target_label=t("staff.charts.target", lang)),
+            charts.hbars(t("staff.charts.spread", lang, weeks=data.WEEKS), d["spread"]),
+            charts.lines(t("staff.charts.deflection", lang), d["labels"], rates),
+            charts.hbars(t("staff.charts.top", lang, weeks=data.WEEKS), d["top"]),
         ]
         return self.render(request, "charts.html", viewer=viewer, figures=figures)
 

@@ -43,6 +43,7 @@ class Viewer:
     name: str
     timezone: str
     web_user: str
+    language: str = "en"  # the staff pages' language unless the switch says otherwise
 
     @property
     def is_secretariat(self) -> bool:

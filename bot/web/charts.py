@@ -62,15 +62,15 @@ def stacked_bars(title: str, labels: Sequence[str], series: dict[str, list[float
 
 
 def lines(title: str, labels: Sequence[str], series: dict[str, list[float | None]], target: float | None = None,
-          unit: str = "%", top: float = 100) -> Markup:
-    """Lines over the labels (gaps where a value is None), with a dashed target line."""
+          unit: str = "%", top: float = 100, target_label: str = "target") -> Markup:
+    """Lines over the labels (gaps where a value is None), with a dashed target line (named `target_label`)."""
     step = (W - LEFT) / max(len(labels), 1)
     scale = (H - TOP - BOTTOM) / top
     body = _axis(top, unit)
     if target is not None:
         y = H - BOTTOM - target * scale
         body.append(f'<line x1="{LEFT}" x2="{W}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c0392b" stroke-dasharray="6 4">'
-                    f'<title>target {target:g}{escape(unit)}</title></line>')
+                    f'<title>{escape(target_label)} {target:g}{escape(unit)}</title></line>')
     for n, (name, values) in enumerate(series.items()):
         colour = PALETTE[n % len(PALETTE)]
         points = [(LEFT + step * (i + 0.5), H - BOTTOM - v * scale, v) for i, v in enumerate(values) if v is not None]

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels.web import post_ref
+from bot.channels.web import file_items, post_ref, with_files
 from bot.config import ServiceConfig
-from bot.core.reports import ALL, SlaReport, sla_report
+from bot.core.reports import ALL, SlaReport, period_of, sla_report, sla_reports
 from bot.core.sla import SlaClock
 from bot.core.tickets import OPEN_STATES
 from bot.db.models import Message, Outbox, Person, QueueMember, SlaEvent, Ticket, TriageDecision, table
+from bot.db.sql import count_where
 
 M, O, P, QM, T, E, D = (table(Message), table(Outbox), table(Person), table(QueueMember), table(Ticket),  # noqa: E741
                         table(SlaEvent), table(TriageDecision))
@@ -32,16 +33,19 @@ FIRST_RESPONSE_BUCKETS = ((4, "<4 h"), (8, "4-8 h"), (16, "8-16 h"), (24, "16-24
 
 async def chat_history(conn: AsyncConnection, chat_id: str) -> list[dict[str, Any]]:
     """A web chat as the browser shows it: the person's messages and the bot's posts (edits applied)."""
-    inbound = await conn.execute(select(M.c.id, M.c.text, M.c.created_at).where(
+    inbound = await conn.execute(select(M.c.id, M.c.text, M.c.attachments, M.c.created_at).where(
         M.c.channel == "web", M.c.chat_id == chat_id, M.c.direction == "in", M.c.kind.in_(("text", "command")))
         .order_by(M.c.id.desc()).limit(HISTORY))
-    outbound = await conn.execute(select(O.c.id, O.c.kind, O.c.ref, O.c.text, O.c.buttons, O.c.created_at).where(
+    outbound = await conn.execute(select(O.c.id, O.c.kind, O.c.ref, O.c.text, O.c.buttons, O.c.attachments,
+                                         O.c.created_at).where(
         O.c.channel == "web", O.c.chat_id == chat_id).order_by(O.c.id.desc()).limit(HISTORY))
     items: list[tuple[datetime, int, int, dict[str, Any]]] = [
-        (r.created_at, 0, r.id, {"id": f"in-{r.id}", "from": "me", "text": r.text, "buttons": []}) for r in inbound]
+        (r.created_at, 0, r.id, with_files({"id": f"in-{r.id}", "from": "me", "text": r.text, "buttons": []},
+                                           r.attachments)) for r in inbound]
     posts: dict[str, dict[str, Any]] = {}
     for r in sorted(outbound, key=lambda r: r.id):
-        post = {"id": post_ref(r.id), "from": "bot", "text": r.text, "buttons": r.buttons or []}
+        post = with_files({"id": post_ref(r.id), "from": "bot", "text": r.text, "buttons": r.buttons or []},
+                          r.attachments)
         if r.kind == "edit" and r.ref in posts:  # an edit changes the post it names
             posts[r.ref].update(text=r.text, buttons=r.buttons or [])
             continue
@@ -100,6 +104,7 @@ class Entry:
     who: str
     at: datetime
     text: str
+    files: tuple[dict[str, str], ...] = ()  # see bot.channels.web.file_items
 
 
 _COMMAND = re.compile(r"^/(\w+)(?:@\S+)?\s+#?\d+\s*(.*)$", re.S)
@@ -107,18 +112,18 @@ _COMMAND = re.compile(r"^/(\w+)(?:@\S+)?\s+#?\d+\s*(.*)$", re.S)
 
 def thread_entry(row: Any) -> Entry | None:
     """How a stored message reads in the thread (a staff command as what it did; /note commands have a note row)."""
-    who = row.display_name or "bot"
+    who, files = row.display_name or "bot", tuple(file_items(row.attachments or ()))
     if row.kind == "note":
-        return Entry("note", who, row.created_at, row.text)
+        return Entry("note", who, row.created_at, row.text, files)
     match = _COMMAND.match(row.text) if row.kind == "command" else None
     if match is None:
-        return Entry("practitioner" if row.role == "practitioner" else "reply", who, row.created_at, row.text)
+        return Entry("practitioner" if row.role == "practitioner" else "reply", who, row.created_at, row.text, files)
     verb, rest = match.groups()
     if verb == "note":
         return None
     if verb == "reply":
-        return Entry("reply", who, row.created_at, rest)
-    return Entry("action", who, row.created_at, f"{verb} {rest}".strip())
+        return Entry("reply", who, row.created_at, rest, files)
+    return Entry("action", who, row.created_at, f"/{verb} {rest}".strip())  # the command, the same in every language
 
 
 async def ticket_page(conn: AsyncConnection, ticket_id: int) -> tuple[Any, Any, Any, list[Entry]] | None:
@@ -129,7 +134,8 @@ async def ticket_page(conn: AsyncConnection, ticket_id: int) -> tuple[Any, Any, 
     person = (await conn.execute(select(P).where(P.c.id == ticket.person_id))).first()
     assignee = (await conn.execute(select(P.c.display_name).where(P.c.id == ticket.assignee_id))).scalar()
     rows = await conn.execute(
-        select(M.c.kind, M.c.text, M.c.created_at, P.c.display_name, P.c.role).outerjoin(P, P.c.id == M.c.person_id)
+        select(M.c.kind, M.c.text, M.c.attachments, M.c.created_at, P.c.display_name, P.c.role)
+        .outerjoin(P, P.c.id == M.c.person_id)
         .where(M.c.ticket_id == ticket_id, M.c.kind.in_(("text", "command", "note"))).order_by(M.c.id))
     thread = [entry for r in rows if (entry := thread_entry(r)) is not None]
     return ticket, person, assignee, thread
@@ -172,43 +178,35 @@ def week_start(moment: datetime) -> date:
 
 
 async def chart_data(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime) -> dict[str, Any]:
-    """The figures behind the charts, over the last WEEKS weeks."""
+    """The figures behind the charts, over the last WEEKS weeks: one SLA report per week (computed together),
+    FAQ deflection per week and the entries used most. Series are keyed by stable ids; the page names them."""
     first = week_start(now) - timedelta(weeks=WEEKS - 1)
     weeks = [first + timedelta(weeks=n) for n in range(WEEKS)]
-    labels = [w.strftime("%d %b") for w in weeks]
-    index = {w: n for n, w in enumerate(weeks)}
-    row: Any
-    per_queue = {q: [0.0] * WEEKS for q in config.queue_ids}
-    for r in await conn.execute(select(T.c.queue_id, T.c.created_at).where(T.c.created_at >= day_start(first))):
-        if r.queue_id in per_queue:
-            per_queue[r.queue_id][index[week_start(r.created_at)]] += 1
-    trend: dict[str, list[float | None]] = {"first response": [], "resolution": []}
-    for week in weeks:
-        overall = (await sla_report(conn, config, sla, now, since=week, until=week + timedelta(days=6))).rows[-1]
-        trend["first response"].append(overall.first_response_pct)
-        trend["resolution"].append(overall.resolution_pct)
-    whole = (await sla_report(conn, config, sla, now, since=first)).rows[-1]
+    reports = await sla_reports(conn, config, sla, now, weeks)
+    per_queue = {q: [float(report.rows[n].tickets) for report in reports] for n, q in enumerate(config.queue_ids)}
+    trend: dict[str, list[float | None]] = {"first_response": [r.rows[-1].first_response_pct for r in reports],
+                                            "resolution": [r.rows[-1].resolution_pct for r in reports]}
     spread = Counter(next(label for limit, label in FIRST_RESPONSE_BUCKETS if limit is None or h < limit)
-                     for h in whole.first_response_hours)
-    asked = [0] * WEEKS
-    deflected = [0] * WEEKS
-    false = [0] * WEEKS
-    for row in await conn.execute(select(D.c.decision, D.c.feedback, D.c.created_at)
-                                  .where(D.c.created_at >= day_start(first))):
-        n = index[week_start(row.created_at)]
-        asked[n] += 1
-        if row.decision == "answer":
-            deflected[n] += 1
-            false[n] += int(row.feedback == "false_deflection")
+                     for report in reports for h in report.rows[-1].first_response_hours)
+    answered = D.c.decision == "answer"
+    decisions = select(period_of(D.c.created_at, weeks).label("week"), answered.label("answered"),
+                       and_(answered, D.c.feedback == "false_deflection").label("misled")).where(
+        D.c.created_at >= day_start(first)).subquery()
+    asked, deflected, false = [0] * WEEKS, [0] * WEEKS, [0] * WEEKS
+    for row in await conn.execute(select(decisions.c.week, func.count().label("asked"),
+                                         count_where(decisions.c.answered).label("answered"),
+                                         count_where(decisions.c.misled).label("misled")).group_by(decisions.c.week)):
+        asked[row.week], deflected[row.week], false[row.week] = int(row.asked), int(row.answered), int(row.misled)
     rates: dict[str, list[float | None]] = {
-        "deflection": [100 * d / a if a else None for d, a in zip(deflected, asked, strict=True)],
-        "false deflection": [100 * f / d if d else None for f, d in zip(false, deflected, strict=True)]}
+        "deflected": [100 * d / a if a else None for d, a in zip(deflected, asked, strict=True)],
+        "false_deflection": [100 * f / d if d else None for f, d in zip(false, deflected, strict=True)]}
     top = [(r.top_entry_id, float(r.n)) for r in await conn.execute(
         select(D.c.top_entry_id, func.count().label("n")).where(
-            D.c.decision == "answer", D.c.created_at >= day_start(first), D.c.top_entry_id.is_not(None))
+            answered, D.c.created_at >= day_start(first), D.c.top_entry_id.is_not(None))
         .group_by(D.c.top_entry_id).order_by(func.count().desc(), D.c.top_entry_id).limit(10))]
-    return {"labels": labels, "per_queue": per_queue, "trend": trend, "target": config.service_levels.
-            compliance_target, "spread": [(label, float(spread[label])) for _, label in FIRST_RESPONSE_BUCKETS],
+    return {"labels": [w.strftime("%m-%d") for w in weeks], "per_queue": per_queue, "trend": trend,
+            "target": config.service_levels.compliance_target,
+            "spread": [(label, float(spread[label])) for _, label in FIRST_RESPONSE_BUCKETS],
             "rates": rates, "top": top}
 
 
@@ -252,9 +250,9 @@ async def experts(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
         select(T.c.assignee_id, func.count().label("n")).where(T.c.state.in_(OPEN_STATES),
                                                                T.c.assignee_id.is_not(None))
         .group_by(T.c.assignee_id))}
-    queues: dict[int, list[str]] = {}
+    queues: dict[int, list[tuple[str, bool]]] = {}  # (queue, whether they lead it)
     for r in await conn.execute(select(QM.c.person_id, QM.c.queue_id, QM.c.is_lead).order_by(QM.c.queue_id)):
-        queues.setdefault(r.person_id, []).append(r.queue_id + (" (lead)" if r.is_lead else ""))
+        queues.setdefault(r.person_id, []).append((r.queue_id, bool(r.is_lead)))
     people = await conn.execute(select(P.c.id, P.c.display_name, P.c.handle, P.c.role, P.c.timezone, P.c.away_until)
                                 .where(P.c.role.in_(("expert", "secretariat"))).order_by(P.c.display_name))
     response: dict[int, list[float]] = {}

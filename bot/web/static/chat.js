@@ -1,9 +1,10 @@
-// The web chat: loads the conversation, sends messages and button presses, shows replies live (SSE).
+// The web chat: loads the conversation, sends messages, files and button presses, shows replies live (SSE).
 (function () {
   "use strict";
   var log = document.getElementById("log");
   var form = document.getElementById("ask");
   var input = document.getElementById("text");
+  var fileInput = document.getElementById("file");
   var status = document.getElementById("status");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var lang = document.getElementById("lang");
@@ -18,6 +19,13 @@
     who.textContent = item.from === "me" ? log.dataset.you : log.dataset.desk;
     li.appendChild(who);
     li.appendChild(document.createTextNode(item.text));
+    (item.files || []).forEach(function (f) {  // url "": a file on the expert's chat app; absent: being sent
+      var file = document.createElement(f.url ? "a" : "span");
+      file.className = "file";
+      file.textContent = f.url === "" ? f.label + " " + log.dataset.fileElsewhere : f.label;
+      if (f.url) { file.href = f.url; file.setAttribute("download", ""); }
+      li.appendChild(file);
+    });
     if (item.buttons && item.buttons.length) {
       var row = document.createElement("div");
       row.className = "buttons";
@@ -40,32 +48,63 @@
 
   var pending = 0;
 
-  function post(field, value, echo) {
-    var local = null;
-    if (field === "text") {  // shown at once, renamed to the server's id when it is stored
-      local = "local-" + (pending += 1);
-      render({id: local, from: "me", text: echo, buttons: []});
-    }
-    var body = new URLSearchParams();
-    body.set(field, value);
-    return fetch("/chat/send", {method: "POST", credentials: "same-origin", body: body,
-                                headers: {"X-CSRF-Token": csrf}})
-      .then(function (r) { return r.json().then(function (data) { return [r.status, data]; }); })
+  function echo(text, files) {  // shown at once, renamed to the server's id when it is stored
+    var local = "local-" + (pending += 1);
+    render({id: local, from: "me", text: text, buttons: [], files: files});
+    return local;
+  }
+
+  function notice(text) { render({id: "n-" + Date.now(), from: "bot", text: text, buttons: []}); }
+
+  function send(path, body, local, text) {
+    return fetch(path, {method: "POST", credentials: "same-origin", body: body, headers: {"X-CSRF-Token": csrf}})
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) { return [r.status, data]; });
+      })
       .then(function (res) {
-        if (local && res[0] === 202) { shown[res[1].id] = shown[local]; delete shown[local]; }
+        var data = res[1];
+        if (local && res[0] === 202) {
+          shown[data.id] = shown[local]; delete shown[local];
+          if (data.files) { render({id: data.id, from: "me", text: text, buttons: [], files: data.files}); }
+        }
         if (local && res[0] !== 202) { shown[local].classList.add("failed"); }
-        if (res[0] === 202 && res[1].notice) { render({id: "n-" + Date.now(), from: "bot", text: res[1].notice, buttons: []}); }
+        if (data.notice || data.message) { notice(data.notice || data.message); }  // message: why it was refused
         if (res[0] === 429) { status.hidden = false; status.textContent = "…"; setTimeout(function () { status.hidden = true; }, 3000); }
       });
+  }
+
+  function post(field, value, shownText) {
+    var body = new URLSearchParams();
+    body.set(field, value);
+    return send("/chat/send", body, field === "text" ? echo(shownText) : null, shownText);
+  }
+
+  function upload(file, text) {
+    var body = new FormData();
+    body.set("file", file);
+    body.set("text", text);
+    return send("/chat/upload", body, echo(text, [{label: "📎 " + file.name}]), text);
   }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
-    if (!text) { return; }
+    var file = fileInput.files[0];
+    if (!text && !file) { return; }
     input.value = "";
-    post("text", text, text);
+    if (file) {
+      fileInput.value = "";
+      input.required = true;
+      upload(file, text);
+    } else {
+      post("text", text, text);
+    }
     input.focus();
+  });
+  fileInput.addEventListener("change", function () {  // a question is optional with a file
+    var file = fileInput.files[0];
+    if (file && file.size > Number(fileInput.dataset.max)) { notice(fileInput.dataset.tooBig); fileInput.value = ""; file = null; }
+    input.required = !file;
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }

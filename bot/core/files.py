@@ -1,0 +1,190 @@
+"""Files practitioners upload in the web chat: checked, stored once per content, described in `stored_file`.
+
+The bytes live under the files directory (HELPDESK_FILES_DIR, created on demand), named by their SHA-256,
+so the same file is stored once however often it is sent. Each upload is one `stored_file` row: its name,
+size and type, who sent it and the message that carried it (which gives its ticket, hence who may see it).
+Only images and common documents are taken. The type comes from the name's extension (never from what the
+browser claims) and the content must match it, so an executable, an HTML page or an SVG drawing is refused
+whatever it is called.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.config import ServiceInfo
+from bot.db.models import Message, StoredFile, table
+
+F, M = table(StoredFile), table(Message)
+MAX_NAME = 200  # characters of a file name kept
+ZIP, OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office Open XML / OpenDocument; old Office
+
+Sniffer = Callable[[bytes], bool]
+
+
+def _starts(*magic: bytes) -> Sniffer:
+    return lambda data: data.startswith(magic)
+
+
+def _webp(data: bytes) -> bool:
+    return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+
+
+def _zip_holding(member: str, content: bytes | None = None) -> Sniffer:
+    """A ZIP archive with `member` in it (and, if given, that content: OpenDocument's `mimetype`)."""
+
+    def sniff(data: bytes) -> bool:
+        if not data.startswith(ZIP):
+            return False
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                info = archive.getinfo(member)
+                return content is None or (info.file_size == len(content) and archive.read(info) == content)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError, NotImplementedError):
+            return False
+
+    return sniff
+
+
+def _text(data: bytes) -> bool:
+    """Plain text (UTF-8 or Windows-1252) that does not open like markup or a script."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            return False
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return b"\x00" not in data and not head.startswith((b"<", b"#!"))
+
+
+def _opendocument(kind: str) -> tuple[str, Sniffer]:
+    mime = f"application/vnd.oasis.opendocument.{kind}"
+    return mime, _zip_holding("mimetype", mime.encode())
+
+
+_OOXML = "application/vnd.openxmlformats-officedocument."
+TYPES: dict[str, tuple[str, Sniffer]] = {  # extension: (MIME type served, content check)
+    "png": ("image/png", _starts(b"\x89PNG\r\n\x1a\n")),
+    "jpg": ("image/jpeg", _starts(b"\xff\xd8\xff")),
+    "jpeg": ("image/jpeg", _starts(b"\xff\xd8\xff")),
+    "gif": ("image/gif", _starts(b"GIF87a", b"GIF89a")),
+    "webp": ("image/webp", _webp),
+    "pdf": ("application/pdf", _starts(b"%PDF-")),
+    "docx": (_OOXML + "wordprocessingml.document", _zip_holding("word/document.xml")),
+    "xlsx": (_OOXML + "spreadsheetml.sheet", _zip_holding("xl/workbook.xml")),
+    "pptx": (_OOXML + "presentationml.presentation", _zip_holding("ppt/presentation.xml")),
+    "odt": _opendocument("text"),
+    "ods": _opendocument("spreadsheet"),
+    "odp": _opendocument("presentation"),
+    "doc": ("application/msword", _starts(OLE)),
+    "xls": ("application/vnd.ms-excel", _starts(OLE)),
+    "ppt": ("application/vnd.ms-powerpoint", _starts(OLE)),
+    "csv": ("text/csv", _text),
+    "txt": ("text/plain", _text),
+}
+
+
+def accepted_types(service: ServiceInfo) -> dict[str, str]:
+    """The extensions taken (those whose type the config's `attachment_types` allows), with their MIME types."""
+    return {ext: mime for ext, (mime, _) in TYPES.items() if service.accepts_type(mime)}
+
+
+def clean_name(name: str) -> str:
+    """A file's own name: no folders, no control characters, at most MAX_NAME characters (the end kept)."""
+    base = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable()).strip()
+    return base[-MAX_NAME:] or "file"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an upload is not taken: a catalog key and its values."""
+
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+
+
+def too_big(service: ServiceInfo) -> Refusal:
+    """The refusal of a file over the size limit."""
+    return Refusal("webchat.too_big", {"limit": service.max_attachment_mb})
+
+
+def check(name: str, data: bytes, service: ServiceInfo) -> str | Refusal:
+    """The MIME type of an acceptable upload, or why it is refused (too big, a type not taken, a false name)."""
+    if len(data) > service.max_attachment_bytes:
+        return too_big(service)
+    types = accepted_types(service)
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    if ext not in types or not data or not TYPES[ext][1](data):
+        return Refusal("input.file_type", {"name": name, "types": ", ".join(types)})
+    return types[ext]
+
+
+class FileStore:
+    """The files directory: one file per content, at `ab/abcdef…` (its SHA-256)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, sha256: str) -> Path:
+        """Where the bytes with this hash are (or would be) kept."""
+        return self.directory / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Keep the bytes unless the same content is kept already; return their SHA-256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        target = self.path(sha256)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+                partial.write(data)
+            os.replace(partial.name, target)  # whole or not at all
+        return sha256
+
+    def remove(self, hashes: Iterable[str]) -> None:
+        """Delete the bytes with these hashes."""
+        for sha256 in hashes:
+            self.path(sha256).unlink(missing_ok=True)
+
+
+async def record(conn: AsyncConnection, file_id: str, sha256: str, name: str, size: int, mime: str,
+                 message_id: int, now: datetime) -> None:
+    """Describe an upload; its owner is the sender of the message that carried it."""
+    person_id = (await conn.execute(select(M.c.person_id).where(M.c.id == message_id))).scalar_one()
+    await conn.execute(insert(F).values(id=file_id, sha256=sha256, name=name, size=size, mime=mime,
+                                        person_id=person_id, message_id=message_id, created_at=now))
+
+
+async def find(conn: AsyncConnection, file_id: str) -> Any | None:
+    """An upload's row, with the ticket of the message that carried it (`ticket_id`, may be None)."""
+    return (await conn.execute(select(F, M.c.ticket_id).outerjoin(M, M.c.id == F.c.message_id)
+                               .where(F.c.id == file_id))).first()
+
+
+async def forget(conn: AsyncConnection, store: FileStore | None, where: ColumnElement[bool]) -> int:
+    """Delete the uploads matching `where` and the bytes no other upload shares; return how many went.
+
+    The bytes go at once, before the transaction commits: a failed erasure leaves rows without content
+    (their links answer 404) rather than content that was asked to go.
+    """
+    hashes = {r.sha256 for r in await conn.execute(select(F.c.sha256).where(where))}
+    if not hashes:
+        return 0
+    count = (await conn.execute(delete(F).where(where))).rowcount
+    if store is not None:
+        shared = {r.sha256 for r in await conn.execute(select(F.c.sha256).where(F.c.sha256.in_(hashes)))}
+        store.remove(hashes - shared)
+    return int(count)
