@@ -18,6 +18,8 @@ _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn"}
 
 def visible_text(text: str) -> str:
     """The text without control, format (zero-width, bidi) and blank characters."""
+    if text.isascii() and text.isprintable():  # the common case: nothing to remove
+        return text.strip()
     return "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE or c == " ").strip()
 
 

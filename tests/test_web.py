@@ -341,6 +341,8 @@ async def test_web_chat_file_reaches_the_ticket_and_only_its_people_may_download
     assert (await bob.client.get(url)).status_code == 404  # another practitioner
     assert (await browser(app).client.get(url)).status_code == 403  # nobody signed in, no chat
     assert (await alice.client.get("/files/nope")).status_code == 404
+    for sneaky in ("/files/../bot/app.py", "/files/%2e%2e%2fbot%2fapp.py", "/files/..%2f..%2fetc%2fpasswd"):
+        assert (await alice.client.get(sneaky)).status_code == 404  # ids are looked up, never paths
     guide = Attachment("document", "BQAC-guide", "guide.pdf", 2048, "application/pdf", "telegram")
     await desk.app.submit(IncomingMessage(channel="telegram", external_id="tg-guide", user_id="amina",
                                           chat_id="dm-amina", text=f"/reply {ticket} See the guide",

@@ -16,9 +16,10 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core import tickets
@@ -27,7 +28,8 @@ from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
 from bot.core.router import Router
 from bot.core.services import Services
-from bot.db.models import Conversation, Message, Outbox, table
+from bot.db.models import Conversation, Message, Outbox, Ticket, table
+from bot.db.models import Person as PersonRow
 from bot.db.sql import insert_ignore, upsert
 from bot.i18n import t
 from bot.instruments import Instruments
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 M = table(Message)
 C = table(Conversation)
+P = table(PersonRow)
+T = table(Ticket)
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,7 @@ class Pipeline:
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
             stmt = insert_ignore(conn, M, ["channel", "external_id"]).returning(M.c.id, M.c.external_id)
             stored = {r.external_id: r.id for r in await conn.execute(stmt, rows)}  # duplicates return nothing
-            conversations = await self._conversations(conn, [p.id for p in people.values()])
-            ticketless = await self._ticketless(conn, people.values(), now)
+            conversations, ticketless = await self._where_they_are(conn, people.values(), now)
             effects = Effects()
             outcomes: list[Outcome] = []
             for msg in messages:
@@ -172,22 +175,25 @@ class Pipeline:
             self._instruments.batch_seconds.observe(time.perf_counter() - started)
         return outcomes
 
-    @staticmethod
-    async def _conversations(conn: AsyncConnection, person_ids: list[int]) -> dict[int, ConversationState]:
-        found = {r.person_id: ConversationState(r.state, dict(r.data or {}))
-                 for r in await conn.execute(select(C.c.person_id, C.c.state, C.c.data)
-                                             .where(C.c.person_id.in_(person_ids)))}
-        return {pid: found.get(pid) or ConversationState() for pid in person_ids}
+    async def _where_they_are(self, conn: AsyncConnection, people: Iterable[Person],
+                              now: Any) -> tuple[dict[int, ConversationState], set[int]]:
+        """Each sender's conversation, and which practitioners have no open or reopenable ticket (one query).
 
-    async def _ticketless(self, conn: AsyncConnection, people: Iterable[Person], now: Any) -> set[int]:
-        """The practitioners of the batch who have no open or reopenable ticket.
-
-        Only a person's own message opens a ticket for them, so this holds until their first message
-        of the batch is handled.
+        Only a person's own message opens a ticket for them, so "no ticket" holds until their first
+        message of the batch is handled.
         """
-        asking = [p.id for p in people if p.role == "practitioner"]
-        busy = await tickets.with_tickets(conn, asking, now, self._services.config.service.reopen_days)
-        return set(asking) - busy
+        since = now - timedelta(days=self._services.config.service.reopen_days)
+        busy = exists().where(T.c.person_id == P.c.id,
+                              T.c.state.in_(tickets.OPEN_STATES) | ((T.c.state == "closed") & (T.c.closed_at >= since)))
+        ids = {p.id: p for p in people}
+        found = {r.id: r for r in await conn.execute(
+            select(P.c.id, C.c.state, C.c.data, busy.label("busy")).outerjoin(C, C.c.person_id == P.c.id)
+            .where(P.c.id.in_(list(ids))))}
+        conversations = {pid: ConversationState(r.state, dict(r.data or {})) if (r := found.get(pid)) and r.state
+                         is not None else ConversationState() for pid in ids}
+        ticketless = {pid for pid, person in ids.items()
+                      if person.role == "practitioner" and not (pid in found and found[pid].busy)}
+        return conversations, ticketless
 
     async def _store_failed(self, msg: IncomingMessage) -> Outcome:
         """Keep a message whose handling failed, and tell the sender; it can be replayed later."""

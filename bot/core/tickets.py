@@ -196,18 +196,6 @@ async def recently_closed(ctx: Context) -> TicketView | None:
     return None if found is None else await load(ctx.conn, found)
 
 
-async def with_tickets(conn: AsyncConnection, person_ids: Sequence[int], now: datetime,
-                       reopen_days: int) -> set[int]:
-    """Of these people, those with an open ticket or one closed within the reopen window (one query)."""
-    if not person_ids:
-        return set()
-    since = now - timedelta(days=reopen_days)
-    reopenable = (T.c.state == "closed") & (T.c.closed_at >= since)
-    return {r.person_id for r in await conn.execute(
-        select(T.c.person_id).distinct()
-        .where(T.c.person_id.in_(person_ids), T.c.state.in_(OPEN_STATES) | reopenable))}
-
-
 async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketView]:
     """A practitioner's tickets that are not resolved or closed, newest first."""
     ids = [r.id for r in await conn.execute(
