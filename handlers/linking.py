@@ -54,6 +54,7 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("usage.generic", usage="/linkqueue " + "|".join(ctx.services.config.queue_ids)))
             return
         await linking.link_space(ctx.conn, queue, ctx.msg.channel, ctx.msg.chat_id, ctx.now)
+        ctx.effects.spaces.clear()
         ctx.audit("queue.space_linked", queue=queue, chat=ctx.msg.chat_id)
         ctx.reply(ctx.t("space.linked", queue=queue))
 
@@ -61,6 +62,7 @@ def register(router: Router) -> None:
     async def bot_removed(ctx: Context) -> None:
         channel, chat = ctx.msg.channel, ctx.msg.chat_id
         queues = set(await linking.unlink_chat(ctx.conn, channel, chat))
+        ctx.effects.spaces.clear()
         queues |= {q.id for q in ctx.services.config.queues
                    if any(s.channel == channel and s.chat == chat for s in q.spaces)}
         ctx.audit("space.bot_removed", chat=chat, queues=sorted(queues))

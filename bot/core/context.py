@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
-from bot.db.models import Audit, Outbox, TriageDecision, table
+from bot.db.models import Audit, Message, Outbox, TriageDecision, table
 from bot.i18n import t
 
 if TYPE_CHECKING:
@@ -55,6 +56,14 @@ class Effects:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     triage: list[dict[str, Any]] = field(default_factory=list)
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)  # message id -> its ticket and `internal`
+    # Read once per batch: the chats where each queue's tickets are announced (linking a chat clears it).
+    spaces: dict[str, list[Space]] = field(default_factory=dict)
+
+    def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
+        """Make a message of this batch part of a ticket's thread (written with the batch)."""
+        if not (only_if_unlinked and message_id in self.threads):
+            self.threads[message_id] = {"m_id": message_id, "ticket_id": ticket_id, "internal": internal}
 
     async def write(self, conn: AsyncConnection) -> None:
         """Insert the buffered rows: one statement per table."""
@@ -62,6 +71,8 @@ class Effects:
                              (table(TriageDecision), self.triage)):
             if rows:
                 await conn.execute(insert(target), rows)
+        if self.threads:
+            await conn.execute(_JOIN_THREAD, list(self.threads.values()))
 
 
     def link_triage(self, message_id: int, ticket_id: int) -> bool:
@@ -70,6 +81,11 @@ class Effects:
         for row in rows:
             row["ticket_id"] = ticket_id
         return bool(rows)
+
+
+_M = table(Message)
+_JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),
+                                                                     internal=bindparam("internal"))
 
 
 def button_rows(buttons: Iterable[Button]) -> list[dict[str, str]] | None:

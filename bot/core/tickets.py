@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.config import Space
 from bot.core.context import Context
 from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
@@ -123,16 +124,23 @@ async def announce(ctx: Context, ticket: TicketView, *, edit: bool) -> None:
         buttons = [ctx.button(t("card.claim", lang), "claim", ticket.id),
                    ctx.button(t("card.transfer", lang), "xfer", ticket.id),
                    ctx.button(t("card.not_ours", lang), "notours", ticket.id)]
-    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
+    for space in await spaces_of(ctx, ticket.queue_id):
         ctx.send(space.channel, space.chat, text, buttons, ticket_id=ticket.id,
                  kind="edit" if edit else "send", ref="card")
+
+
+async def spaces_of(ctx: Context, queue_id: str) -> list[Space]:
+    """Where a queue's tickets are announced (read once per batch)."""
+    if queue_id not in ctx.effects.spaces:
+        ctx.effects.spaces[queue_id] = await queue_spaces(ctx.conn, ctx.services.config, queue_id)
+    return ctx.effects.spaces[queue_id]
 
 
 async def post_in_queue(ctx: Context, ticket: TicketView, key: str, attachments: Sequence[Attachment] = (),
                         **values: object) -> None:
     """Post a text about a ticket in every space of its queue, in the thread of the ticket's card."""
     lang = ctx.services.config.service.default_language
-    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
+    for space in await spaces_of(ctx, ticket.queue_id):
         ctx.send(space.channel, space.chat, t(key, lang, id=ticket.id, **values), ticket_id=ticket.id,
                  thread_ref="card", attachments=attachments)
 
@@ -157,12 +165,14 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
     values |= await auto_assignee(ctx, queue_id, ctx.lang)
     ticket_id = (await ctx.conn.execute(insert(T).values(**values).returning(T.c.id))).scalar_one()
     ticket = await reschedule(ctx, ticket_id)
-    if message_id is not None:
+    if message_id == ctx.message_id:
+        ctx.effects.join_thread(message_id, ticket_id, internal=False)
+    elif message_id is not None:  # a question asked earlier (e.g. "talk to an expert" under suggestions)
         await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=ticket_id))
-        if not ctx.effects.link_triage(message_id, ticket_id):  # decided by an earlier message: stored
-            await ctx.conn.execute(update(table(TriageDecision))
-                                   .where(table(TriageDecision).c.message_id == message_id)
-                                   .values(ticket_id=ticket_id))
+    if message_id is not None and not ctx.effects.link_triage(message_id, ticket_id):  # decided earlier: stored
+        await ctx.conn.execute(update(table(TriageDecision))
+                               .where(table(TriageDecision).c.message_id == message_id)
+                               .values(ticket_id=ticket_id))
     ctx.audit("ticket.open", ticket_id=ticket_id, queue=queue_id, reasons=reasons)
     await announce(ctx, ticket, edit=False)
     files = await opening_files(ctx, message_id)
@@ -268,8 +278,7 @@ async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
     if ticket is None:
         refuse(ctx, ticket_id, "ticket.unknown")
         return None
-    await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id, M.c.ticket_id.is_(None))
-                           .values(ticket_id=ticket_id, internal=True))
+    ctx.effects.join_thread(ctx.message_id, ticket_id, internal=True, only_if_unlinked=True)
     return ticket
 
 
@@ -380,7 +389,7 @@ async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> 
     old = await load(ctx.conn, ticket.id)
     assert old is not None
     lang = ctx.services.config.service.default_language
-    for space in await queue_spaces(ctx.conn, ctx.services.config, ticket.queue_id):
+    for space in await spaces_of(ctx, ticket.queue_id):
         ctx.send(space.channel, space.chat, t("card.moved", lang, id=ticket.id, queue=queue_id, reason=reason),
                  ticket_id=ticket.id, kind="edit", ref="card")
     await announce(ctx, old, edit=False)
@@ -389,7 +398,7 @@ async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> 
 
 async def record_message(ctx: Context, ticket_id: int, internal: bool = False) -> None:
     """Attach the current inbound message to a ticket (internal notes are never shown to practitioners)."""
-    await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id).values(ticket_id=ticket_id, internal=internal))
+    ctx.effects.join_thread(ctx.message_id, ticket_id, internal)
 
 
 async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
