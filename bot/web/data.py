@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.channels.web import file_items, post_ref, with_files
+from bot.channels.web import bot_posts, file_items, with_files
 from bot.config import ServiceConfig
 from bot.core.reports import ALL, SlaReport, period_of, sla_report, sla_reports
 from bot.core.sla import SlaClock
@@ -42,16 +42,7 @@ async def chat_history(conn: AsyncConnection, chat_id: str) -> list[dict[str, An
     items: list[tuple[datetime, int, int, dict[str, Any]]] = [
         (r.created_at, 0, r.id, with_files({"id": f"in-{r.id}", "from": "me", "text": r.text, "buttons": []},
                                            r.attachments)) for r in inbound]
-    posts: dict[str, dict[str, Any]] = {}
-    for r in sorted(outbound, key=lambda r: r.id):
-        post = with_files({"id": post_ref(r.id), "from": "bot", "text": r.text, "buttons": r.buttons or []},
-                          r.attachments)
-        if r.kind == "edit" and r.ref in posts:  # an edit changes the post it names
-            posts[r.ref].update(text=r.text, buttons=r.buttons or [])
-            continue
-        if r.ref:
-            posts[r.ref] = post
-        items.append((r.created_at, 1, r.id, post))
+    items += [(r.created_at, 1, r.id, post) for r, post in bot_posts(outbound)]
     return [item for *_, item in sorted(items, key=lambda i: i[:3])][-HISTORY:]
 
 

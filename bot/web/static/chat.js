@@ -8,7 +8,7 @@
   var status = document.getElementById("status");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var lang = document.getElementById("lang");
-  var shown = {};
+  var shown = {};  // id -> element: an item shown again (an edit, a repeat, the history) replaces it
 
   function render(item) {
     var li = shown[item.id] || document.createElement("li");
@@ -64,7 +64,8 @@
       .then(function (res) {
         var data = res[1];
         if (local && res[0] === 202) {
-          shown[data.id] = shown[local]; delete shown[local];
+          if (shown[data.id]) { shown[local].remove(); } else { shown[data.id] = shown[local]; }  // history was first
+          delete shown[local];
           if (data.files) { render({id: data.id, from: "me", text: text, buttons: [], files: data.files}); }
         }
         if (local && res[0] !== 202) { shown[local].classList.add("failed"); }
@@ -123,6 +124,9 @@
   var events = new EventSource("/chat/events");
   events.onopen = function () { status.hidden = true; load(); };
   events.onerror = function () { status.hidden = false; };
-  events.onmessage = function (event) { render(JSON.parse(event.data)); };
+  events.onmessage = function (event) {
+    var item = JSON.parse(event.data);
+    if (item.kind === "reload") { load(); } else { render(item); }  // reload: live events may have been missed
+  };
   load();
 })();
