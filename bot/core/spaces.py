@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig, Space
-from bot.db.models import Identity, Outbox, QueueSpace, table
+from bot.db.models import Identity, Outbox, Person, QueueSpace, table
 
 I = table(Identity)  # noqa: E741
 QS = table(QueueSpace)
 O = table(Outbox)  # noqa: E741
+P = table(Person)
 
 
 async def queue_spaces(conn: AsyncConnection, config: ServiceConfig, queue_id: str) -> list[Space]:
@@ -26,12 +27,14 @@ def secretariat_spaces(config: ServiceConfig) -> list[Space]:
     return list(config.service.secretariat_spaces) or [Space(channel="console", chat="secretariat")]
 
 
-async def direct_chats(conn: AsyncConnection, person_id: int) -> list[tuple[str, str]]:
-    """(channel, chat) pairs where a person can be reached privately, most recent identity first."""
-    rows = await conn.execute(select(I.c.channel, I.c.chat_id).where(I.c.person_id == person_id,
-                                                                      I.c.chat_id != "")
-                              .order_by(I.c.id.desc()))
-    return [(r.channel, r.chat_id) for r in rows]
+_PRIVATE_CHAT = (select(I.c.channel, I.c.chat_id, P.c.language).join(P, P.c.id == I.c.person_id)
+                 .where(I.c.person_id == bindparam("person_id"), I.c.chat_id != "").order_by(I.c.id.desc()).limit(1))
+
+
+async def private_chat(conn: AsyncConnection, person_id: int) -> tuple[str, str, str] | None:
+    """(channel, chat, language) where a person can be reached privately (their newest identity), if anywhere."""
+    row = (await conn.execute(_PRIVATE_CHAT, {"person_id": person_id})).first()
+    return (row.channel, row.chat_id, row.language) if row else None
 
 
 async def bot_posts_in(conn: AsyncConnection, channel: str, chat_id: str) -> bool:

@@ -15,7 +15,7 @@ from bot.core.context import Context
 from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
 from bot.core.sla_due import next_check
-from bot.core.spaces import direct_chats, queue_spaces
+from bot.core.spaces import private_chat, queue_spaces
 from bot.db.models import Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
 
@@ -220,11 +220,10 @@ async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int |
 
     Returns False when the person has no private chat the bot can reach.
     """
-    chats = await direct_chats(ctx.conn, person_id)
-    if not chats:
+    reach = await private_chat(ctx.conn, person_id)
+    if reach is None:
         return False
-    channel, chat = chats[0]
-    lang = (await ctx.conn.execute(select(P.c.language).where(P.c.id == person_id))).scalar()
+    channel, chat, lang = reach
     ctx.send(channel, chat, t(key, lang, **values), buttons, person_id=person_id, ticket_id=ticket_id,
              attachments=attachments)
     return True
