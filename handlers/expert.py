@@ -332,7 +332,7 @@ def register(router: Router) -> None:
             return
         ctx.set_state("ticket", id=ticket.id)
         ctx.reply(ctx.t("expert.focus", id=ticket.id, question=ticket.question,
-                        who=await tickets.profile_line(ctx.conn, ticket.person_id)))
+                        who=ticket.who))
 
     @router.command("away", roles=STAFF, help_key="help.cmd.away")
     async def away(ctx: Context) -> None:

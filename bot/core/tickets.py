@@ -7,7 +7,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
@@ -59,6 +60,7 @@ class TicketView:
     first_response_at: datetime | None
     summary: str | None
     created_at: datetime
+    who: str  # the practitioner as experts see them: name (country · institution · job · sector)
 
 
 def check_transition(current: str, new: str) -> None:
@@ -68,23 +70,38 @@ def check_transition(current: str, new: str) -> None:
 
 
 _ASSIGNEE = P.alias("assignee")
+_ASKER = P.alias("asker")
+_ASKER_COLUMNS = tuple(c.label(f"asker_{c.name}") for c in (
+    _ASKER.c.display_name, _ASKER.c.country, _ASKER.c.institution, _ASKER.c.job_title, _ASKER.c.sector))
+
+
+def _one_ticket(query: Select[Any]) -> Select[Any]:
+    """`query` joined with the ticket's assignee and practitioner, for the ticket named `ticket_id`."""
+    return (query.add_columns(_ASSIGNEE.c.display_name.label("assignee_name"), *_ASKER_COLUMNS)
+            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).outerjoin(_ASKER, _ASKER.c.id == T.c.person_id)
+            .where(T.c.id == bindparam("ticket_id")))
+
+
 # Built once: these run several times per ticket action, on the hot path.
-_LOAD = (select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
-                _ASSIGNEE.c.display_name.label("assignee_name"), T.c.language, T.c.question, T.c.channel,
-                T.c.chat_id, T.c.resolved_at, T.c.first_response_at, T.c.summary, T.c.created_at)
-         .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).where(T.c.id == bindparam("ticket_id")))
-_ROW = (select(T, _ASSIGNEE.c.display_name.label("assignee_name"))
-        .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).where(T.c.id == bindparam("ticket_id")))
+_LOAD = _one_ticket(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
+                           T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
+                           T.c.first_response_at, T.c.summary, T.c.created_at))
+_ROW = _one_ticket(select(T))
 _SET_NEXT_CHECK = update(T).where(T.c.id == bindparam("ticket_id")).values(sla_next_at=bindparam("at"))
-_VIEW_FIELDS = tuple(f.name for f in fields(TicketView))
-_PROFILE = select(P.c.display_name, P.c.country, P.c.institution, P.c.job_title, P.c.sector).where(
-    P.c.id == bindparam("person_id"))
+_VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name != "who")
+
+
+def _view(m: RowMapping) -> TicketView:
+    """A TicketView from a row of `_LOAD` or `_ROW`."""
+    who = _profile_text(m["asker_display_name"], m["asker_country"], m["asker_institution"], m["asker_job_title"],
+                        m["asker_sector"])
+    return TicketView(**{name: m[name] for name in _VIEW_FIELDS}, who=who)
 
 
 async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
-    """One ticket with its assignee's name."""
+    """One ticket with its assignee's name and its practitioner's profile."""
     row = (await conn.execute(_LOAD, {"ticket_id": ticket_id})).first()
-    return TicketView(**row._mapping) if row else None
+    return _view(row._mapping) if row else None
 
 
 async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> None:
@@ -95,11 +112,11 @@ async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -
     ctx.audit(f"state:{ticket.state}->{new}", ticket_id=ticket.id)
 
 
-async def profile_line(conn: AsyncConnection, person_id: int) -> str:
-    """'Kenya · Ministry of Energy · energy' — what experts see of the practitioner."""
-    row = (await conn.execute(_PROFILE, {"person_id": person_id})).one()
-    parts = [p for p in (row.country, row.institution, row.job_title, row.sector) if p]
-    return f"{row.display_name} ({' · '.join(parts)})" if parts else row.display_name
+def _profile_text(name: str | None, *details: str | None) -> str:
+    """'Amina (Kenya · Ministry of Energy · energy)' — what experts see of the practitioner."""
+    name = name or "?"
+    parts = [p for p in details if p]
+    return f"{name} ({' · '.join(parts)})" if parts else name
 
 
 async def card_text(ctx: Context, ticket: TicketView, lang: str) -> str:
@@ -111,7 +128,7 @@ async def card_text(ctx: Context, ticket: TicketView, lang: str) -> str:
     else:
         status = t("card.status_new", lang)
     return t("card.text", lang, id=ticket.id, queue=ticket.queue_id, priority=ticket.priority,
-             language=ticket.language, who=await profile_line(ctx.conn, ticket.person_id),
+             language=ticket.language, who=ticket.who,
              question=ticket.question, status=status)
 
 
@@ -302,7 +319,7 @@ async def reschedule(ctx: Context, ticket_id: int) -> TicketView:
     at = next_check(dict(row), ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
     if at != row["sla_next_at"]:
         await ctx.conn.execute(_SET_NEXT_CHECK, {"ticket_id": ticket_id, "at": at})
-    return TicketView(**{name: row[name] for name in _VIEW_FIELDS})
+    return _view(row)
 
 
 async def refresh(ctx: Context, ticket_id: int) -> TicketView:
@@ -340,7 +357,7 @@ async def claim(ctx: Context, ticket_id: int) -> None:
     ticket = await refresh(ctx, ticket_id)
     ctx.set_state("ticket", id=ticket_id)
     await notify_person(ctx, ctx.person.id, "ticket.you_claimed", ticket_id, id=ticket_id, question=ticket.question,
-                        who=await profile_line(ctx.conn, ticket.person_id))
+                        who=ticket.who)
     tell_practitioner(ctx, ticket, t("ticket.expert_on_it", ticket.language, id=ticket_id,
                                      name=expert_name(ctx, ctx.person.display_name)))
 
