@@ -287,9 +287,8 @@ class Matcher:
         Only a few strings of each entry are compared: its question, its best by character n-grams
         and its STRINGS_PER_ENTRY best by words (all of them when the entry has no more).
         """
-        chosen = np.zeros(len(self._entries), dtype=bool)
-        chosen[entries] = True
-        strings = np.flatnonzero(chosen[self._owner])
+        starts, sizes = self._starts[entries], self._starts[entries + 1] - self._starts[entries]
+        strings = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
         group = self._owner[strings]
         by_word = np.lexsort((strings, -word_scores[strings], group))
         rank = np.empty(len(strings), dtype=np.int64)
