@@ -213,3 +213,22 @@ def test_report_command_prints_table_csv_and_json(tmp_path: Path, monkeypatch: p
     out = runner.invoke(cli, args).output
     assert "MRV" in out and "target 90%" in out and "3.0 h" in out
     assert runner.invoke(cli, [*args, "--queue", "COOKING"]).exit_code == 2
+
+
+async def test_report_figures_are_measured_soon_after_start_not_at_the_first_report(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = desk.app.services
+    assert services is not None and desk.app.scheduler is not None
+    measured: list[list[int]] = []
+    measure = response_times._measure
+
+    async def counted(conn: AsyncConnection, sla: SlaClock, blocks: Sequence[int]) -> Any:
+        measured.append(sorted(blocks))
+        return await measure(conn, sla, blocks)
+
+    monkeypatch.setattr(response_times, "_measure", counted)
+    await desk.app.scheduler.warm_reports()  # what the scheduler runs WARM_REPORTS_AFTER seconds after start
+    assert len(measured) == 1
+    async with desk.app.engine.connect() as conn:  # the dashboard's all-time report then measures nothing
+        await sla_report(conn, services.config, services.sla, NOW)
+    assert len(measured) == 1

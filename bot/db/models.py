@@ -116,6 +116,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_ticket_state_queue", "state", "queue_id"),
         Index("ix_ticket_sla_next_at", "sla_next_at"),
+        Index("ix_ticket_created_at", "created_at"),  # reports select tickets by when they were opened
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     queue_id: Mapped[str] = mapped_column(ForeignKey("queue.id"))
