@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
-from bot.db.models import Audit, Message, Outbox, TriageDecision, table
+from bot.db.models import Audit, Message, Outbox, Ticket, TriageDecision, table
 from bot.i18n import t
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class Effects:
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)  # message id -> its ticket and `internal`
     # Read once per batch: the chats where each queue's tickets are announced (linking a chat clears it).
     spaces: dict[str, list[Space]] = field(default_factory=dict)
+    next_checks: dict[int, datetime | None] = field(default_factory=dict)  # ticket id -> its new `sla_next_at`
 
     def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
         """Make a message of this batch part of a ticket's thread (written with the batch)."""
@@ -73,6 +74,8 @@ class Effects:
                 await conn.execute(insert(target), rows)
         if self.threads:
             await conn.execute(_JOIN_THREAD, list(self.threads.values()))
+        if self.next_checks:
+            await conn.execute(_NEXT_CHECK, [{"t_id": t, "at": at} for t, at in self.next_checks.items()])
 
 
     def link_triage(self, message_id: int, ticket_id: int) -> bool:
@@ -84,6 +87,8 @@ class Effects:
 
 
 _M = table(Message)
+_T = table(Ticket)
+_NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
 _JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),
                                                                      internal=bindparam("internal"))
 

@@ -128,6 +128,8 @@ class _Round:
             updates)
         if self.reminders:
             await self.conn.execute(table(SlaReminder).insert(), self.reminders)
+        for u in updates:  # the sweep's own next check (it knows what has fired) wins over a refresh's
+            self.ctx.effects.next_checks.pop(u["t_id"], None)
         await self.ctx.effects.write(self.conn)
         return SweepResult(tickets=len(rows), events=len(new), messages=len(self.ctx.effects.outbox),
                            reminders=len(self.reminders))

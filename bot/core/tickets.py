@@ -87,7 +87,11 @@ _LOAD = _one_ticket(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.pe
                            T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
                            T.c.first_response_at, T.c.summary, T.c.created_at))
 _ROW = _one_ticket(select(T))
-_SET_NEXT_CHECK = update(T).where(T.c.id == bindparam("ticket_id")).values(sla_next_at=bindparam("at"))
+# What an update returns: the same columns as `_ROW`, the names by correlated subqueries.
+_RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c.assignee_id)
+              .scalar_subquery().label("assignee_name"),
+              *(select(c.element).where(_ASKER.c.id == T.c.person_id).scalar_subquery().label(c.name)
+                for c in _ASKER_COLUMNS))
 _VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name != "who")
 
 
@@ -104,12 +108,20 @@ async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
     return _view(row._mapping) if row else None
 
 
-async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> None:
-    """The one way a ticket changes state: checked, timestamped, audited."""
+async def change(ctx: Context, ticket_id: int, *conditions: Any, **values: Any) -> RowMapping | None:
+    """Update a ticket (when `conditions` hold); its whole new row, or None when nothing matched."""
+    row = (await ctx.conn.execute(update(T).where(T.c.id == ticket_id, *conditions).values(**values)
+                                  .returning(*_RETURNING))).first()
+    return row._mapping if row else None
+
+
+async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> RowMapping:
+    """The one way a ticket changes state: checked, timestamped, audited; returns the new row."""
     check_transition(ticket.state, new)
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id)
-                           .values(state=new, updated_at=ctx.now, **values))
+    row = await change(ctx, ticket.id, state=new, updated_at=ctx.now, **values)
+    assert row is not None
     ctx.audit(f"state:{ticket.state}->{new}", ticket_id=ticket.id)
+    return row
 
 
 def _profile_text(name: str | None, *details: str | None) -> str:
@@ -305,26 +317,24 @@ def expert_name(ctx: Context, name: str | None) -> str:
     return name
 
 
-async def person_name(conn: AsyncConnection, person_id: int) -> str:
-    """A person's display name."""
-    return str((await conn.execute(select(P.c.display_name).where(P.c.id == person_id))).scalar_one())
-
-
-async def reschedule(ctx: Context, ticket_id: int) -> TicketView:
+async def reschedule(ctx: Context, ticket_id: int, row: RowMapping | None = None) -> TicketView:
     """Recompute when the SLA sweep must next look at a ticket whose state or deadlines changed.
 
-    Returns the ticket as it now is (one read, and a write only when the next check moved).
+    `row` is the ticket's row as `change` returned it (else it is read). Returns the ticket as it now is;
+    the next check is written with the batch, when it moved.
     """
-    row = (await ctx.conn.execute(_ROW, {"ticket_id": ticket_id})).one()._mapping
+    if row is None:
+        row = (await ctx.conn.execute(_ROW, {"ticket_id": ticket_id})).one()._mapping
     at = next_check(dict(row), ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
-    if at != row["sla_next_at"]:
-        await ctx.conn.execute(_SET_NEXT_CHECK, {"ticket_id": ticket_id, "at": at})
+    if at != ctx.effects.next_checks.get(ticket_id, row["sla_next_at"]):
+        ctx.effects.next_checks[ticket_id] = at  # written with the batch
     return _view(row)
 
 
-async def refresh(ctx: Context, ticket_id: int) -> TicketView:
-    """Reload a ticket after a change, reschedule its SLA checks and update its card in the queue."""
-    ticket = await reschedule(ctx, ticket_id)
+async def refresh(ctx: Context, ticket_id: int, row: RowMapping | None = None) -> TicketView:
+    """After a change (`row`: the ticket's new row, else it is read), reschedule its SLA checks and update
+    its card in the queue."""
+    ticket = await reschedule(ctx, ticket_id, row)
     await announce(ctx, ticket, edit=True)
     return ticket
 
@@ -338,10 +348,9 @@ async def claim(ctx: Context, ticket_id: int) -> None:
         refuse(ctx, ticket_id, "ticket.not_your_queue", queue=ticket.queue_id)
         return
     sla = ctx.services.sla.on_claim(ticket.queue_id, ticket.priority, ctx.now)
-    won = await ctx.conn.execute(
-        update(T).where(T.c.id == ticket_id, T.c.assignee_id.is_(None), T.c.state == "new")
-        .values(assignee_id=ctx.person.id, state="open", claimed_at=ctx.now, updated_at=ctx.now, **sla))
-    if not won.rowcount:
+    won = await change(ctx, ticket_id, T.c.assignee_id.is_(None), T.c.state == "new",
+                       assignee_id=ctx.person.id, state="open", claimed_at=ctx.now, updated_at=ctx.now, **sla)
+    if won is None:
         ctx.audit("ticket.claim", ticket_id=ticket_id, allowed=False, won=False)
         ticket = await load(ctx.conn, ticket_id) or ticket  # see the winner's committed claim
         if ticket.state in ("resolved", "closed"):
@@ -354,7 +363,7 @@ async def claim(ctx: Context, ticket_id: int) -> None:
             ctx.reply(ctx.t("ticket.not_claimable", id=ticket_id, state=ctx.t(f"state.{ticket.state}")))
         return
     ctx.audit("ticket.claim", ticket_id=ticket_id, won=True)
-    ticket = await refresh(ctx, ticket_id)
+    ticket = await refresh(ctx, ticket_id, won)
     ctx.set_state("ticket", id=ticket_id)
     await notify_person(ctx, ctx.person.id, "ticket.you_claimed", ticket_id, id=ticket_id, question=ticket.question,
                         who=ticket.who)
@@ -366,11 +375,11 @@ async def assign(ctx: Context, ticket: TicketView, expert_id: int, reason: str =
     """Give a ticket to an expert (lead, secretariat, transfer or auto-assignment)."""
     sla = ctx.services.sla.on_claim(ticket.queue_id, ticket.priority, ctx.now)
     state = "open" if ticket.state == "new" else ticket.state
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        assignee_id=expert_id, state=state, claimed_at=ctx.now, updated_at=ctx.now, **sla))
+    row = await change(ctx, ticket.id, assignee_id=expert_id, state=state, claimed_at=ctx.now, updated_at=ctx.now,
+                       **sla)
     ctx.audit("ticket.assign", ticket_id=ticket.id, to=expert_id, reason=reason)
-    fresh = await refresh(ctx, ticket.id)
-    name = await person_name(ctx.conn, expert_id)
+    fresh = await refresh(ctx, ticket.id, row)
+    name = fresh.assignee_name or "?"
     await notify_person(ctx, expert_id, "ticket.assigned_to_you", ticket.id, id=ticket.id, question=ticket.question,
                         reason=reason or "-")
     tell_practitioner(ctx, fresh, t("ticket.expert_on_it", ticket.language, id=ticket.id, name=expert_name(ctx, name)))
@@ -387,23 +396,19 @@ async def resumed(ctx: Context, ticket: TicketView) -> dict[str, Any]:
 async def release(ctx: Context, ticket: TicketView, reason: str = "") -> None:
     """Put a claimed ticket back in its queue."""
     sla = await resumed(ctx, ticket) | ctx.services.sla.on_release(ctx.now)
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        assignee_id=None, state="new", updated_at=ctx.now, **sla))
+    row = await change(ctx, ticket.id, assignee_id=None, state="new", updated_at=ctx.now, **sla)
     ctx.audit("ticket.release", ticket_id=ticket.id, reason=reason)
-    await refresh(ctx, ticket.id)
+    await refresh(ctx, ticket.id, row)
     await post_in_queue(ctx, ticket, "card.released", reason=reason or "-")
 
 
 async def move(ctx: Context, ticket: TicketView, queue_id: str, reason: str) -> None:
     """Send a ticket to another queue, unclaimed, and announce it there."""
     sla = await resumed(ctx, ticket) | ctx.services.sla.on_release(ctx.now)
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        queue_id=queue_id, assignee_id=None, state="new" if ticket.state in OPEN_STATES else ticket.state,
-        updated_at=ctx.now, **sla))
+    row = await change(ctx, ticket.id, queue_id=queue_id, assignee_id=None,
+                       state="new" if ticket.state in OPEN_STATES else ticket.state, updated_at=ctx.now, **sla)
     ctx.audit("ticket.move", ticket_id=ticket.id, source=ticket.queue_id, to=queue_id, reason=reason)
-    await reschedule(ctx, ticket.id)
-    old = await load(ctx.conn, ticket.id)
-    assert old is not None
+    old = await reschedule(ctx, ticket.id, row)
     lang = ctx.services.config.service.default_language
     for space in await spaces_of(ctx, ticket.queue_id):
         ctx.send(space.channel, space.chat, t("card.moved", lang, id=ticket.id, queue=queue_id, reason=reason),
@@ -428,8 +433,7 @@ async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
     if ticket.first_response_at is None:
         values["first_response_at"] = ctx.now
     values |= ctx.services.sla.on_expert_reply(ticket.queue_id, ticket.priority, ctx.now)
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
-    await reschedule(ctx, ticket.id)
+    await reschedule(ctx, ticket.id, await change(ctx, ticket.id, **values))
     ctx.audit("ticket.reply", ticket_id=ticket.id)
 
 
@@ -450,8 +454,7 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
     else:
         await post_in_queue(ctx, ticket, "relay.added_to_unclaimed", attachments, name=ctx.person.display_name,
                             text=text)
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(**values))
-    await reschedule(ctx, ticket.id)
+    await reschedule(ctx, ticket.id, await change(ctx, ticket.id, **values))
     ctx.audit("ticket.practitioner_message", ticket_id=ticket.id)
 
 
@@ -477,20 +480,20 @@ async def auto_assignee(ctx: Context, queue_id: str, lang: str) -> dict[str, Any
 
 async def wait_for_practitioner(ctx: Context, ticket: TicketView) -> None:
     """Pause the clock until the practitioner answers."""
-    await set_state(ctx, ticket, "waiting", **ctx.services.sla.on_wait(ticket.queue_id, ticket.priority, ctx.now))
+    row = await set_state(ctx, ticket, "waiting", **ctx.services.sla.on_wait(ticket.queue_id, ticket.priority, ctx.now))
     tell_practitioner(ctx, ticket, t("ticket.waiting_for_you", ticket.language, id=ticket.id))
-    await refresh(ctx, ticket.id)
+    await refresh(ctx, ticket.id, row)
 
 
 async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
     """Close the question with the expert's summary and ask the practitioner to rate the answer."""
-    await set_state(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
-                    **ctx.services.sla.on_resolve())
+    row = await set_state(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
+                          **ctx.services.sla.on_resolve())
     lang = ticket.language
     stars = [ctx.button("★" * n, "rate", ticket.id, n) for n in range(1, 6)]
     stars.append(ctx.button(t("ticket.reopen_button", lang), "reopen", ticket.id))
     tell_practitioner(ctx, ticket, t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary), stars)
-    await refresh(ctx, ticket.id)
+    await refresh(ctx, ticket.id, row)
     if summary.strip():
         await create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
 
@@ -504,10 +507,10 @@ async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
             await ctx.conn.execute(update(T).where(T.c.id == fresh.id).values(linked_ticket_id=ticket.id))
         return fresh
     new_state = "open" if ticket.assignee_id is not None else "new"
-    await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,
-                    **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now,
-                                                 assigned=ticket.assignee_id is not None))
-    fresh = await refresh(ctx, ticket.id)
+    row = await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,
+                          **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now,
+                                                       assigned=ticket.assignee_id is not None))
+    fresh = await refresh(ctx, ticket.id, row)
     ctx.reply(ctx.t("ticket.reopened", id=ticket.id))
     if ticket.assignee_id is not None:
         await notify_person(ctx, ticket.assignee_id, "ticket.reopened_for_expert", ticket.id, id=ticket.id)
