@@ -110,18 +110,24 @@ async def test_report_figures_match_the_hand_computed_ones(desk: Desk) -> None:
     assert [r.queue for r in only.rows] == ["ENERGY", "ALL"] and only.rows[0].tickets == 2
 
 
-async def test_measured_first_response_times_follow_changes(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reports keep the business hours they measured; an answer, a transfer or a new ticket shows at once."""
-    services = desk.app.services
-    assert services is not None
-    measured: list[list[int]] = []
+@pytest.fixture
+def measured(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The blocks of tickets whose first-response times are measured, call by call."""
+    calls: list[list[int]] = []
     measure = response_times._measure
 
     async def counted(conn: AsyncConnection, sla: SlaClock, blocks: Sequence[int]) -> Any:
-        measured.append(sorted(blocks))
+        calls.append(sorted(blocks))
         return await measure(conn, sla, blocks)
 
     monkeypatch.setattr(response_times, "_measure", counted)
+    return calls
+
+
+async def test_measured_first_response_times_follow_changes(desk: Desk, measured: list[list[int]]) -> None:
+    """Reports keep the business hours they measured; an answer, a transfer or a new ticket shows at once."""
+    services = desk.app.services
+    assert services is not None
 
     async def hours() -> dict[str, list[float]]:
         async with desk.app.engine.connect() as conn:
@@ -216,17 +222,9 @@ def test_report_command_prints_table_csv_and_json(tmp_path: Path, monkeypatch: p
 
 
 async def test_report_figures_are_measured_soon_after_start_not_at_the_first_report(
-        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+        desk: Desk, measured: list[list[int]]) -> None:
     services = desk.app.services
     assert services is not None and desk.app.scheduler is not None
-    measured: list[list[int]] = []
-    measure = response_times._measure
-
-    async def counted(conn: AsyncConnection, sla: SlaClock, blocks: Sequence[int]) -> Any:
-        measured.append(sorted(blocks))
-        return await measure(conn, sla, blocks)
-
-    monkeypatch.setattr(response_times, "_measure", counted)
     await desk.app.scheduler.warm_reports()  # what the scheduler runs WARM_REPORTS_AFTER seconds after start
     assert len(measured) == 1
     async with desk.app.engine.connect() as conn:  # the dashboard's all-time report then measures nothing

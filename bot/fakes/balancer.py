@@ -30,7 +30,6 @@ class Balancer(ServedFake):
         self.served: Counter[str] = Counter()  # requests answered, per backend
         self.refused: Counter[str] = Counter()  # connections refused, per backend (skipped)
         self._turn = 0
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -38,18 +37,11 @@ class Balancer(ServedFake):
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._forward)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
-        return self._base_url
+        return await self._serve(app, host, port)
 
     async def stop(self) -> None:
         """Stop listening and close the connections to the backends."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shut_down()
         if self._session is not None:
             await self._session.close()
             self._session = None

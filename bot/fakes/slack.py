@@ -240,7 +240,6 @@ class FakeSlack(ServedFake):
         self.http_timeout = http_timeout
         self.retry_delays = retry_delays
         self.redeliver = frozenset(redeliver)
-        self._runner: web.AppRunner | None = None
         self._base_url = ""
         # workspace state
         self._users: dict[str, JSON] = {}
@@ -294,12 +293,7 @@ class FakeSlack(ServedFake):
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/response/{id}", self._handle_response_url)
         app.router.add_get("/files-pri/{id}/{name}", self._handle_file)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
-        return self._base_url
+        return await self._serve(app, host, port)
 
     async def stop(self) -> None:
         """Close Socket Mode connections, stop redelivery and shut the server down."""
@@ -307,9 +301,7 @@ class FakeSlack(ServedFake):
             task.cancel()
         for ws in list(self._sockets):
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shut_down()
 
     @property
     def api_url(self) -> str:

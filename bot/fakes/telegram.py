@@ -525,7 +525,6 @@ class FakeTelegram(ServedFake):
         }
         self._clock = clock
         self._flood = _FloodControl(rate_limits, clock) if rate_limits else None
-        self._runner: web.AppRunner | None = None
         self._base_url = ""
         self._closing = False
         # state
@@ -586,23 +585,14 @@ class FakeTelegram(ServedFake):
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = self._runner.addresses
-        bound_host, bound_port = sockets[0][0], sockets[0][1]
-        self._base_url = f"http://{bound_host}:{bound_port}"
         self._closing = False
-        return self._base_url
+        return await self._serve(app, host, port)
 
     async def stop(self) -> None:
         """Wake pending long polls and shut the server down."""
         self._closing = True
         self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shut_down()
 
     @property
     def api_url(self) -> str:
