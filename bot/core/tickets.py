@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -108,10 +108,25 @@ async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
     return _view(row._mapping) if row else None
 
 
-async def change(ctx: Context, ticket_id: int, *conditions: Any, **values: Any) -> RowMapping | None:
-    """Update a ticket (when `conditions` hold); its whole new row, or None when nothing matched."""
-    row = (await ctx.conn.execute(update(T).where(T.c.id == ticket_id, *conditions).values(**values)
-                                  .returning(*_RETURNING))).first()
+UNCLAIMED = (T.c.assignee_id.is_(None), T.c.state == "new")  # the condition of a claim
+_CHANGES: dict[tuple[tuple[str, ...], tuple[Any, ...]], Update] = {}
+
+
+def _change(columns: tuple[str, ...], conditions: tuple[Any, ...]) -> Update:
+    """The update of these columns under these conditions, built once (its SQL and cache key are reused)."""
+    key = (columns, conditions)
+    if key not in _CHANGES:
+        _CHANGES[key] = (update(T).where(T.c.id == bindparam("ticket_id"), *conditions)
+                         .values({c: bindparam(f"new_{c}") for c in columns}).returning(*_RETURNING))
+    return _CHANGES[key]
+
+
+async def change(ctx: Context, ticket_id: int, conditions: tuple[Any, ...] = (), /, **values: Any) -> RowMapping | None:
+    """Update a ticket (when `conditions`, a module constant such as UNCLAIMED, hold); its whole new row, or
+    None when nothing matched."""
+    stmt = _change(tuple(sorted(values)), conditions)
+    params = {"ticket_id": ticket_id} | {f"new_{c}": v for c, v in values.items()}
+    row = (await ctx.conn.execute(stmt, params)).first()
     return row._mapping if row else None
 
 
@@ -348,7 +363,7 @@ async def claim(ctx: Context, ticket_id: int) -> None:
         refuse(ctx, ticket_id, "ticket.not_your_queue", queue=ticket.queue_id)
         return
     sla = ctx.services.sla.on_claim(ticket.queue_id, ticket.priority, ctx.now)
-    won = await change(ctx, ticket_id, T.c.assignee_id.is_(None), T.c.state == "new",
+    won = await change(ctx, ticket_id, UNCLAIMED,
                        assignee_id=ctx.person.id, state="open", claimed_at=ctx.now, updated_at=ctx.now, **sla)
     if won is None:
         ctx.audit("ticket.claim", ticket_id=ticket_id, allowed=False, won=False)
