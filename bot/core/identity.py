@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Person
@@ -19,6 +19,9 @@ P = table(PersonRow)
 I = table(Identity)  # noqa: E741
 
 _COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
+# Built once (a batch runs it every time): the people behind a list of (channel, user) keys.
+_SENDERS = (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS).join(P, P.c.id == I.c.person_id)
+            .where(tuple_(I.c.channel, I.c.external_user_id).in_(bindparam("keys", expanding=True))))
 
 
 def first_language(msg: IncomingMessage, default: str) -> str:
@@ -33,12 +36,10 @@ def first_language(msg: IncomingMessage, default: str) -> str:
 async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessage], now: datetime,
                          default_lang: str) -> dict[tuple[str, str], Person]:
     """The person of every message's sender, in one query (plus two inserts for all newcomers)."""
-    keys = {(m.channel, m.user_id) for m in messages}
-    query = select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS).join(P, P.c.id == I.c.person_id)
-    query = query.where(tuple_(I.c.channel, I.c.external_user_id).in_(list(keys)))
+    keys = list({(m.channel, m.user_id) for m in messages})
     people: dict[tuple[str, str], Person] = {}
     chats: dict[tuple[str, str], str] = {}
-    for row in await conn.execute(query):
+    for row in await conn.execute(_SENDERS, {"keys": keys}):
         key = (row.channel, row.external_user_id)
         chats[key] = row.chat_id
         people[key] = Person(row.id, row.role, row.language, row.display_name, row.handle, row.timezone,

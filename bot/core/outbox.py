@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
@@ -62,6 +62,26 @@ class ChannelSender(Protocol):
 
 DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]]
 """Called in the round's transaction with the rows delivered and those whose recipient is unreachable."""
+
+
+_CLAIMS: dict[str, Update] = {}
+
+
+def _claim_statement(dialect: str) -> Update:
+    """Lease the due rows of some channels, oldest first (built once per database kind; SKIP LOCKED on
+    PostgreSQL, where several drainers may claim at once)."""
+    if dialect not in _CLAIMS:
+        now = bindparam("now", type_=O.c.next_attempt_at.type)
+        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
+                  and_(O.c.status == "sending", O.c.lease_until < now))
+        ids = (select(O.c.id).where(due, O.c.channel.in_(bindparam("channels", expanding=True))).order_by(O.c.id)
+               .limit(bindparam("most")))
+        if dialect == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        _CLAIMS[dialect] = (update(O).where(O.c.id.in_(ids.scalar_subquery()))
+                            .values(status="sending", lease_until=bindparam("lease_until"), attempts=O.c.attempts + 1)
+                            .returning(*O.c))
+    return _CLAIMS[dialect]
 
 
 def backoff(attempts: int) -> float:
@@ -193,17 +213,9 @@ class OutboxDrainer:
 
     async def _claim(self) -> list[Any]:
         now = self._clock.now()
-        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
-                  and_(O.c.status == "sending", O.c.lease_until < now))
         async with self._engine.begin() as conn:
-            ids = select(O.c.id).where(due, O.c.channel.in_(list(self._channels))).order_by(O.c.id)
-            ids = ids.limit(self._batch)
-            if conn.dialect.name == "postgresql":
-                ids = ids.with_for_update(skip_locked=True)
-            claimed = (update(O).where(O.c.id.in_(ids.scalar_subquery()))
-                       .values(status="sending", lease_until=now + self._lease, attempts=O.c.attempts + 1)
-                       .returning(*O.c))
-            rows = list(await conn.execute(claimed))
+            rows = list(await conn.execute(_claim_statement(conn.dialect.name), {
+                "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch}))
         rows.sort(key=lambda r: r.id)
         return rows
 

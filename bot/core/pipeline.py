@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from bot.core import tickets
 from bot.core.context import Context, ConversationState, Effects, Person
@@ -40,6 +41,25 @@ M = table(Message)
 C = table(Conversation)
 P = table(PersonRow)
 T = table(Ticket)
+
+
+# Built once (every batch runs them): each sender's conversation and whether they have an open ticket
+# or one closed recently enough to reopen.
+_BUSY = exists().where(T.c.person_id == P.c.id, T.c.state.in_(tickets.OPEN_STATES)
+                       | ((T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))))
+_WHERE_THEY_ARE = (select(P.c.id, C.c.state, C.c.data, _BUSY.label("busy")).outerjoin(C, C.c.person_id == P.c.id)
+                   .where(P.c.id.in_(bindparam("ids", expanding=True))))
+
+
+_STORE: dict[str, Insert] = {}
+
+
+def _store(conn: AsyncConnection) -> Insert:
+    """The insert of a batch's messages that skips those already stored (built once per database kind)."""
+    kind = conn.dialect.name
+    if kind not in _STORE:
+        _STORE[kind] = insert_ignore(conn, M, ["channel", "external_id"]).returning(M.c.id, M.c.external_id)
+    return _STORE[kind]
 
 
 @dataclass(frozen=True)
@@ -147,8 +167,7 @@ class Pipeline:
         async with self._engine.begin() as conn:
             people = await resolve_people(conn, messages, now, default_lang)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
-            stmt = insert_ignore(conn, M, ["channel", "external_id"]).returning(M.c.id, M.c.external_id)
-            stored = {r.external_id: r.id for r in await conn.execute(stmt, rows)}  # duplicates return nothing
+            stored = {r.external_id: r.id for r in await conn.execute(_store(conn), rows)}  # duplicates: nothing
             conversations, ticketless = await self._where_they_are(conn, people.values(), now)
             effects = Effects()
             outcomes: list[Outcome] = []
@@ -183,12 +202,8 @@ class Pipeline:
         message of the batch is handled.
         """
         since = now - timedelta(days=self._services.config.service.reopen_days)
-        busy = exists().where(T.c.person_id == P.c.id,
-                              T.c.state.in_(tickets.OPEN_STATES) | ((T.c.state == "closed") & (T.c.closed_at >= since)))
         ids = {p.id: p for p in people}
-        found = {r.id: r for r in await conn.execute(
-            select(P.c.id, C.c.state, C.c.data, busy.label("busy")).outerjoin(C, C.c.person_id == P.c.id)
-            .where(P.c.id.in_(list(ids))))}
+        found = {r.id: r for r in await conn.execute(_WHERE_THEY_ARE, {"ids": list(ids), "since": since})}
         conversations = {pid: ConversationState(r.state, dict(r.data or {})) if (r := found.get(pid)) and r.state
                          is not None else ConversationState() for pid in ids}
         ticketless = {pid for pid, person in ids.items()
