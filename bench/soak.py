@@ -161,12 +161,14 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
             await asyncio.sleep(1 / rate)
         deadline = time.monotonic() + settle_timeout
         while time.monotonic() < deadline:
-            if all(len(tg.sent(chat)) >= count for chat, count in expected.items()):
+            sent = tg.sent_counts()
+            if all(sent[chat] >= count for chat, count in expected.items()):
                 break
             await asyncio.sleep(0.25)
         await asyncio.sleep(lease + 1)  # anything re-sent after a crash would arrive by now
         wall = time.monotonic() - started
-        replies = {chat: len(tg.sent(chat)) for chat in expected}
+        sent = tg.sent_counts()
+        replies = {chat: sent[chat] for chat in expected}
         stored = await _stored(database_url, schema)
     finally:
         await app.stop()

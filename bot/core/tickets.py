@@ -75,24 +75,28 @@ _ASKER_COLUMNS = tuple(c.label(f"asker_{c.name}") for c in (
     _ASKER.c.display_name, _ASKER.c.country, _ASKER.c.institution, _ASKER.c.job_title, _ASKER.c.sector))
 
 
-def _one_ticket(query: Select[Any]) -> Select[Any]:
-    """`query` joined with the ticket's assignee and practitioner, for the ticket named `ticket_id`."""
+def _with_names(query: Select[Any]) -> Select[Any]:
+    """`query` on tickets, with their assignee's name and practitioner's profile columns."""
     return (query.add_columns(_ASSIGNEE.c.display_name.label("assignee_name"), *_ASKER_COLUMNS)
-            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).outerjoin(_ASKER, _ASKER.c.id == T.c.person_id)
-            .where(T.c.id == bindparam("ticket_id")))
+            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == T.c.assignee_id).outerjoin(_ASKER, _ASKER.c.id == T.c.person_id))
 
 
 # Built once: these run several times per ticket action, on the hot path.
-_LOAD = _one_ticket(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
-                           T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
-                           T.c.first_response_at, T.c.summary, T.c.created_at))
-_ROW = _one_ticket(select(T))
+_VIEWED = _with_names(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
+                             T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
+                             T.c.first_response_at, T.c.summary, T.c.created_at))
+_LOAD = _VIEWED.where(T.c.id == bindparam("ticket_id"))
+_ROW = _with_names(select(T)).where(T.c.id == bindparam("ticket_id"))
 # What an update returns: the same columns as `_ROW`, the names by correlated subqueries.
 _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c.assignee_id)
               .scalar_subquery().label("assignee_name"),
               *(select(c.element).where(_ASKER.c.id == T.c.person_id).scalar_subquery().label(c.name)
                 for c in _ASKER_COLUMNS))
 _VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name != "who")
+_OPEN_OF = _VIEWED.where(T.c.person_id == bindparam("person_id"), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc())
+_IS_MEMBER = select(QM.c.person_id).where(QM.c.person_id == bindparam("person_id"),
+                                          QM.c.queue_id == bindparam("queue_id"))
+_IS_LEAD = _IS_MEMBER.where(QM.c.is_lead.is_(True))
 
 
 def _view(m: RowMapping) -> TicketView:
@@ -252,9 +256,7 @@ async def recently_closed(ctx: Context) -> TicketView | None:
 
 async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketView]:
     """A practitioner's tickets that are not resolved or closed, newest first."""
-    ids = [r.id for r in await conn.execute(
-        select(T.c.id).where(T.c.person_id == person_id, T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc()))]
-    return [v for i in ids if (v := await load(conn, i)) is not None]
+    return [_view(r._mapping) for r in await conn.execute(_OPEN_OF, {"person_id": person_id})]
 
 
 async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int | None = None,
@@ -288,10 +290,8 @@ async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
 
 async def is_member(conn: AsyncConnection, person_id: int, queue_id: str, lead: bool = False) -> bool:
     """Is the person an expert (or lead) of the queue?"""
-    query = select(QM.c.person_id).where(QM.c.person_id == person_id, QM.c.queue_id == queue_id)
-    if lead:
-        query = query.where(QM.c.is_lead.is_(True))
-    return (await conn.execute(query)).first() is not None
+    query = _IS_LEAD if lead else _IS_MEMBER
+    return (await conn.execute(query, {"person_id": person_id, "queue_id": queue_id})).first() is not None
 
 
 async def may_work(ctx: Context, ticket: TicketView) -> bool:

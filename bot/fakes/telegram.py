@@ -30,6 +30,7 @@ import math
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -744,6 +745,10 @@ class FakeTelegram(ServedFake):
     def sent(self, chat_id: int | None = None) -> list[JSON]:
         """Messages the bot sent (one per successful call), oldest first."""
         return [copy.deepcopy(m) for m in self._sent if chat_id is None or m["chat"]["id"] == chat_id]
+
+    def sent_counts(self) -> Counter[int]:
+        """How many messages the bot sent to each chat (cheap: no copies, one pass)."""
+        return Counter(m["chat"]["id"] for m in self._sent)
 
     def edits(self, chat_id: int | None = None) -> list[JSON]:
         """Edited messages as returned to the bot, one per successful edit call."""
