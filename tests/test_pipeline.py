@@ -58,3 +58,25 @@ async def test_a_burst_from_many_chats_is_handled_once_each_in_order(desk: Desk)
     delivered = desk.channel("telegram").posts
     assert sorted(delivered) == sorted(f"dm-u{i}" for i in range(7))
     assert all(len(posts) == 10 for posts in delivered.values())
+
+
+async def test_a_web_upload_is_described_in_the_transaction_that_stores_its_message(desk: Desk) -> None:
+    from bot.core.messages import Attachment
+    from bot.db.models import StoredFile
+
+    async def explode(ctx: Context) -> bool:
+        if "boom" in ctx.msg.text:
+            raise RuntimeError("handler bug")
+        return False
+
+    desk.app.router.guards.insert(0, explode)
+    plan = Attachment("document", "f-plan", "plan.pdf", 2048, "application/pdf", "web", "/files/f-plan", "ab" * 32)
+    sheet = Attachment("document", "f-sheet", "data.csv", 10, "text/csv", "web", "/files/f-sheet", "cd" * 32)
+    first = await desk.app.submit(IncomingMessage(channel="web", external_id="w1", user_id="v1", chat_id="v1",
+                                                  text="see the plan", attachments=(plan,)))
+    failed = await desk.app.submit(IncomingMessage(channel="web", external_id="w2", user_id="v1", chat_id="v1",
+                                                   text="boom", attachments=(sheet,)))
+    f = table(StoredFile)
+    async with desk.app.engine.connect() as conn:  # submit() returned: the message and its file row are committed
+        rows = {r.id: r.message_id for r in await conn.execute(select(f.c.id, f.c.message_id))}
+    assert failed.failed and rows == {"f-plan": first.message_id, "f-sheet": failed.message_id}

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo
+from bot.core.messages import Attachment
 from bot.db.models import Message, StoredFile, table
 
 F, M = table(StoredFile), table(Message)
@@ -160,12 +161,18 @@ class FileStore:
             self.path(sha256).unlink(missing_ok=True)
 
 
-async def record(conn: AsyncConnection, file_id: str, sha256: str, name: str, size: int, mime: str,
-                 message_id: int, now: datetime) -> None:
-    """Describe an upload; its owner is the sender of the message that carried it."""
-    person_id = (await conn.execute(select(M.c.person_id).where(M.c.id == message_id))).scalar_one()
-    await conn.execute(insert(F).values(id=file_id, sha256=sha256, name=name, size=size, mime=mime,
-                                        person_id=person_id, message_id=message_id, created_at=now))
+def upload_rows(attachments: Iterable[Attachment], person_id: int, message_id: int,
+                now: datetime) -> list[dict[str, Any]]:
+    """The rows describing a message's web chat uploads; their owner is its sender."""
+    return [{"id": a.file_id, "sha256": a.sha256, "name": a.name, "size": a.size, "mime": a.mime,
+             "person_id": person_id, "message_id": message_id, "created_at": now}
+            for a in attachments if a.channel == "web" and a.sha256]
+
+
+async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Describe uploads (rows from `upload_rows`), in the transaction that stores their messages."""
+    if rows:
+        await conn.execute(insert(F), rows)
 
 
 async def find(conn: AsyncConnection, file_id: str) -> Any | None:

@@ -17,6 +17,7 @@ class Attachment:
     mime: str = ""
     channel: str = ""  # whose file id this is: another channel can only mention the file
     url: str = ""  # where a signed-in browser can download it (web chat uploads): other channels link to it
+    sha256: str = ""  # web chat uploads: the stored content (its row is written with the message)
 
 
 @dataclass(frozen=True)

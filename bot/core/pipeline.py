@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
-from bot.core import tickets
+from bot.core import files, tickets
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
@@ -168,6 +168,9 @@ class Pipeline:
             people = await resolve_people(conn, messages, now, default_lang)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
             stored = {r.external_id: r.id for r in await conn.execute(_store(conn), rows)}  # duplicates: nothing
+            await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
+                                      for row in files.upload_rows(m.attachments, people[(m.channel, m.user_id)].id,
+                                                                   stored[m.external_id], now)])  # web uploads
             conversations, ticketless = await self._where_they_are(conn, people.values(), now)
             effects = Effects()
             outcomes: list[Outcome] = []
@@ -221,6 +224,7 @@ class Pipeline:
             message_id = (await conn.execute(stmt)).scalar_one_or_none()
             if message_id is None:
                 return Outcome(None, duplicate=True)
+            await files.record(conn, files.upload_rows(msg.attachments, person.id, message_id, now))
             await conn.execute(insert(table(Outbox)).values(
                 channel=msg.channel, chat_id=msg.chat_id, person_id=person.id, kind="send",
                 text=t("error.internal", person.language), status="pending", attempts=0,

@@ -328,12 +328,8 @@ class WebApp:
         sha256 = await asyncio.to_thread(store.put, data)
         file_id = secrets.token_urlsafe(16)
         attachment = Attachment("photo" if verdict.startswith("image/") else "document", file_id, name, len(data),
-                                verdict, "web", self.desk.settings.public_url + file_url(file_id))
+                                verdict, "web", self.desk.settings.public_url + file_url(file_id), sha256)
         outcome = await self.chat_submit(request, user, str(form.get("text") or "").strip(), None, (attachment,))
-        if outcome.message_id is not None:
-            async with self.desk.engine.begin() as conn:
-                await files.record(conn, file_id, sha256, name, len(data), verdict, outcome.message_id,
-                                   self.desk.clock.now())
         return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice,
                              "files": file_items([attachment])}, 202)
 
