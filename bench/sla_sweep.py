@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.pgschema import pg_settings  # noqa: E402
 from bot.app import HelpDesk, build_app  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
@@ -37,9 +35,7 @@ from bot.core.sla import SlaClock  # noqa: E402
 from bot.core.sla_sweep import sweep  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.models import Identity, Person, table  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 
-PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 3, 4, 13, tzinfo=UTC)  # Wednesday; MRV works 09:00-17:00 UTC
 QUEUES = ["STRATEGY", "MRV", "ENERGY", "TRANSPORT", "AFOLU", "FINANCE", "SUBNATIONAL"]
 INSERT = text("""
@@ -87,13 +83,8 @@ async def people(app: HelpDesk) -> int:
 
 
 async def scenario(name: str, tickets: int, due: int) -> None:
-    schema = f"bench_sla_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = PG.replace("postgresql://", "postgresql+asyncpg://")
-        app = build_app(Settings(database_url=url, database_schema=schema, _env_file=None),  # type: ignore[call-arg]
-                        clock=FakeClock(NOW))
+    async with pg_settings() as settings:
+        app = build_app(settings, clock=FakeClock(NOW))
         await migrate.upgrade(app.engine)
         await app.start(drain=False)
         expert = await people(app)
@@ -123,9 +114,6 @@ async def scenario(name: str, tickets: int, due: int) -> None:
               f"{', FAILED ' + str(len(result.failed)) if result.failed else ''}; "
               f"idle sweep after it {idle_elapsed * 1000:.1f} ms ({idle.tickets} due)")
         await app.stop()
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
 
 
 def deadlines(n: int) -> None:

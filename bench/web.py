@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from itsdangerous import URLSafeTimedSerializer  # noqa: E402
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import insert, select, text, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 
+from bench.pgschema import pg_settings  # noqa: E402
 from bot.app import build_app, sync_config  # noqa: E402
 from bot.channels.web import WebChannel  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
@@ -39,12 +37,10 @@ from bot.core.login import new_login_token  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.models import Person, SlaEvent, Ticket, table  # noqa: E402
 from bot.http import create_http_app  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 from bot.web.app import web_routes  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
 from tests.webdesk import FAQ_QUESTION, csrf_of  # noqa: E402
 
-PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 P, T, E = table(Person), table(Ticket), table(SlaEvent)
 STAFF = ("lena", "omar", "amina", "lucas", "sofia")
 FAQ = [FAQ_QUESTION, "¿Qué implica actualizar una NDC?", "Que contient un rapport biennal de transparence ?",
@@ -94,13 +90,8 @@ def timed_ms(samples: list[float]) -> str:
 
 
 async def main(tickets: int, chats: int) -> None:
-    schema = f"bench_web_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = PG.replace("postgresql://", "postgresql+asyncpg://")
-        app = build_app(Settings(database_url=url, database_schema=schema, _env_file=None),  # type: ignore[call-arg]
-                        channels={"web": WebChannel()})
+    async with pg_settings() as settings:
+        app = build_app(settings, channels={"web": WebChannel()})
         await migrate.upgrade(app.engine)
         now = app.clock.now()
         began = time.perf_counter()
@@ -108,8 +99,10 @@ async def main(tickets: int, chats: int) -> None:
             await import_entries(conn, load_kb_dir(ROOT / "kb" / "content").entries, now)
             await sync_config(conn, app.config, app.clock)
             await seed(conn, tickets, now, app.config.queue_ids)
-        await admin.execute(f'ANALYZE "{schema}".ticket, "{schema}".sla_event, "{schema}".person')  # autovacuum's job
-        print(f"seeded {tickets:,} tickets over two years in {time.perf_counter() - began:.1f} s (schema {schema})")
+        async with app.engine.begin() as conn:  # autovacuum's job
+            await conn.execute(text("ANALYZE ticket, sla_event, person"))
+        print(f"seeded {tickets:,} tickets over two years in {time.perf_counter() - began:.1f} s "
+              f"(schema {settings.database_schema})")
         await app.start()
         http = create_http_app(app, web_routes(app))
         async with app.engine.begin() as conn:
@@ -158,9 +151,6 @@ async def main(tickets: int, chats: int) -> None:
         print(f"web chat FAQ question -> answer on the browser's stream, {chats} questions: "
               f"p50 {latencies[len(latencies) // 2]:.1f} ms, p99 {latencies[int(len(latencies) * 0.99) - 1]:.1f} ms")
         await app.stop()
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
 
 
 if __name__ == "__main__":
