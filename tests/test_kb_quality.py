@@ -22,7 +22,7 @@ from kb.entry import KBEntry
 from kb.export import write_kb_dir
 from kb.files import load_kb_dir
 from kb.gaps import Question, cluster_questions
-from tests.desk import KB_DIR, Desk, start_desk
+from tests.desk import KB_DIR, Actor, Desk, start_desk
 
 runner = CliRunner()
 QUESTION = "We need advice on solar irrigation pumping tariffs for remote farms"
@@ -113,13 +113,19 @@ def test_own_kb_eval_set_is_complete() -> None:
 # --- drafts → review → entry -------------------------------------------------------------------
 
 
-async def test_expert_answer_becomes_a_faq_entry_after_review(desk: Desk) -> None:
+async def resolved_with_a_summary(desk: Desk) -> tuple[Actor, Actor]:
+    """Alice's question claimed and resolved with a summary by Amina: a draft waits for Sam."""
     alice = desk.practitioner("alice", lang="en")
     amina = await desk.staff("amina")
     sam = await desk.staff("sam", role="secretariat")
     await alice.says(QUESTION)
     await amina.says("/claim 1")
     await amina.says(f"/resolve 1 {SUMMARY}")
+    return alice, sam
+
+
+async def test_expert_answer_becomes_a_faq_entry_after_review(desk: Desk) -> None:
+    alice, sam = await resolved_with_a_summary(desk)
     draft = desk.channel("console").posts["secretariat"][-1]
     assert "FAQ draft #1" in draft.text and QUESTION in draft.text and "ESMAP" in draft.text
     assert [label for label, _ in draft.buttons] == ["Approve", "Reject"]
@@ -144,12 +150,7 @@ async def test_expert_answer_becomes_a_faq_entry_after_review(desk: Desk) -> Non
 
 
 async def test_resolve_without_summary_makes_no_draft_and_reject_keeps_the_kb(desk: Desk) -> None:
-    alice = desk.practitioner("alice", lang="en")
-    amina = await desk.staff("amina")
-    sam = await desk.staff("sam", role="secretariat")
-    await alice.says(QUESTION)
-    await amina.says("/claim 1")
-    await amina.says(f"/resolve 1 {SUMMARY}")
+    _, sam = await resolved_with_a_summary(desk)
     before = len(desk.app.services.kb.entries)  # type: ignore[union-attr]
     await sam.presses_on(desk.channel("console").posts["secretariat"][-1], "Reject")
     sam.sees("Draft #1 rejected")

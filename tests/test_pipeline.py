@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.context import Context
-from bot.core.messages import IncomingMessage
-from bot.db.models import Message, Outbox, table
+from bot.core.messages import Attachment, IncomingMessage
+from bot.db.models import Message, Outbox, StoredFile, table
 from bot.settings import Settings
 from tests.desk import Desk, start_desk
 
@@ -27,13 +27,15 @@ def msg(n: int, text: str, user: str = "u1") -> IncomingMessage:
                            language="en")
 
 
-async def test_a_failing_handler_still_stores_the_message_and_apologises(desk: Desk) -> None:
-    async def explode(ctx: Context) -> bool:
-        if "boom" in ctx.msg.text:
-            raise RuntimeError("handler bug")
-        return False
+async def explode_on_boom(ctx: Context) -> bool:
+    """A guard with a bug: any message saying "boom" makes it raise."""
+    if "boom" in ctx.msg.text:
+        raise RuntimeError("handler bug")
+    return False
 
-    desk.app.router.guards.insert(0, explode)
+
+async def test_a_failing_handler_still_stores_the_message_and_apologises(desk: Desk) -> None:
+    desk.app.router.guards.insert(0, explode_on_boom)
     outcomes = await asyncio.gather(*(desk.app.submit(msg(i, "boom" if i == 3 else "hello")) for i in range(6)))
     await desk.settle()
     assert [o.failed for o in outcomes] == [False, False, False, True, False, False]
@@ -61,15 +63,7 @@ async def test_a_burst_from_many_chats_is_handled_once_each_in_order(desk: Desk)
 
 
 async def test_a_web_upload_is_described_in_the_transaction_that_stores_its_message(desk: Desk) -> None:
-    from bot.core.messages import Attachment
-    from bot.db.models import StoredFile
-
-    async def explode(ctx: Context) -> bool:
-        if "boom" in ctx.msg.text:
-            raise RuntimeError("handler bug")
-        return False
-
-    desk.app.router.guards.insert(0, explode)
+    desk.app.router.guards.insert(0, explode_on_boom)
     plan = Attachment("document", "f-plan", "plan.pdf", 2048, "application/pdf", "web", "/files/f-plan", "ab" * 32)
     sheet = Attachment("document", "f-sheet", "data.csv", 10, "text/csv", "web", "/files/f-sheet", "cd" * 32)
     first = await desk.app.submit(IncomingMessage(channel="web", external_id="w1", user_id="v1", chat_id="v1",
