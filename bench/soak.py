@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,57 +28,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bot.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
 from bot.fakes.proxy import CuttableProxy  # noqa: E402
 from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
-HELPDESK = Path(sys.executable).parent / "helpdesk"
 PG_URL = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 GREETINGS = ("hello", "hola", "bonjour", "thanks", "gracias", "merci")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class App:
-    """`helpdesk run` as a subprocess that can be killed and restarted."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env = {**os.environ, **env, "HELPDESK_HTTP_PORT": str(_free_port()), "PTB_TIMEDELTA": "1"}
-        self.workdir = workdir
-        self.proc: asyncio.subprocess.Process | None = None
-        self.log = workdir / "run.log"
-
-    async def start(self) -> None:
-        with self.log.open("a") as log:
-            self.proc = await asyncio.create_subprocess_exec(str(HELPDESK), "run", env=self.env, stdout=log,
-                                                             stderr=log, cwd=self.workdir)
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    url = f"http://127.0.0.1:{self.env['HELPDESK_HTTP_PORT']}/healthz"
-                    if (await client.get(url)).status_code == 200:
-                        return
-                if self.proc.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)
-        raise RuntimeError(f"helpdesk run did not start:\n{self.log.read_text()[-3000:]}")
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(self.proc.wait(), 30)
 
 
 def _admin(env: dict[str, str], *args: str) -> None:
@@ -136,7 +90,7 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
     direct = {**env, "DATABASE_URL": PG_URL} if proxy is not None else env  # the proxy runs in this event loop
     _admin(direct, "db", "upgrade")
     _admin(direct, "kb", "import", str(ROOT / "kb" / "content"))
-    app = App(env, workdir)
+    app = DeskProcess({**env, "PTB_TIMEDELTA": "1"}, workdir, probe="/healthz")
     await app.start()
     expected: dict[int, int] = {}
     kill_at = sorted(rng.sample(range(n // 10, n), kills)) if kills else []

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import socket
-import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bot.app import HelpDesk, build_app
 from bot.config import DEFAULT_CONFIG, load_config
@@ -26,27 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KB_DIR = ROOT / "kb" / "content"
 # A question no FAQ entry answers, routed to ENERGY by its keywords.
 ENERGY_QUESTION = "Which wind curtailment compensation rules suit a mini-grid tariff in our province?"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_ready(proc: asyncio.subprocess.Process, port: int, log_path: Path, timeout: float = 15) -> None:
-    """Wait until `helpdesk run` answers /readyz on `port`; fail with its log if it exits or never does."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise AssertionError(f"helpdesk run exited:\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"helpdesk run did not become ready:\n{log_path.read_text()}")
 
 
 def _space_list(spaces: list[tuple[str, str]]) -> str:

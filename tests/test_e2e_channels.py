@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,12 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli
+from bot.fakes.desk_process import HELPDESK, free_port, wait_ready
 from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 from bot.fakes.telegram import FakeTelegram
-from tests.channels_support import ENERGY_QUESTION, KB_DIR, free_port, wait_ready, write_config
+from tests.channels_support import ENERGY_QUESTION, KB_DIR, write_config
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_proxy")]
-HELPDESK = Path(sys.executable).parent / "helpdesk"
 GROUP, SECRETARIAT, ALICE, OMAR = -100500, -100900, 111, 222
 PRACTITIONER, AMINA = "U0PRAC", "U0AMINA"
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,15 +31,15 @@ from bot.db import migrate
 from bot.db.engine import create_engine
 from bot.db.models import Outbox, Person, SlaEvent, Ticket, table
 from bot.fakes.balancer import Balancer
+from bot.fakes.desk_process import DeskProcess
 from bot.fakes.slack import DEFAULT_SIGNING_SECRET, Delivery, FakeSlack
 from bot.fakes.telegram import FakeTelegram, RateLimits
 from bot.settings import Settings
 from kb.files import load_kb_dir
-from tests.channels_support import ENERGY_QUESTION, KB_DIR, free_port, wait_ready, write_config
+from tests.channels_support import ENERGY_QUESTION, KB_DIR, write_config
 from tests.desk import add_person
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90), pytest.mark.usefixtures("no_proxy")]
-HELPDESK = Path(sys.executable).parent / "helpdesk"
 O, T, P, E = table(Outbox), table(Ticket), table(Person), table(SlaEvent)  # noqa: E741
 ENERGY, SECRETARIAT = "C0ENERGY", "C0SECRET"
 AMINA, LUCAS, CLAIM_ASKER, SLA_ASKER = "U0AMINA", "U0LUCAS", "U0CLAIMASK", "U0SLAASK"
@@ -66,45 +62,6 @@ WEBHOOK_SECRET = "replicas-share-this-secret"
 
 
 @dataclass
-class Replica:
-    """One `helpdesk run` process on its own HTTP port."""
-
-    name: str
-    env: dict[str, str]
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    async def start(self) -> None:
-        env = {**os.environ, **self.env, "HELPDESK_HTTP_PORT": str(self.port)}
-        with self.log.open("a") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                str(HELPDESK), "run", env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir)
-        await wait_ready(self.proc, self.port, self.log)
-
-    async def kill(self) -> None:
-        """kill -9: no shutdown, leased replies stay leased."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        """SIGTERM: must stop cleanly."""
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(self.proc.wait(), 20)
-            assert self.proc.returncode == 0, self.log.read_text()
-
-
-@dataclass
 class Wave:
     """Practitioners who asked at once: Slack users, Telegram chats, and the Slack events Slack retried."""
 
@@ -121,7 +78,7 @@ class Wave:
 class Cluster:
     """Two replicas, the fake Slack and Telegram, and the load balancer that carries Telegram's webhook."""
 
-    replicas: list[Replica]
+    replicas: list[DeskProcess]
     slack: FakeSlack
     tg: FakeTelegram
     balancer: Balancer
@@ -232,7 +189,7 @@ async def config_path(pg_settings: Settings, tmp_path: Path) -> Path:
 @pytest.fixture
 async def cluster(pg_settings: Settings, config_path: Path, tmp_path: Path) -> AsyncIterator[Cluster]:
     """Both replicas started at once on the fresh schema, Slack over HTTP, Telegram by webhook behind the balancer."""
-    replicas = [Replica("a", {}, tmp_path), Replica("b", {}, tmp_path)]
+    replicas = [DeskProcess({}, tmp_path, "a"), DeskProcess({}, tmp_path, "b")]
     async with (FakeSlack() as slack, FakeTelegram(rate_limits=RateLimits(global_per_second=1_000_000)) as tg,
                 Balancer([r.url for r in replicas]) as balancer):
         for user, name in ((AMINA, "Amina K."), (LUCAS, "Lucas R."), (CLAIM_ASKER, "Rosa"), (SLA_ASKER, "Ngozi")):
@@ -254,8 +211,9 @@ async def cluster(pg_settings: Settings, config_path: Path, tmp_path: Path) -> A
             await asyncio.gather(*(r.start() for r in replicas))  # at once, as a deployment may start them
             yield Cluster(replicas, slack, tg, balancer, pg_settings)
         finally:
-            for replica in replicas:
-                await replica.stop()
+            for replica in replicas:  # SIGTERM must stop a running replica cleanly (a killed one stays killed)
+                running = replica.proc is not None and replica.proc.returncode is None
+                assert await replica.stop(20) == 0 or not running, replica.log.read_text()
 
 
 async def test_two_processes_share_the_work_and_survive_a_kill(cluster: Cluster) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from bot.channels.web import CHANNEL, RELOAD, WebChannel, post_ref
 from bot.core.messages import OutgoingMessage
 from bot.db.broadcast import MAX_PAYLOAD, channel_name
 from bot.db.models import Identity, Outbox, table
+from bot.fakes.desk_process import free_port
 from bot.http import HttpServer
 from bot.settings import Settings
 from tests.desk import Desk, start_desk
@@ -26,12 +26,6 @@ from tests.webdesk import FAQ_QUESTION, Browser, browser, http_app
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_proxy")]
 O, I = table(Outbox), table(Identity)  # noqa: E741
 WAIT = 5.0  # seconds an event may take
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def web(desk: Desk) -> WebChannel:
