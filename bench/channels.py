@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -33,11 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
 from bot.app import build_app  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.db import migrate  # noqa: E402
+from bot.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E402
 from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
@@ -84,20 +83,6 @@ async def prepare(db: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-async def wait_ready(port: int, proc: asyncio.subprocess.Process, tg: FakeTelegram) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            if proc.returncode is not None:
-                raise SystemExit("helpdesk run exited early")
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200 and tg.waiting_polls:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit("helpdesk run did not become ready")
-
-
 async def run(n: int, rate: float, db: str, timeout: float, profile: str | None = None) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-channels-"))
     env = await prepare(db, workdir)
@@ -113,17 +98,18 @@ async def run(n: int, rate: float, db: str, timeout: float, profile: str | None 
 
     async with FakeTelegram(rate_limits=limits) as tg:
         tg.on_send = delivered
-        port = 18_000 + random.randrange(2000)
+        port = free_port()
         full_env = {**os.environ, **env, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
                     "TELEGRAM_MAX_PER_SECOND": "100000", "HELPDESK_HTTP_PORT": str(port), "LOG_LEVEL": "WARNING",
                     "PTB_TIMEDELTA": "1"}
         log = (workdir / "run.log").open("w")
-        command = [str(Path(sys.executable).parent / "helpdesk"), "run"]
+        command = [str(HELPDESK), "run"]
         if profile:
             command = [sys.executable, "-m", "cProfile", "-o", profile, *command]
         proc = await asyncio.create_subprocess_exec(*command, env=full_env, stdout=log, stderr=log, cwd=workdir)
         try:
-            await wait_ready(port, proc, tg)
+            await wait_ready(proc, port, workdir / "run.log", timeout=30)
+            await tg.wait_for(lambda: bool(tg.waiting_polls), 30)  # and polling Telegram
             pool = questions()
             chats = [FIRST_CHAT + i for i in range(n)]
             queued: dict[int, float] = {}
