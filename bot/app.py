@@ -99,7 +99,7 @@ class HelpDesk:
                                      lease=timedelta(seconds=self.settings.outbox_lease_seconds),
                                      instruments=self.instruments)
         self.pipeline = Pipeline(self.engine, self.services, self.router, workers=self.workers,
-                                 on_commit=self.drainer.wake, instruments=self.instruments)
+                                 drainer=self.drainer, instruments=self.instruments)
         await self.pipeline.start()
         self.scheduler = SlaScheduler(self.engine, self.services, self.config.service_levels.sweep_seconds,
                                       on_commit=self.drainer.wake,

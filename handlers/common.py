@@ -8,11 +8,10 @@ from sqlalchemy import update
 
 from bot.core.context import Context
 from bot.core.router import Router, command_args
-from bot.db.models import Message, Person, table
+from bot.db.models import Person, table
 from bot.i18n import LANGUAGES, t
 
 P = table(Person)
-M = table(Message)
 _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn"}
 
 
@@ -42,7 +41,7 @@ def register(router: Router) -> None:
         verdict = ctx.services.limiter.check(ctx.person.id, ctx.now)
         if verdict == "ok":
             return False
-        await ctx.conn.execute(update(M).where(M.c.id == ctx.message_id).values(status="throttled"))
+        ctx.effects.throttled.append(ctx.message_id)
         if verdict == "warn":
             ctx.reply(ctx.t("input.flood"))
             ctx.audit("input.flood")

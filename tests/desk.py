@@ -179,8 +179,10 @@ async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: 
     return int(pid)
 
 
-async def start_desk(settings: Settings, config: ServiceConfig | None = None, with_kb: bool = True) -> Desk:
-    """Migrate, load the starter KB, start the help desk with memory channels and a fake clock."""
+async def start_desk(settings: Settings, config: ServiceConfig | None = None, with_kb: bool = True,
+                     drain: bool = False) -> Desk:
+    """Migrate, load the starter KB, start the help desk with memory channels and a fake clock
+    (and with `drain` its outbox drainer, as `helpdesk run` does)."""
     clock = FakeClock()
     channels = {name: MemoryChannel(name) for name in ("console", "telegram", "slack")}
     app = build_app(settings, clock=clock, channels=channels, config=config)
@@ -188,5 +190,5 @@ async def start_desk(settings: Settings, config: ServiceConfig | None = None, wi
     if with_kb:
         async with app.engine.begin() as conn:
             await import_entries(conn, load_kb_dir(KB_DIR).entries, clock.now())
-    await app.start(drain=False)
+    await app.start(drain=drain)
     return Desk(app, clock, channels)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
-from bot.core.messages import OutgoingMessage
+from bot.channels.memory import MemoryChannel
+from bot.core.messages import IncomingMessage, OutgoingMessage
 from bot.core.outbox import OutboxDrainer, PermanentFailure, RetryLater
 from bot.db.models import Outbox, table
 from bot.instruments import Instruments
@@ -133,17 +135,68 @@ async def test_a_database_failure_while_recording_a_delivery_sends_nothing_twice
     drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock, lease=timedelta(seconds=1))
     await queue_rows(desk, "c1", ["delivered while the database was away"])
     real_write = drainer._write_marks
-    failures = [ConnectionError("database unreachable")]
+    database_away = True
 
     async def flaky_write(batch: list[Any]) -> None:
-        if failures:
-            raise failures.pop()
+        if database_away:
+            raise ConnectionError("database unreachable")
         await real_write(batch)
 
     drainer._write_marks = flaky_write  # type: ignore[method-assign]
     await drainer.drain_once()
     assert await statuses(desk) == [("delivered while the database was away", "sending")]
+    database_away = False
     desk.clock.advance(timedelta(seconds=2))  # the lease ran out meanwhile
     await drainer.drain_once()
     assert channel.delivered == ["delivered while the database was away"]
     assert await statuses(desk) == [("delivered while the database was away", "sent")]
+
+
+async def delivered(channel: MemoryChannel, count: int) -> None:
+    for _ in range(200):
+        if channel.deliveries >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{channel.deliveries} of {count} replies delivered")
+
+
+async def test_replies_of_the_message_path_reach_the_drainer_without_being_claimed_back(
+        pg_settings: Settings) -> None:
+    desk = await start_desk(pg_settings, with_kb=False, drain=True)
+    claims: list[str] = []
+
+    def count_claims(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("UPDATE outbox") and "SKIP LOCKED" in sql:
+            claims.append(sql)
+
+    event.listen(desk.app.engine.sync_engine, "before_cursor_execute", count_claims)
+    try:
+        for n in range(3):
+            await desk.app.submit(IncomingMessage(channel="telegram", external_id=f"h{n}", user_id="ana",
+                                                  chat_id="dm-ana", text="hello"))
+        await delivered(desk.channel("telegram"), 3)
+        await desk.app.stop()
+        async with desk.app.engine.connect() as conn:
+            rows = (await conn.execute(select(O.c.status, O.c.attempts, O.c.external_id))).all()
+    finally:
+        await desk.app.engine.dispose()
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3 and all(r.external_id for r in rows)
+    assert len(claims) <= 1  # at most the look at the outbox when the drainer started (poll: 1 s)
+
+
+async def test_replies_leased_to_a_process_that_dies_are_sent_once_after_the_lease(pg_settings: Settings) -> None:
+    desk = await start_desk(pg_settings, with_kb=False, drain=True)
+    assert desk.app.drainer is not None
+    desk.app.drainer.hand_over = lambda rows: None  # type: ignore[method-assign]  # dies right after commit
+    try:
+        await desk.app.submit(IncomingMessage(channel="telegram", external_id="d1", user_id="ana",
+                                              chat_id="dm-ana", text="hello"))
+        survivor = MemoryChannel("telegram")
+        other = OutboxDrainer(desk.app.engine, {"telegram": survivor}, desk.clock, lease=timedelta(seconds=60))
+        assert await other.drain_once() == 0  # still leased to the process that died
+        desk.clock.advance(timedelta(seconds=61))
+        assert await other.drain_once() == 1
+        assert await other.drain_once() == 0
+        assert survivor.deliveries == 1 and desk.channel("telegram").deliveries == 0
+    finally:
+        await desk.app.stop()

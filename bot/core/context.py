@@ -60,6 +60,7 @@ class Effects:
     # Read once per batch: the chats where each queue's tickets are announced (linking a chat clears it).
     spaces: dict[str, list[Space]] = field(default_factory=dict)
     next_checks: dict[int, datetime | None] = field(default_factory=dict)  # ticket id -> its new `sla_next_at`
+    throttled: list[int] = field(default_factory=list)  # messages stored but not handled (a flood)
 
     def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
         """Make a message of this batch part of a ticket's thread (written with the batch)."""
@@ -67,11 +68,18 @@ class Effects:
             self.threads[message_id] = {"m_id": message_id, "ticket_id": ticket_id, "internal": internal}
 
     async def write(self, conn: AsyncConnection) -> None:
-        """Insert the buffered rows: one statement per table."""
-        for target, rows in ((table(Outbox), self.outbox), (table(Audit), self.audit),
-                             (table(TriageDecision), self.triage)):
+        """Insert the buffered rows: one statement per table (outbox rows leased to a drainer get their ids)."""
+        if any(row["status"] == "sending" for row in self.outbox):  # leased to a drainer: it needs their ids
+            ids = await conn.execute(_OUTBOX, self.outbox)
+            for row, outbox_id in zip(self.outbox, ids.scalars(), strict=True):
+                row["id"] = outbox_id
+        elif self.outbox:
+            await conn.execute(insert(_O), self.outbox)
+        for target, rows in ((table(Audit), self.audit), (table(TriageDecision), self.triage)):
             if rows:
                 await conn.execute(insert(target), rows)
+        if self.throttled:
+            await conn.execute(_THROTTLED, {"ids": self.throttled})
         if self.threads:
             await conn.execute(_JOIN_THREAD, list(self.threads.values()))
         if self.next_checks:
@@ -88,6 +96,9 @@ class Effects:
 
 _M = table(Message)
 _T = table(Ticket)
+_O = table(Outbox)
+_OUTBOX = insert(_O).returning(_O.c.id, sort_by_parameter_order=True)
+_THROTTLED = update(_M).where(_M.c.id.in_(bindparam("ids", expanding=True))).values(status="throttled")
 _NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
 _JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),
                                                                      internal=bindparam("internal"))

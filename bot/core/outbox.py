@@ -1,8 +1,10 @@
 """The outbox drainer: sends committed replies through the channels, in order per chat.
 
 A row is claimed with a lease (status "sending"), sent, then marked "sent" with the channel's
-message id. A crash after sending and before marking re-sends that row once on restart; a crash
-before commit never produced a row. Rate limits and outages delay rows (and every later row of
+message id. Rows the message path writes while this drainer runs are leased to it as they are
+inserted and handed over in memory after commit (`lease` / `hand_over`): no query claims them back.
+A crash after sending and before marking re-sends that row once after its lease; a crash before
+commit never produced a row. Rate limits and outages delay rows (and every later row of
 the same chat, to keep order); only permanent failures stop a row.
 """
 
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from sqlalchemy import Update, and_, bindparam, or_, select, update
@@ -27,7 +31,7 @@ from bot.instruments import Instruments
 log = logging.getLogger(__name__)
 O = table(Outbox)  # noqa: E741
 LEASE = timedelta(seconds=60)
-MARK_EVERY = 0.02  # seconds between commits of delivered rows during a round
+MARK_EVERY = 0.02  # seconds between commits of delivered rows
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 60.0
 MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
@@ -109,12 +113,40 @@ class OutboxDrainer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._unmarked: dict[int, tuple[Any, dict[str, Any]]] = {}  # delivered, not yet recorded
+        self._marked_at = 0.0  # time.monotonic() of the last recording
         self._marking_failed = False
+        self._handed: list[Any] = []  # rows leased to this drainer when inserted, not sent yet
+        self._claim_wanted = True  # rows may wait in the outbox that no one handed over
+        self._next_claim = 0.0  # time.monotonic() when the outbox is looked at anyway
         self.sent = 0
 
     def wake(self) -> None:
         """Something was committed: look at the outbox now."""
+        self._claim_wanted = True
         self._wake.set()
+
+    def lease(self, rows: list[dict[str, Any]]) -> None:
+        """Lease new outbox rows (not inserted yet) of this drainer's channels to it, while it runs.
+
+        After their transaction commits, `hand_over` them (with their ids): they are sent without being
+        claimed back. If the process dies first, the lease runs out and any drainer sends them. Not on
+        SQLite: there the ids of many inserted rows come back one statement per row, dearer than a claim.
+        """
+        if self._task is None or self._stopping or self._engine.dialect.name == "sqlite":
+            return
+        until = self._clock.now() + self._lease
+        for row in rows:
+            if row["channel"] in self._channels and row["status"] == "pending":
+                row.update(status="sending", lease_until=until, attempts=1)
+
+    def hand_over(self, rows: list[dict[str, Any]]) -> None:
+        """Committed outbox rows (with their ids): send the ones leased to this drainer, claim the others."""
+        mine = [SimpleNamespace(**row) for row in rows if row["status"] == "sending"]
+        self._handed.extend(mine)
+        if len(mine) < len(rows):
+            self._claim_wanted = True
+        if rows:
+            self._wake.set()
 
     async def start(self) -> None:
         """Drain in the background until stopped."""
@@ -130,26 +162,48 @@ class OutboxDrainer:
             self._task = None
 
     async def _loop(self) -> None:
-        while not self._stopping:
+        while not self._stopping or self._handed:
             try:
-                busy = await self.drain_once()
+                busy = await self._round(claim=self._claim_wanted or time.monotonic() >= self._next_claim)
             except Exception:
                 log.exception("outbox round failed; retrying")
                 busy = 0
             if busy:
                 continue
+            wait = max(0.0, self._marked_at + MARK_EVERY - time.monotonic()) if self._unmarked else self._poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
+        with contextlib.suppress(Exception):  # what cannot be recorded now is re-sent once after its lease
+            await self._record(force=True)
 
     async def drain_once(self) -> int:
-        """Claim and send one round of due rows; return how many were handled.
+        """Claim and send one round of due rows (and those handed over); return how many were handled."""
+        handled = await self._round(claim=True)
+        await self._record(force=True)
+        return handled
 
-        Sent rows are marked every MARK_EVERY seconds while the round goes on, not at its end: a
-        crash can then re-send only the rows delivered in the last few milliseconds.
+    async def _record(self, force: bool = False) -> None:
+        """Record delivered rows at most every MARK_EVERY seconds (at once with `force`).
+
+        A crash can then re-send only the rows delivered in the last few milliseconds.
         """
-        await self._mark_sent(self._unmarked)  # left over from a round the database interrupted
-        rows = await self._claim()
+        if self._unmarked and (force or time.monotonic() - self._marked_at >= MARK_EVERY):
+            await self._mark_sent(self._unmarked)
+
+    async def _round(self, claim: bool) -> int:
+        """Send the rows handed over and, with `claim`, the due rows claimed from the outbox."""
+        await self._record()  # also what a round the database interrupted left over
+        claimed: list[Any] = []
+        if claim:
+            self._next_claim = time.monotonic() + self._poll
+            self._claim_wanted = False
+            claimed = await self._claim()
+            self._claim_wanted |= len(claimed) >= self._batch  # more may be due
+        rows, self._handed = self._handed, []
+        if claimed:
+            known = {r.id for r in rows}
+            rows = sorted(rows + [r for r in claimed if r.id not in known], key=lambda r: r.id)
         if not rows:
             return 0
         chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -162,7 +216,7 @@ class OutboxDrainer:
                                    for chat_rows in chats.values()))
         while not sending.done():
             await asyncio.wait([sending], timeout=MARK_EVERY)
-            await self._mark_sent(marks)
+            await self._record()
         results = sending.result()
         if not unreachable and not any(results):
             return len(rows)  # every row delivered (and marked): nothing else to write
@@ -188,6 +242,7 @@ class OutboxDrainer:
         """
         if not marks:
             return
+        self._marked_at = time.monotonic()
         batch = list(marks.values())
         try:
             await self._write_marks(batch)

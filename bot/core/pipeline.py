@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from bot.core import files, tickets
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
+from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.db.models import Conversation, Message, Outbox, Ticket, table
@@ -91,7 +92,7 @@ class Pipeline:
     """Batching workers that run every inbound message through the router."""
 
     def __init__(self, engine: AsyncEngine, services: Services, router: Router, *, workers: int = 1,
-                 batch_max: int = 64, on_commit: Callable[[], None] | None = None,
+                 batch_max: int = 64, drainer: OutboxDrainer | None = None,
                  instruments: Instruments | None = None) -> None:
         self._engine = engine
         self._instruments = instruments
@@ -100,7 +101,7 @@ class Pipeline:
         self._queues: list[asyncio.Queue[Item | None]] = [asyncio.Queue() for _ in range(workers)]
         self._tasks: list[asyncio.Task[None]] = []
         self._batch_max = batch_max
-        self._on_commit = on_commit
+        self._drainer = drainer
 
     async def start(self) -> None:
         """Start the workers."""
@@ -157,8 +158,6 @@ class Pipeline:
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
-        if self._on_commit is not None:
-            self._on_commit()
 
     async def _transaction(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
         started = time.perf_counter()
@@ -192,7 +191,11 @@ class Pipeline:
                 if self._instruments is not None:
                     self._instruments.handler_seconds.observe(time.perf_counter() - handling)
                 outcomes.append(Outcome(message_id, notice=ctx.notice))
+            if self._drainer is not None:
+                self._drainer.lease(effects.outbox)
             await _flush(conn, effects, conversations, now)
+        if self._drainer is not None:
+            self._drainer.hand_over(effects.outbox)
         if self._instruments is not None:
             self._instruments.batch_seconds.observe(time.perf_counter() - started)
         return outcomes
@@ -229,6 +232,8 @@ class Pipeline:
                 channel=msg.channel, chat_id=msg.chat_id, person_id=person.id, kind="send",
                 text=t("error.internal", person.language), status="pending", attempts=0,
                 next_attempt_at=now, created_at=now))
+        if self._drainer is not None:
+            self._drainer.wake()
         return Outcome(message_id, failed=True)
 
 
