@@ -22,8 +22,17 @@ SYSTEM = "system"  # the role and channel of work no message caused (the SLA swe
 
 
 @dataclass
+class ConversationState:
+    """Where the person is in a dialogue (`state` empty means idle)."""
+
+    state: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    changed: bool = False
+
+
+@dataclass
 class Person:
-    """The sender as the hot path loads them (one row of person joined with identity)."""
+    """The sender as the hot path loads them (one row of person joined with identity and conversation)."""
 
     id: int
     role: str
@@ -33,20 +42,13 @@ class Person:
     timezone: str = "UTC"
     blocked: bool = False
     is_new: bool = False
+    conversation: ConversationState = field(default_factory=ConversationState)
+    has_ticket: bool = False  # an open ticket, or one closed recently enough to reopen (when loaded)
 
     @property
     def is_staff(self) -> bool:
         """Experts and the secretariat."""
         return self.role in ("expert", "secretariat")
-
-
-@dataclass
-class ConversationState:
-    """Where the person is in a dialogue (`state` empty means idle)."""
-
-    state: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    changed: bool = False
 
 
 @dataclass

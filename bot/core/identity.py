@@ -5,22 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.context import Person
+from bot.core.context import ConversationState, Person
 from bot.core.messages import IncomingMessage
-from bot.db.models import Identity, table
+from bot.core.tickets import OPEN_STATES
+from bot.db.models import Conversation, Identity, Ticket, table
 from bot.db.models import Person as PersonRow
 from bot.i18n import LANGUAGES, normalise_language
 from kb.language import detect_language
 
 P = table(PersonRow)
 I = table(Identity)  # noqa: E741
+C = table(Conversation)
+T = table(Ticket)
 
 _COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
-# Built once (a batch runs it every time): the people behind a list of (channel, user) keys.
-_SENDERS = (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS).join(P, P.c.id == I.c.person_id)
+# Whether a person has an open ticket, or one closed recently enough (`since`) that a reply reopens it.
+_HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES)
+                             | ((T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))))
+# Built once (a batch runs it every time): the people behind a list of (channel, user) keys, with where
+# they are in a dialogue and whether they have a ticket.
+_SENDERS = (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS, C.c.state, C.c.data,
+                   _HAS_TICKET.label("has_ticket"))
+            .join(P, P.c.id == I.c.person_id).outerjoin(C, C.c.person_id == P.c.id)
             .where(tuple_(I.c.channel, I.c.external_user_id).in_(bindparam("keys", expanding=True))))
 
 
@@ -34,16 +43,23 @@ def first_language(msg: IncomingMessage, default: str) -> str:
 
 
 async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessage], now: datetime,
-                         default_lang: str) -> dict[tuple[str, str], Person]:
-    """The person of every message's sender, in one query (plus two inserts for all newcomers)."""
+                         default_lang: str, reopen_since: datetime) -> dict[tuple[str, str], Person]:
+    """The person of every message's sender, in one query (plus two inserts for all newcomers).
+
+    Each comes with their conversation and whether they have an open ticket or one closed after
+    `reopen_since` (one object per person, however many identities of theirs wrote).
+    """
     keys = list({(m.channel, m.user_id) for m in messages})
     people: dict[tuple[str, str], Person] = {}
     chats: dict[tuple[str, str], str] = {}
-    for row in await conn.execute(_SENDERS, {"keys": keys}):
+    conversations: dict[int, ConversationState] = {}
+    for row in await conn.execute(_SENDERS, {"keys": keys, "since": reopen_since}):
         key = (row.channel, row.external_user_id)
         chats[key] = row.chat_id
+        if row.id not in conversations:
+            conversations[row.id] = ConversationState(row.state or "", dict(row.data or {}))
         people[key] = Person(row.id, row.role, row.language, row.display_name, row.handle, row.timezone,
-                             row.blocked)
+                             row.blocked, conversation=conversations[row.id], has_ticket=row.has_ticket)
     newcomers: dict[tuple[str, str], IncomingMessage] = {}
     for msg in messages:
         key = (msg.channel, msg.user_id)

@@ -14,24 +14,23 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
-from bot.core import files, tickets
+from bot.core import files
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
 from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
-from bot.db.models import Conversation, Message, Outbox, Ticket, table
-from bot.db.models import Person as PersonRow
+from bot.db.models import Conversation, Message, Outbox, table
 from bot.db.sql import insert_ignore, upsert
 from bot.i18n import t
 from bot.instruments import Instruments
@@ -40,16 +39,6 @@ log = logging.getLogger(__name__)
 
 M = table(Message)
 C = table(Conversation)
-P = table(PersonRow)
-T = table(Ticket)
-
-
-# Built once (every batch runs them): each sender's conversation and whether they have an open ticket
-# or one closed recently enough to reopen.
-_BUSY = exists().where(T.c.person_id == P.c.id, T.c.state.in_(tickets.OPEN_STATES)
-                       | ((T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))))
-_WHERE_THEY_ARE = (select(P.c.id, C.c.state, C.c.data, _BUSY.label("busy")).outerjoin(C, C.c.person_id == P.c.id)
-                   .where(P.c.id.in_(bindparam("ids", expanding=True))))
 
 
 _STORE: dict[str, Insert] = {}
@@ -164,13 +153,16 @@ class Pipeline:
         now = self._services.clock.now()
         default_lang = self._services.config.service.default_language
         async with self._engine.begin() as conn:
-            people = await resolve_people(conn, messages, now, default_lang)
+            people = await resolve_people(conn, messages, now, default_lang, self._reopen_since(now))
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
             stored = {r.external_id: r.id for r in await conn.execute(_store(conn), rows)}  # duplicates: nothing
             await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
                                       for row in files.upload_rows(m.attachments, people[(m.channel, m.user_id)].id,
                                                                    stored[m.external_id], now)])  # web uploads
-            conversations, ticketless = await self._where_they_are(conn, people.values(), now)
+            conversations = {p.id: p.conversation for p in people.values()}
+            # Only a person's own message opens a ticket for them: "no ticket" holds until their first
+            # message of the batch is handled.
+            ticketless = {p.id for p in people.values() if p.role == "practitioner" and not p.has_ticket}
             effects = Effects()
             outcomes: list[Outcome] = []
             for msg in messages:
@@ -200,27 +192,16 @@ class Pipeline:
             self._instruments.batch_seconds.observe(time.perf_counter() - started)
         return outcomes
 
-    async def _where_they_are(self, conn: AsyncConnection, people: Iterable[Person],
-                              now: Any) -> tuple[dict[int, ConversationState], set[int]]:
-        """Each sender's conversation, and which practitioners have no open or reopenable ticket (one query).
-
-        Only a person's own message opens a ticket for them, so "no ticket" holds until their first
-        message of the batch is handled.
-        """
-        since = now - timedelta(days=self._services.config.service.reopen_days)
-        ids = {p.id: p for p in people}
-        found = {r.id: r for r in await conn.execute(_WHERE_THEY_ARE, {"ids": list(ids), "since": since})}
-        conversations = {pid: ConversationState(r.state, dict(r.data or {})) if (r := found.get(pid)) and r.state
-                         is not None else ConversationState() for pid in ids}
-        ticketless = {pid for pid, person in ids.items()
-                      if person.role == "practitioner" and not (pid in found and found[pid].busy)}
-        return conversations, ticketless
+    def _reopen_since(self, now: datetime) -> datetime:
+        """Tickets closed after this are reopened by a reply."""
+        return now - timedelta(days=self._services.config.service.reopen_days)
 
     async def _store_failed(self, msg: IncomingMessage) -> Outcome:
         """Keep a message whose handling failed, and tell the sender; it can be replayed later."""
         now = self._services.clock.now()
         async with self._engine.begin() as conn:
-            people = await resolve_people(conn, [msg], now, self._services.config.service.default_language)
+            people = await resolve_people(conn, [msg], now, self._services.config.service.default_language,
+                                          self._reopen_since(now))
             person = people[(msg.channel, msg.user_id)]
             row = _message_row(msg, person, now) | {"status": "failed"}
             stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(row).returning(M.c.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -32,18 +33,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def to_json(value: Any) -> str:
+    """JSON columns are written with orjson: every batch stores buttons, triage candidates and state."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(url: str, pool_size: int = 10, schema: str | None = None) -> AsyncEngine:
     """An async engine tuned for the message path.
 
     SQLite gets ONE connection (a single writer in WAL mode with synchronous=NORMAL):
     many aiosqlite connections fight over the write lock and end in "database is locked".
     """
+    json = {"json_serializer": to_json, "json_deserializer": orjson.loads}
     if is_sqlite(url):
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, **json)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                               connect_args=connect_args)
+                               connect_args=connect_args, **json)
