@@ -33,6 +33,7 @@ from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
 from bot.db import migrate  # noqa: E402
+from bot.memory import tune_gc  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
 
@@ -57,6 +58,7 @@ async def run(settings: Settings, n: int, senders: int, users: int, unique: bool
     async with app.engine.begin() as conn:
         await import_entries(conn, load_kb_dir(ROOT / "kb" / "content").entries, app.clock.now())
     await app.start()
+    tune_gc()  # as `helpdesk run` does
     pool = questions()
     rng = random.Random(7)
     work = iter(range(n))

@@ -29,6 +29,7 @@ from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.models import Identity, Person, QueueMember, Ticket, table  # noqa: E402
+from bot.memory import tune_gc  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 QUESTION = "Which wind curtailment compensation rules suit a mini-grid tariff in our province, case {n}?"
@@ -44,6 +45,7 @@ async def run(settings: Settings, n: int, experts: int) -> dict[str, object]:
     app = build_app(settings, channels={"telegram": channel})
     await migrate.upgrade(app.engine)
     await app.start()
+    tune_gc()  # as `helpdesk run` does
     now = app.clock.now()
     async with app.engine.begin() as conn:
         for e in range(experts):

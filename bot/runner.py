@@ -9,6 +9,7 @@ import signal
 from bot.app import HelpDesk
 from bot.channels.base import LiveChannel
 from bot.http import HttpServer, create_http_app
+from bot.memory import tune_gc
 from bot.web.app import web_routes
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ async def serve(app: HelpDesk, stop: asyncio.Event | None = None) -> None:
     live = [c for c in app.channels.values() if isinstance(c, LiveChannel)]
     settings = app.settings
     await app.start()
+    tune_gc()
     server = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host, settings.helpdesk_http_port)
     started: list[LiveChannel] = []
     try:
