@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
+from bot.app import build_app
 from bot.channels.memory import MemoryChannel
+from bot.clock import FakeClock
 from bot.core.messages import IncomingMessage, OutgoingMessage
 from bot.core.outbox import OutboxDrainer, PermanentFailure, RetryLater
+from bot.db import migrate
 from bot.db.models import Outbox, table
 from bot.instruments import Instruments
 from bot.settings import Settings
@@ -200,3 +203,25 @@ async def test_replies_leased_to_a_process_that_dies_are_sent_once_after_the_lea
         assert survivor.deliveries == 1 and desk.channel("telegram").deliveries == 0
     finally:
         await desk.app.stop()
+
+
+async def test_a_batch_with_replies_for_channels_another_process_sends_is_stored_whole(pg_settings: Settings) -> None:
+    """A question that opens a ticket: the practitioner's replies are handed over, the queue card
+    (console channel, which this process does not serve) waits in the outbox for whoever does."""
+    telegram = MemoryChannel("telegram")
+    app = build_app(pg_settings, clock=FakeClock(), channels={"telegram": telegram})
+    await migrate.upgrade(app.engine)
+    await app.start()
+    try:
+        outcome = await app.submit(IncomingMessage(
+            channel="telegram", external_id="q1", user_id="ana", chat_id="dm-ana",
+            text="Which wind curtailment compensation rules suit a mini-grid tariff in our province?"))
+        assert not outcome.failed
+        await delivered(telegram, 1)
+        async with app.engine.connect() as conn:
+            rows = {(r.channel, r.status) for r in await conn.execute(select(O.c.channel, O.c.status))}
+    finally:
+        await app.stop()
+    assert ("console", "pending") in rows
+    assert {status for channel, status in rows if channel == "telegram"} <= {"sending", "sent"}
+    assert "ticket" in " ".join(p.text for p in telegram.posts["dm-ana"]).lower()

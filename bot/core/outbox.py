@@ -138,6 +138,8 @@ class OutboxDrainer:
         for row in rows:
             if row["channel"] in self._channels and row["status"] == "pending":
                 row.update(status="sending", lease_until=until, attempts=1)
+            else:  # another process sends it; every row of one insert has the same columns
+                row.setdefault("lease_until", None)
 
     def hand_over(self, rows: list[dict[str, Any]]) -> None:
         """Committed outbox rows (with their ids): send the ones leased to this drainer, claim the others."""
