@@ -136,6 +136,8 @@ class Context:
         self.notice: str | None = None  # a short answer to a button press (a toast on Telegram)
         # Known, when the batch began, to have no open or reopenable ticket (saves two queries per question):
         self.ticketless = False
+        # The sender's place in queues learnt while handling: queue -> is lead (None: not a member).
+        self.queue_roles: dict[str, bool | None] = {}
 
     @classmethod
     def system(cls, services: Services, conn: AsyncConnection, effects: Effects, now: datetime) -> Context:

@@ -86,6 +86,11 @@ _VIEWED = _with_names(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.
                              T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
                              T.c.first_response_at, T.c.summary, T.c.created_at))
 _LOAD = _VIEWED.where(T.c.id == bindparam("ticket_id"))
+_IN_QUEUE = QM.alias("sender_in_queue")
+# A staff command's ticket with the sender's place in its queue (saves a membership query per action).
+_FETCH = _LOAD.add_columns(
+    select(_IN_QUEUE.c.is_lead).where(_IN_QUEUE.c.person_id == bindparam("me"), _IN_QUEUE.c.queue_id == T.c.queue_id)
+    .scalar_subquery().label("sender_is_lead"))
 _ROW = _with_names(select(T)).where(T.c.id == bindparam("ticket_id"))
 # What an update returns: the same columns as `_ROW`, the names by correlated subqueries.
 _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c.assignee_id)
@@ -264,9 +269,11 @@ async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int |
                         **values: object) -> bool:
     """Send a text privately to a person, in their language, on their most recent channel.
 
-    Returns False when the person has no private chat the bot can reach.
+    Returns False when the person has no private chat the bot can reach. The sender, writing in a
+    private chat, is answered there.
     """
-    reach = await private_chat(ctx.conn, person_id)
+    here = person_id == ctx.person.id and ctx.msg.chat_type == "private" and ctx.msg.chat_id
+    reach = (ctx.msg.channel, ctx.msg.chat_id, ctx.lang) if here else await private_chat(ctx.conn, person_id)
     if reach is None:
         return False
     channel, chat, lang = reach
@@ -294,14 +301,22 @@ async def is_member(conn: AsyncConnection, person_id: int, queue_id: str, lead: 
     return (await conn.execute(query, {"person_id": person_id, "queue_id": queue_id})).first() is not None
 
 
+async def _sender_in_queue(ctx: Context, queue_id: str, lead: bool) -> bool:
+    """Is the sender an expert (or lead) of the queue? Known without a query for the queue of a fetched ticket."""
+    if queue_id not in ctx.queue_roles:
+        return await is_member(ctx.conn, ctx.person.id, queue_id, lead)
+    is_lead = ctx.queue_roles[queue_id]
+    return is_lead is not None and (is_lead or not lead)
+
+
 async def may_work(ctx: Context, ticket: TicketView) -> bool:
     """Experts of the ticket's queue and the secretariat may claim and handle it."""
-    return ctx.person.role == "secretariat" or await is_member(ctx.conn, ctx.person.id, ticket.queue_id)
+    return ctx.person.role == "secretariat" or await _sender_in_queue(ctx, ticket.queue_id, lead=False)
 
 
 async def may_lead(ctx: Context, ticket: TicketView) -> bool:
     """The queue's leads and the secretariat may assign, reprioritise and take over."""
-    return ctx.person.role == "secretariat" or await is_member(ctx.conn, ctx.person.id, ticket.queue_id, lead=True)
+    return ctx.person.role == "secretariat" or await _sender_in_queue(ctx, ticket.queue_id, lead=True)
 
 
 async def may_handle(ctx: Context, ticket: TicketView) -> bool:
@@ -316,11 +331,16 @@ def refuse(ctx: Context, ticket_id: int | None, key: str, **values: object) -> N
 
 
 async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
-    """The ticket a staff command is about (the command joins the ticket's internal thread), or a clear refusal."""
-    ticket = await load(ctx.conn, ticket_id)
-    if ticket is None:
+    """The ticket a staff command is about (the command joins the ticket's internal thread), or a clear refusal.
+
+    The same query tells whether the sender is an expert or lead of the ticket's queue.
+    """
+    row = (await ctx.conn.execute(_FETCH, {"ticket_id": ticket_id, "me": ctx.person.id})).first()
+    if row is None:
         refuse(ctx, ticket_id, "ticket.unknown")
         return None
+    ticket = _view(row._mapping)
+    ctx.queue_roles[ticket.queue_id] = row.sender_is_lead
     ctx.effects.join_thread(ctx.message_id, ticket_id, internal=True, only_if_unlinked=True)
     return ticket
 
