@@ -46,11 +46,14 @@ _COLUMNS = (D.c.id, D.c.ticket_id, D.c.queue_id, D.c.lang, D.c.question, D.c.ans
             D.c.created_at)
 
 
+_NEW_DRAFT = insert(D).returning(D.c.id)  # built once: every resolved ticket with a summary runs it
+
+
 async def create_draft(ctx: Context, ticket_id: int, queue_id: str, lang: str, question: str, summary: str) -> int:
     """Store a draft from a resolved ticket and post it to the secretariat with Approve / Reject buttons."""
-    draft_id = int((await ctx.conn.execute(insert(D).values(
-        ticket_id=ticket_id, queue_id=queue_id, lang=lang, question=question, answer=summary, status="pending",
-        created_at=ctx.now).returning(D.c.id))).scalar_one())
+    draft_id = int((await ctx.conn.execute(_NEW_DRAFT, {
+        "ticket_id": ticket_id, "queue_id": queue_id, "lang": lang, "question": question, "answer": summary,
+        "status": "pending", "created_at": ctx.now})).scalar_one())
     lang_ui = ctx.services.config.service.default_language
     text = t("kb.draft_posted", lang_ui, id=draft_id, ticket=ticket_id, queue=queue_id, lang=lang,
              question=question, answer=summary)

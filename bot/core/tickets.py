@@ -102,6 +102,9 @@ _OPEN_OF = _VIEWED.where(T.c.person_id == bindparam("person_id"), T.c.state.in_(
 _IS_MEMBER = select(QM.c.person_id).where(QM.c.person_id == bindparam("person_id"),
                                           QM.c.queue_id == bindparam("queue_id"))
 _IS_LEAD = _IS_MEMBER.where(QM.c.is_lead.is_(True))
+_OPEN_COUNT = select(func.count()).select_from(T).where(T.c.person_id == bindparam("person_id"),
+                                                        T.c.state.in_(OPEN_STATES))
+_NEW_TICKET = insert(T).returning(T.c.id)
 
 
 def _view(m: RowMapping) -> TicketView:
@@ -205,8 +208,7 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
     None when the practitioner already has the maximum number of open tickets (they are told).
     """
     limit = ctx.services.config.service.max_open_tickets
-    open_now = (await ctx.conn.execute(select(func.count()).select_from(T).where(
-        T.c.person_id == ctx.person.id, T.c.state.in_(OPEN_STATES)))).scalar_one()
+    open_now = (await ctx.conn.execute(_OPEN_COUNT, {"person_id": ctx.person.id})).scalar_one()
     if open_now >= limit:
         ctx.reply(ctx.t("ticket.too_many", limit=limit))
         ctx.audit("ticket.too_many", open=open_now)
@@ -216,7 +218,7 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
               "chat_id": ctx.msg.chat_id, "created_at": ctx.now, "updated_at": ctx.now, "breached": False}
     values |= ctx.services.sla.on_open(queue_id, "normal", ctx.now)
     values |= await auto_assignee(ctx, queue_id, ctx.lang)
-    ticket_id = (await ctx.conn.execute(insert(T).values(**values).returning(T.c.id))).scalar_one()
+    ticket_id = (await ctx.conn.execute(_NEW_TICKET, values)).scalar_one()
     ticket = await reschedule(ctx, ticket_id)
     if message_id == ctx.message_id:
         ctx.effects.join_thread(message_id, ticket_id, internal=False)
