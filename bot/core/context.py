@@ -76,10 +76,10 @@ class Effects:
             for row, outbox_id in zip(self.outbox, ids.scalars(), strict=True):
                 row["id"] = outbox_id
         elif self.outbox:
-            await conn.execute(insert(_O), self.outbox)
-        for target, rows in ((table(Audit), self.audit), (table(TriageDecision), self.triage)):
+            await conn.execute(_OUTBOX_ROWS, self.outbox)
+        for stmt, rows in ((_AUDIT, self.audit), (_TRIAGE, self.triage)):
             if rows:
-                await conn.execute(insert(target), rows)
+                await conn.execute(stmt, rows)
         if self.throttled:
             await conn.execute(_THROTTLED, {"ids": self.throttled})
         if self.threads:
@@ -99,7 +99,11 @@ class Effects:
 _M = table(Message)
 _T = table(Ticket)
 _O = table(Outbox)
+# Built once: every batch runs them.
 _OUTBOX = insert(_O).returning(_O.c.id, sort_by_parameter_order=True)
+_OUTBOX_ROWS = insert(_O)
+_AUDIT = insert(table(Audit))
+_TRIAGE = insert(table(TriageDecision))
 _THROTTLED = update(_M).where(_M.c.id.in_(bindparam("ids", expanding=True))).values(status="throttled")
 _NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
 _JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),

@@ -69,6 +69,8 @@ DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]
 
 
 _CLAIMS: dict[str, Update] = {}
+_MARK_SENT = update(O).where(O.c.id == bindparam("row_id")).values(
+    status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None, error=None)
 
 
 def _claim_statement(dialect: str) -> Update:
@@ -261,9 +263,8 @@ class OutboxDrainer:
         async with self._engine.begin() as conn:
             if self._on_delivery is not None:
                 await self._on_delivery(conn, [row for row, _ in batch], [])
-            await conn.execute(update(O).where(O.c.id == bindparam("row_id")).values(
-                status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None, error=None),
-                [{"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]} for row, u in batch])
+            await conn.execute(_MARK_SENT, [{"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]}
+                                            for row, u in batch])
             scrub = [row.id for row, _ in batch if row.ref == SCRUB]
             if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
                 await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context, Effects
@@ -14,6 +14,9 @@ from bot.db.models import Person, table
 from bot.i18n import t
 
 P = table(Person)
+# Built once: runs every time the drainer records deliveries.
+_REACHED = (update(P).where(P.c.id.in_(bindparam("ids", expanding=True)), P.c.unreachable_at.is_not(None))
+            .values(unreachable_at=None))
 
 
 async def record_reachability(services: Services, conn: AsyncConnection, delivered: list[Any],
@@ -24,8 +27,7 @@ async def record_reachability(services: Services, conn: AsyncConnection, deliver
     """
     reached = sorted({r.person_id for r in delivered if r.person_id is not None})
     if reached:
-        await conn.execute(update(P).where(P.c.id.in_(reached), P.c.unreachable_at.is_not(None))
-                           .values(unreachable_at=None))
+        await conn.execute(_REACHED, {"ids": reached})
     if not unreachable:
         return
     effects = Effects()

@@ -14,10 +14,13 @@ O = table(Outbox)  # noqa: E741
 P = table(Person)
 
 
+_LINKED = (select(QS.c.channel, QS.c.chat_id).where(QS.c.queue_id == bindparam("queue_id"))
+           .order_by(QS.c.channel, QS.c.chat_id))
+
+
 async def queue_spaces(conn: AsyncConnection, config: ServiceConfig, queue_id: str) -> list[Space]:
     """The chats where a queue's tickets are announced: configured, linked, else the console space."""
-    linked = [Space(channel=r.channel, chat=r.chat_id) for r in await conn.execute(
-        select(QS.c.channel, QS.c.chat_id).where(QS.c.queue_id == queue_id).order_by(QS.c.channel, QS.c.chat_id))]
+    linked = [Space(channel=r.channel, chat=r.chat_id) for r in await conn.execute(_LINKED, {"queue_id": queue_id})]
     spaces = list(dict.fromkeys([*config.queue(queue_id).spaces, *linked]))
     return spaces or [Space(channel="console", chat=f"queue:{queue_id}")]
 

@@ -28,13 +28,20 @@ def insert_ignore(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> I
     return stmt
 
 
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Insert] = {}
+
+
 async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Insert rows, updating the non-key columns of rows that already exist."""
+    """Insert rows, updating the non-key columns of rows that already exist (the statement is built once
+    per table and columns: every batch that changes a conversation runs it)."""
     if not rows:
         return
-    stmt = dialect_insert(conn, table)
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+    key = (conn.dialect.name, table.name, tuple(rows[0]), tuple(keys))
+    if key not in _UPSERTS:
+        stmt = dialect_insert(conn, table)
+        updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+        _UPSERTS[key] = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    await conn.execute(_UPSERTS[key], rows)
 
 
 def skip_locked(conn: AsyncConnection) -> dict[str, Any]:
