@@ -19,6 +19,7 @@ from bot.db import migrate
 from bot.db.models import Outbox, table
 from bot.instruments import Instruments
 from bot.settings import Settings
+from tests.channels_support import ENERGY_QUESTION
 from tests.desk import Desk, start_desk
 
 O = table(Outbox)  # noqa: E741
@@ -225,3 +226,29 @@ async def test_a_batch_with_replies_for_channels_another_process_sends_is_stored
     assert ("console", "pending") in rows
     assert {status for channel, status in rows if channel == "telegram"} <= {"sending", "sent"}
     assert "ticket" in " ".join(p.text for p in telegram.posts["dm-ana"]).lower()
+
+
+async def test_a_card_delivered_but_not_yet_recorded_is_edited_at_once(sqlite_settings: Settings) -> None:
+    """Deliveries are recorded every 20 ms; an edit of a post delivered meanwhile finds it in memory."""
+    desk = await start_desk(sqlite_settings)
+    assert desk.app.drainer is not None
+    real_write = desk.app.drainer._write_marks
+    database_away = True
+
+    async def flaky_write(batch: list[Any]) -> None:
+        if database_away:
+            raise ConnectionError("database unreachable")
+        await real_write(batch)
+
+    desk.app.drainer._write_marks = flaky_write  # type: ignore[method-assign]
+    try:
+        amina = await desk.staff("amina")
+        await desk.practitioner("alice").says(ENERGY_QUESTION)
+        desk.queue("ENERGY").sees_new_ticket(from_="Alice")  # delivered; its record still in memory
+        await amina.says("/claim 1")
+        assert desk.queue("ENERGY").posts[0].text.endswith("claimed by Amina")  # no wait for the record
+        database_away = False
+        await desk.settle()
+        assert {status for _, status in await statuses(desk)} == {"sent"}
+    finally:
+        await desk.app.stop()

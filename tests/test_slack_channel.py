@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -237,9 +238,13 @@ async def test_a_row_posted_before_a_crash_is_recorded_not_posted_again(socket_d
     app.drainer.wake()
     dm = slack.dm_channel(ALICE)
     await wait_post(slack, dm, rows["lost"])
-    async with app.engine.connect() as conn:
-        recorded = {r.id: (r.status, r.external_id) for r in await conn.execute(select(O.c.id, O.c.status,
-                                                                                     O.c.external_id))}
+    for _ in range(100):  # the drainer records deliveries every 20 ms
+        async with app.engine.connect() as conn:
+            recorded = {r.id: (r.status, r.external_id) for r in await conn.execute(select(O.c.id, O.c.status,
+                                                                                         O.c.external_id))}
+        if {status for status, _ in recorded.values()} == {"sent"}:
+            break
+        await asyncio.sleep(0.05)
     posted = {plain(m): m["ts"] for m in slack.posted(dm)}
     assert len(slack.posted(dm)) == 2  # the delivered row was found by its metadata, not posted again
     assert recorded[ids["delivered"]] == ("sent", f"{dm}/{posted[rows['delivered']]}")

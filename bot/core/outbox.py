@@ -282,7 +282,8 @@ class OutboxDrainer:
             self._instruments.send_retries.labels(channel, reason).inc()
 
     async def _posted_refs(self, rows: list[Any]) -> dict[RefKey, tuple[str, str | None]]:
-        """Status and channel id of the named posts that this round's edits and thread replies point at."""
+        """Status and channel id of the named posts that this round's edits and thread replies point at
+        (posts delivered but not recorded yet included)."""
         tickets = {r.ticket_id for r in rows if r.ticket_id is not None and (r.kind == "edit" or r.thread_ref)}
         if not tickets:
             return {}
@@ -290,7 +291,11 @@ class OutboxDrainer:
             found = await conn.execute(
                 select(O.c.ticket_id, O.c.channel, O.c.chat_id, O.c.ref, O.c.status, O.c.external_id)
                 .where(O.c.ticket_id.in_(tickets), O.c.kind == "send", O.c.ref.is_not(None)).order_by(O.c.id))
-            return {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
+            refs = {(r.ticket_id, r.channel, r.chat_id, r.ref): (r.status, r.external_id) for r in found}
+        for row, delivery in self._unmarked.values():
+            if row.kind == "send" and row.ref and row.ticket_id in tickets:
+                refs[(row.ticket_id, row.channel, row.chat_id, row.ref)] = ("sent", delivery["external_id"])
+        return refs
 
     async def _send_chat(self, rows: list[Any], refs: dict[RefKey, tuple[str, str | None]],
                          unreachable: list[Any], marks: dict[int, tuple[Any, dict[str, Any]]],
