@@ -168,13 +168,15 @@ class OutboxDrainer:
     async def _loop(self) -> None:
         while not self._stopping or self._handed:
             try:
-                busy = await self._round(claim=self._claim_wanted or time.monotonic() >= self._next_claim)
+                due = self._claim_wanted or time.monotonic() >= self._next_claim
+                busy = await self._round(claim=due and not self._stopping)  # stopping: only what was handed over
             except Exception:
                 log.exception("outbox round failed; retrying")
                 busy = 0
             if busy:
                 continue
-            wait = max(0.0, self._marked_at + MARK_EVERY - time.monotonic()) if self._unmarked else self._poll
+            recording = self._unmarked and not self._marking_failed  # after a failure, retry at the poll
+            wait = max(0.0, self._marked_at + MARK_EVERY - time.monotonic()) if recording else self._poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
