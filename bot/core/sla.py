@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import CalendarConfig, ServiceConfig, parse_duration
+from bot.config import CalendarConfig, ServiceConfig, SlaPolicy, parse_duration
 from bot.core.calendar import BusinessCalendar, add_business_time, business_days, business_time_between
 from bot.i18n import t
 
@@ -36,6 +36,16 @@ class SlaClock:
         self._calendars = {
             q.id: build_calendar(config.calendars[q.calendar], extra.get(q.id, ())) for q in config.queues
         }
+        # Every ticket action asks for the same few policies and spans: both are fixed for this clock.
+        self._policies: dict[tuple[str, str], SlaPolicy] = {}
+        self._spans: dict[tuple[str, str, str], timedelta] = {}
+
+    def policy(self, queue_id: str, priority: str) -> SlaPolicy:
+        """The SLA policy of a queue and priority (see `ServiceConfig.policy`)."""
+        key = (queue_id, priority)
+        if key not in self._policies:
+            self._policies[key] = self._config.policy(queue_id, priority)
+        return self._policies[key]
 
     @property
     def queue_ids(self) -> list[str]:
@@ -44,7 +54,7 @@ class SlaClock:
 
     def calendar(self, queue_id: str, priority: str = "normal") -> BusinessCalendar:
         """The queue's calendar, or the 24/7 one when the policy runs on calendar time."""
-        if self._config.policy(queue_id, priority).calendar_time:
+        if self.policy(queue_id, priority).calendar_time:
             return ALWAYS_OPEN
         return self._calendars[queue_id]
 
@@ -54,10 +64,14 @@ class SlaClock:
 
     def span(self, queue_id: str, priority: str, target: str) -> timedelta:
         """A policy duration (e.g. 'first_response') as business time of the queue's calendar."""
-        amount, unit = parse_duration(getattr(self._config.policy(queue_id, priority), target))
-        if unit == "d":
-            return business_days(amount, self.calendar(queue_id, priority))
-        return timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
+        key = (queue_id, priority, target)
+        if key not in self._spans:
+            amount, unit = parse_duration(getattr(self.policy(queue_id, priority), target))
+            if unit == "d":
+                self._spans[key] = business_days(amount, self.calendar(queue_id, priority))
+            else:
+                self._spans[key] = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
+        return self._spans[key]
 
     def due(self, queue_id: str, priority: str, target: str, start: datetime) -> datetime:
         """When `target` falls due for work starting at `start`."""
@@ -69,7 +83,7 @@ class SlaClock:
         `since` is any moment before the deadline (e.g. when the ticket opened).
         """
         calendar = self.calendar(queue_id, priority)
-        percent = self._config.policy(queue_id, priority).pre_breach_percent
+        percent = self.policy(queue_id, priority).pre_breach_percent
         left = self.span(queue_id, priority, target) * (100 - percent)
         elapsed = business_time_between(since, due, calendar) - left / 100
         return add_business_time(since, max(timedelta(), elapsed), calendar)
@@ -136,7 +150,7 @@ class SlaClock:
 
     def describe(self, queue_id: str, priority: str, target: str, lang: str) -> str:
         """A policy duration in words, e.g. '2 business day(s)', in `lang`."""
-        policy = self._config.policy(queue_id, priority)
+        policy = self.policy(queue_id, priority)
         amount, unit = parse_duration(getattr(policy, target))
         kind = "calendar" if policy.calendar_time else "business"
         return t(f"promise.{kind}.{unit}", lang, n=f"{amount:g}")
