@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.db.models import Audit, Message, Person, Ticket, TriageDecision, table
 from bot.settings import Settings
@@ -300,3 +301,25 @@ async def test_files_sent_with_the_question_reach_the_queue_with_its_ticket(desk
     card, files = desk.queue("ENERGY").posts[-2:]
     assert card.text.startswith("Ticket #1")
     assert files.text == "Files sent with ticket #1's question:" and files.files == ("plan.pdf",)
+
+
+async def test_a_practitioners_reply_reaches_the_assignee_in_two_statements(desk: Desk) -> None:
+    """The hot relay path: the practitioner's open ticket (with where its assignee is reached) and its update."""
+    alice = desk.practitioner("alice", lang="es")
+    amina = await desk.staff("amina")
+    await alice.says(QUESTION_ES)
+    await amina.says("/claim 1")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql)
+
+    event.listen(desk.app.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await alice.says("Son 40 bombas de 5 kW en tres distritos.")
+    finally:
+        event.remove(desk.app.engine.sync_engine, "before_cursor_execute", count)
+    amina.sees("Son 40 bombas de 5 kW")
+    lookups = [s for s in statements if s.startswith("SELECT identity.channel, identity.chat_id, person.language")]
+    assert not lookups  # where the expert is reached came with the ticket
+    assert len([s for s in statements if s.startswith(("SELECT ticket", "UPDATE ticket"))]) == 2

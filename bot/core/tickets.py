@@ -17,7 +17,7 @@ from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
 from bot.core.sla_due import next_check
 from bot.core.spaces import private_chat, queue_spaces
-from bot.db.models import Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
+from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
 
 T = table(Ticket)
@@ -61,6 +61,8 @@ class TicketView:
     summary: str | None
     created_at: datetime
     who: str  # the practitioner as experts see them: name (country · institution · job · sector)
+    # Where the assignee is reached privately (channel, chat, language), when the query loaded it.
+    assignee_reach: tuple[str, str, str] | None = None
 
 
 def check_transition(current: str, new: str) -> None:
@@ -97,8 +99,21 @@ _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c
               .scalar_subquery().label("assignee_name"),
               *(select(c.element).where(_ASKER.c.id == T.c.person_id).scalar_subquery().label(c.name)
                 for c in _ASKER_COLUMNS))
-_VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name != "who")
-_OPEN_OF = _VIEWED.where(T.c.person_id == bindparam("person_id"), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc())
+_VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name not in ("who", "assignee_reach"))
+_REACH = table(Identity).alias("assignee_identity")
+
+
+def _assignee_newest_chat(column: Any) -> Any:
+    """A column of the assignee's newest identity with a private chat (what `private_chat` finds)."""
+    return (select(column).where(_REACH.c.person_id == T.c.assignee_id, _REACH.c.chat_id != "")
+            .order_by(_REACH.c.id.desc()).limit(1).scalar_subquery())
+
+
+# A practitioner's open tickets, with where each assignee is reached (their messages are relayed there).
+_OPEN_OF = (_VIEWED.add_columns(_assignee_newest_chat(_REACH.c.channel).label("reach_channel"),
+                                _assignee_newest_chat(_REACH.c.chat_id).label("reach_chat"),
+                                _ASSIGNEE.c.language.label("reach_language"))
+            .where(T.c.person_id == bindparam("person_id"), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc()))
 _IS_MEMBER = select(QM.c.person_id).where(QM.c.person_id == bindparam("person_id"),
                                           QM.c.queue_id == bindparam("queue_id"))
 _IS_LEAD = _IS_MEMBER.where(QM.c.is_lead.is_(True))
@@ -108,10 +123,11 @@ _NEW_TICKET = insert(T).returning(T.c.id)
 
 
 def _view(m: RowMapping) -> TicketView:
-    """A TicketView from a row of `_LOAD` or `_ROW`."""
+    """A TicketView from a row of `_LOAD`, `_ROW` or `_OPEN_OF`."""
     who = _profile_text(m["asker_display_name"], m["asker_country"], m["asker_institution"], m["asker_job_title"],
                         m["asker_sector"])
-    return TicketView(**{name: m[name] for name in _VIEW_FIELDS}, who=who)
+    reach = (m["reach_channel"], m["reach_chat"], m["reach_language"]) if m.get("reach_chat") else None
+    return TicketView(**{name: m[name] for name in _VIEW_FIELDS}, who=who, assignee_reach=reach)
 
 
 async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
@@ -268,14 +284,16 @@ async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketV
 
 async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int | None = None,
                         buttons: Sequence[Button] = (), attachments: Sequence[Attachment] = (),
-                        **values: object) -> bool:
+                        known_reach: tuple[str, str, str] | None = None, **values: object) -> bool:
     """Send a text privately to a person, in their language, on their most recent channel.
 
     Returns False when the person has no private chat the bot can reach. The sender, writing in a
-    private chat, is answered there.
+    private chat, is answered there; `known_reach` is where the person is reached, when already loaded.
     """
     here = person_id == ctx.person.id and ctx.msg.chat_type == "private" and ctx.msg.chat_id
-    reach = (ctx.msg.channel, ctx.msg.chat_id, ctx.lang) if here else await private_chat(ctx.conn, person_id)
+    reach = (ctx.msg.channel, ctx.msg.chat_id, ctx.lang) if here else known_reach
+    if reach is None:
+        reach = await private_chat(ctx.conn, person_id)
     if reach is None:
         return False
     channel, chat, lang = reach
@@ -487,7 +505,7 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
         values |= ctx.services.sla.on_practitioner_reply(ticket.queue_id, ticket.priority, ctx.now)
         sender = ctx.person.display_name
         await notify_person(ctx, ticket.assignee_id, "relay.from_practitioner", ticket.id, attachments=attachments,
-                            id=ticket.id, name=sender, text=text)
+                            known_reach=ticket.assignee_reach, id=ticket.id, name=sender, text=text)
     else:
         await post_in_queue(ctx, ticket, "relay.added_to_unclaimed", attachments, name=ctx.person.display_name,
                             text=text)
