@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig, Space
@@ -30,8 +32,16 @@ def secretariat_spaces(config: ServiceConfig) -> list[Space]:
     return list(config.service.secretariat_spaces) or [Space(channel="console", chat="secretariat")]
 
 
-_PRIVATE_CHAT = (select(I.c.channel, I.c.chat_id, P.c.language).join(P, P.c.id == I.c.person_id)
-                 .where(I.c.person_id == bindparam("person_id"), I.c.chat_id != "").order_by(I.c.id.desc()).limit(1))
+def newest_private_chat(person_id: Any, *columns: Any) -> Select[Any]:
+    """`columns` of a person's newest identity with a private chat: where they are reached privately.
+
+    `person_id` is a bound parameter, or a column for a correlated subquery (e.g. a ticket's assignee).
+    """
+    return select(*columns).where(I.c.person_id == person_id, I.c.chat_id != "").order_by(I.c.id.desc()).limit(1)
+
+
+_PRIVATE_CHAT = newest_private_chat(bindparam("person_id"), I.c.channel, I.c.chat_id, P.c.language).join(
+    P, P.c.id == I.c.person_id)
 
 
 async def private_chat(conn: AsyncConnection, person_id: int) -> tuple[str, str, str] | None:

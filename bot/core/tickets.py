@@ -16,12 +16,13 @@ from bot.core.context import Context
 from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
 from bot.core.sla_due import next_check
-from bot.core.spaces import private_chat, queue_spaces
+from bot.core.spaces import newest_private_chat, private_chat, queue_spaces
 from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
 
 T = table(Ticket)
 P = table(Person)
+I = table(Identity)  # noqa: E741
 M = table(Message)
 QM = table(QueueMember)
 Q = table(Queue)
@@ -100,19 +101,12 @@ _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c
               *(select(c.element).where(_ASKER.c.id == T.c.person_id).scalar_subquery().label(c.name)
                 for c in _ASKER_COLUMNS))
 _VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name not in ("who", "assignee_reach"))
-_REACH = table(Identity).alias("assignee_identity")
-
-
-def _assignee_newest_chat(column: Any) -> Any:
-    """A column of the assignee's newest identity with a private chat (what `private_chat` finds)."""
-    return (select(column).where(_REACH.c.person_id == T.c.assignee_id, _REACH.c.chat_id != "")
-            .order_by(_REACH.c.id.desc()).limit(1).scalar_subquery())
-
-
-# A practitioner's open tickets, with where each assignee is reached (their messages are relayed there).
-_OPEN_OF = (_VIEWED.add_columns(_assignee_newest_chat(_REACH.c.channel).label("reach_channel"),
-                                _assignee_newest_chat(_REACH.c.chat_id).label("reach_chat"),
-                                _ASSIGNEE.c.language.label("reach_language"))
+# A practitioner's open tickets, with where each assignee is reached (their messages are relayed there):
+# what `private_chat` finds for the assignee.
+_OPEN_OF = (_VIEWED.add_columns(
+    newest_private_chat(T.c.assignee_id, I.c.channel).scalar_subquery().label("reach_channel"),
+    newest_private_chat(T.c.assignee_id, I.c.chat_id).scalar_subquery().label("reach_chat"),
+    _ASSIGNEE.c.language.label("reach_language"))
             .where(T.c.person_id == bindparam("person_id"), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc()))
 _IS_MEMBER = select(QM.c.person_id).where(QM.c.person_id == bindparam("person_id"),
                                           QM.c.queue_id == bindparam("queue_id"))
