@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.config import ServiceInfo
 from bot.core.context import ConversationState, Person
 from bot.core.messages import IncomingMessage
-from bot.core.tickets import OPEN_STATES
+from bot.core.tickets import OPEN_STATES, REOPENABLE, reopen_since
 from bot.db.models import Conversation, Identity, Ticket, table
 from bot.db.models import Person as PersonRow
 from bot.i18n import LANGUAGES, normalise_language
@@ -22,9 +23,8 @@ C = table(Conversation)
 T = table(Ticket)
 
 _COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
-# Whether a person has an open ticket, or one closed recently enough (`since`) that a reply reopens it.
-_HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES)
-                             | ((T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))))
+# Whether a person has an open ticket, or one their next message reopens.
+_HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES) | REOPENABLE)
 # Built once (a batch runs it every time): the people behind a list of (channel, user) keys, with where
 # they are in a dialogue and whether they have a ticket.
 _SENDERS = (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS, C.c.state, C.c.data,
@@ -43,17 +43,17 @@ def first_language(msg: IncomingMessage, default: str) -> str:
 
 
 async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessage], now: datetime,
-                         default_lang: str, reopen_since: datetime) -> dict[tuple[str, str], Person]:
+                         service: ServiceInfo) -> dict[tuple[str, str], Person]:
     """The person of every message's sender, in one query (plus two inserts for all newcomers).
 
-    Each comes with their conversation and whether they have an open ticket or one closed after
-    `reopen_since` (one object per person, however many identities of theirs wrote).
+    Each comes with their conversation and whether they have an open ticket or one their next message
+    reopens (one object per person, however many identities of theirs wrote).
     """
     keys = list({(m.channel, m.user_id) for m in messages})
     people: dict[tuple[str, str], Person] = {}
     chats: dict[tuple[str, str], str] = {}
     conversations: dict[int, ConversationState] = {}
-    for row in await conn.execute(_SENDERS, {"keys": keys, "since": reopen_since}):
+    for row in await conn.execute(_SENDERS, {"keys": keys, "since": reopen_since(service, now)}):
         key = (row.channel, row.external_user_id)
         chats[key] = row.chat_id
         if row.id not in conversations:
@@ -70,7 +70,7 @@ async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessa
                                .values(chat_id=msg.chat_id))
             chats[key] = msg.chat_id
     if newcomers:
-        people |= await _create(conn, list(newcomers.values()), now, default_lang)
+        people |= await _create(conn, list(newcomers.values()), now, service.default_language)
     return people
 
 

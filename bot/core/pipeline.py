@@ -16,7 +16,6 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -151,9 +150,8 @@ class Pipeline:
     async def _transaction(self, messages: Sequence[IncomingMessage]) -> list[Outcome]:
         started = time.perf_counter()
         now = self._services.clock.now()
-        default_lang = self._services.config.service.default_language
         async with self._engine.begin() as conn:
-            people = await resolve_people(conn, messages, now, default_lang, self._reopen_since(now))
+            people = await resolve_people(conn, messages, now, self._services.config.service)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
             stored = {r.external_id: r.id for r in await conn.execute(_store(conn), rows)}  # duplicates: nothing
             await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
@@ -192,16 +190,11 @@ class Pipeline:
             self._instruments.batch_seconds.observe(time.perf_counter() - started)
         return outcomes
 
-    def _reopen_since(self, now: datetime) -> datetime:
-        """Tickets closed after this are reopened by a reply."""
-        return now - timedelta(days=self._services.config.service.reopen_days)
-
     async def _store_failed(self, msg: IncomingMessage) -> Outcome:
         """Keep a message whose handling failed, and tell the sender; it can be replayed later."""
         now = self._services.clock.now()
         async with self._engine.begin() as conn:
-            people = await resolve_people(conn, [msg], now, self._services.config.service.default_language,
-                                          self._reopen_since(now))
+            people = await resolve_people(conn, [msg], now, self._services.config.service)
             person = people[(msg.channel, msg.user_id)]
             row = _message_row(msg, person, now) | {"status": "failed"}
             stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(row).returning(M.c.id)

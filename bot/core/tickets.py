@@ -11,7 +11,7 @@ from sqlalchemy import Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.config import Space
+from bot.config import ServiceInfo, Space
 from bot.core.context import Context
 from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
@@ -262,12 +262,21 @@ async def opening_files(ctx: Context, message_id: int | None) -> tuple[Attachmen
     return tuple(Attachment(**a) for a in stored or ())
 
 
+def reopen_since(service: ServiceInfo, now: datetime) -> datetime:
+    """Tickets closed (for want of a reply) after this are reopened by the practitioner's next message."""
+    return now - timedelta(days=service.reopen_days)
+
+
+# A ticket the practitioner's next message reopens; `since` is `reopen_since`.
+REOPENABLE = (T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))
+_RECENTLY_CLOSED = (select(T.c.id).where(T.c.person_id == bindparam("person_id"), REOPENABLE)
+                    .order_by(T.c.closed_at.desc()).limit(1))
+
+
 async def recently_closed(ctx: Context) -> TicketView | None:
     """The sender's ticket closed (unanswered) within the reopen window, if any: their reply reopens it."""
-    since = ctx.now - timedelta(days=ctx.services.config.service.reopen_days)
-    found = (await ctx.conn.execute(
-        select(T.c.id).where(T.c.person_id == ctx.person.id, T.c.state == "closed", T.c.closed_at >= since)
-        .order_by(T.c.closed_at.desc()).limit(1))).scalar()
+    found = (await ctx.conn.execute(_RECENTLY_CLOSED, {
+        "person_id": ctx.person.id, "since": reopen_since(ctx.services.config.service, ctx.now)})).scalar()
     return None if found is None else await load(ctx.conn, found)
 
 
