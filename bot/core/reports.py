@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Integer, Subquery, and_, case, func, liter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig
-from bot.core.response_times import response_times
+from bot.core.response_times import responded_at, response_times
 from bot.core.sla import SlaClock
 from bot.core.tickets import OPEN_STATES
 from bot.db.models import SlaEvent, Ticket, table
@@ -121,8 +121,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _midnight(day: date) -> datetime:
-    """The start of a UTC day."""
+def day_start(day: date) -> datetime:
+    """Midnight UTC of a day."""
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
@@ -130,9 +130,9 @@ def _window(since: date | None, until: date | None, queues: Sequence[str]) -> li
     """Conditions on tickets opened from `since` to `until` (both days included) in `queues`."""
     where: list[Any] = [T.c.queue_id.in_(queues)]
     if since is not None:
-        where.append(T.c.created_at >= _midnight(since))
+        where.append(T.c.created_at >= day_start(since))
     if until is not None:
-        where.append(T.c.created_at < _midnight(until + timedelta(days=1)))
+        where.append(T.c.created_at < day_start(until + timedelta(days=1)))
     return where
 
 
@@ -141,7 +141,7 @@ def period_of(column: ColumnElement[datetime], starts: Sequence[date | None]) ->
 
     Group by it in an outer query (a subquery's column): its bound values cannot be repeated in GROUP BY.
     """
-    bounds = [_midnight(day) for day in starts[1:] if day is not None]
+    bounds = [day_start(day) for day in starts[1:] if day is not None]
     if not bounds:
         return literal_column("0", Integer)
     return case(*[(column < bound, literal_column(str(n), Integer)) for n, bound in enumerate(bounds)],
@@ -174,15 +174,15 @@ async def sla_reports(conn: AsyncConnection, config: ServiceConfig, sla: SlaCloc
     await _count_tickets(conn, periods, tickets.subquery(), now)
     await _count_events(conn, periods, tickets.subquery())
     backlog = await _backlog(conn, queues, now)
-    times = await response_times(conn, sla, None if starts[0] is None else _midnight(starts[0]),
-                                 None if until is None else _midnight(until + timedelta(days=1)))
+    times = await response_times(conn, sla, None if starts[0] is None else day_start(starts[0]),
+                                 None if until is None else day_start(until + timedelta(days=1)))
     ends = [*starts[1:], None if until is None else until + timedelta(days=1)]
     reports = []
     for start, end, rows in zip(starts, ends, periods, strict=True):
         for figures in rows.values():
             figures.backlog |= backlog.get(figures.queue, {})
-            figures.first_response_hours = times.hours(figures.queue, None if start is None else _midnight(start),
-                                                       None if end is None else _midnight(end))
+            figures.first_response_hours = times.hours(figures.queue, None if start is None else day_start(start),
+                                                       None if end is None else day_start(end))
         reports.append(SlaReport(start, end and end - timedelta(days=1), config.service_levels.compliance_target,
                                  [*rows.values(), _overall(rows.values())]))
     return reports
@@ -191,7 +191,7 @@ async def sla_reports(conn: AsyncConnection, config: ServiceConfig, sla: SlaCloc
 async def _count_tickets(conn: AsyncConnection, periods: list[dict[str, Figures]], tickets: Subquery,
                          now: datetime) -> None:
     """Tickets, first responses and resolutions counted and met, per period and queue (docstring above)."""
-    responded = func.coalesce(tickets.c.first_response_at, tickets.c.resolved_at)
+    responded = responded_at(tickets.c.first_response_at, tickets.c.resolved_at)
     counted = select(
         tickets.c.period, tickets.c.queue_id, func.count().label("tickets"),
         count_where(or_(responded.is_not(None), tickets.c.first_response_due <= now)).label("first_response_counted"),

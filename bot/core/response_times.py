@@ -36,8 +36,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _HOUR = timedelta(hours=1)
 _REACH = timedelta(days=BLOCK_DAYS + 1)  # a block's tickets lie this close to any one of them
-RESPONDED = func.coalesce(T.c.first_response_at, T.c.resolved_at)  # a resolution counts as the first response
 Times = dict[str, tuple["array[int]", "array[float]"]]  # per queue: opening times (µs, ascending), hours
+
+
+def responded_at(first_response_at: ColumnElement[Any], resolved_at: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL: when a ticket got its first response (a resolution counts as the first response)."""
+    return func.coalesce(first_response_at, resolved_at)
+
+
+RESPONDED = responded_at(T.c.first_response_at, T.c.resolved_at)
 
 
 def micros(moment: datetime) -> int:

@@ -8,7 +8,7 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels.web import bot_posts, file_items, with_files
 from bot.config import ServiceConfig
-from bot.core.reports import ALL, SlaReport, period_of, sla_report, sla_reports
+from bot.core.reports import ALL, SlaReport, day_start, period_of, sla_report, sla_reports
 from bot.core.sla import SlaClock
 from bot.core.tickets import OPEN_STATES
 from bot.db.models import Message, Outbox, Person, QueueMember, SlaEvent, Ticket, TriageDecision, table
@@ -141,11 +141,6 @@ async def bot_answers(conn: AsyncConnection, chat_id: str, after: int) -> list[s
 async def last_outbox_id(conn: AsyncConnection) -> int:
     """The newest outbox row's id (0 when empty)."""
     return int((await conn.execute(select(func.max(O.c.id)))).scalar() or 0)
-
-
-def day_start(day: date) -> datetime:
-    """Midnight UTC of a day."""
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 async def overview(conn: AsyncConnection, config: ServiceConfig, sla: SlaClock, now: datetime,
