@@ -25,7 +25,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import BigInteger, ColumnElement, and_, cast, extract, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.calendar import BusinessCalendar, business_time_between
+from bot.core.calendar import business_time_between
 from bot.core.sla import SlaClock
 from bot.db.models import Ticket, table
 from bot.db.sql import count_where
@@ -118,13 +118,9 @@ async def _measure(conn: AsyncConnection, sla: SlaClock, blocks: Sequence[int]) 
     block = block_of(T.c.created_at).label("block")
     query = select(block, T.c.queue_id, T.c.priority, T.c.created_at, RESPONDED.label("responded")).where(
         RESPONDED.is_not(None), T.c.queue_id.in_(sla.queue_ids), block_of(T.c.created_at).in_(blocks))
-    calendars: dict[tuple[str, str], BusinessCalendar] = {}
     found: dict[int, dict[str, list[tuple[int, float]]]] = {}
     for r in await conn.execute(query):
-        calendar = calendars.get((r.queue_id, r.priority))
-        if calendar is None:
-            calendar = calendars[r.queue_id, r.priority] = sla.calendar(r.queue_id, r.priority)
-        hours = business_time_between(r.created_at, r.responded, calendar) / _HOUR
+        hours = business_time_between(r.created_at, r.responded, sla.calendar(r.queue_id, r.priority)) / _HOUR
         found.setdefault(r.block, {}).setdefault(r.queue_id, []).append((micros(r.created_at), hours))
     return {b: {q: (array("q", [o for o, _ in pairs]), array("d", [h for _, h in pairs]))
                 for q, pairs in ((q, sorted(pairs)) for q, pairs in queues.items())}
