@@ -5,7 +5,8 @@ matcher, outbox, and is delivered by the drainer to an in-memory channel. Prints
 latency (submit → committed) and CPU per message, on SQLite and on PostgreSQL; on PostgreSQL it
 also runs ../shared/bench/pipeline_ceiling.py in the same go and prints the ratio to raw asyncpg.
 
-Texts are drawn from the KB's own questions and phrasings plus greetings, so the same question
+Texts are drawn from the KB's own questions and phrasings plus greetings, each practitioner
+writing in one language (en, es or fr, the language their channel reports), so the same question
 comes back often and the triage cache answers most of them (its hit rate is printed); with
 ``--unique`` every text is made distinct, so each message is matched afresh.
 
@@ -45,10 +46,15 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))] * 1000
 
 
-def questions() -> list[tuple[str, str]]:
+LANGUAGES = ("en", "es", "fr")
+
+
+def questions() -> dict[str, list[str]]:
+    """What practitioners of each language ask: the KB's questions and phrasings, and greetings."""
     entries = load_kb_dir(ROOT / "kb" / "content").entries
-    texts = [(p, e.lang) for e in entries for p in (e.question, *e.phrasings)]
-    return texts + [("hello", "en"), ("gracias", "es"), ("merci", "fr")] * 10
+    greetings = {"en": "hello", "es": "gracias", "fr": "merci"}
+    return {lang: [p for e in entries if e.lang == lang for p in (e.question, *e.phrasings)]
+            + [greetings[lang]] * 10 for lang in LANGUAGES}
 
 
 async def run(settings: Settings, n: int, senders: int, users: int, unique: bool = False) -> dict[str, object]:
@@ -66,10 +72,11 @@ async def run(settings: Settings, n: int, senders: int, users: int, unique: bool
 
     async def sender() -> None:
         for i in work:
-            text, lang = rng.choice(pool)
+            number = rng.randrange(users)
+            user, lang = f"u{number}", LANGUAGES[number % len(LANGUAGES)]
+            text = rng.choice(pool[lang])
             if unique:
                 text = f"{text} (ref {i})"
-            user = f"u{rng.randrange(users)}"
             msg = IncomingMessage(channel="telegram", external_id=f"b{i}", user_id=user, chat_id=f"c{user}",
                                   text=text, language=lang)
             start = time.perf_counter()
