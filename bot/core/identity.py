@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo
@@ -14,6 +15,7 @@ from bot.core.messages import IncomingMessage
 from bot.core.tickets import OPEN_STATES, REOPENABLE, reopen_since
 from bot.db.models import Conversation, Identity, Ticket, table
 from bot.db.models import Person as PersonRow
+from bot.db.sql import array_rows, per_dialect
 from bot.i18n import LANGUAGES, normalise_language
 from kb.language import detect_language
 
@@ -23,14 +25,27 @@ C = table(Conversation)
 T = table(Ticket)
 
 _COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
-# Whether a person has an open ticket, or one their next message reopens.
-_HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES) | REOPENABLE)
-# Built once (a batch runs it every time): the people behind a list of (channel, user) keys, with where
-# they are in a dialogue and whether they have a ticket.
-_SENDERS = (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS, C.c.state, C.c.data,
+# Whether a person has an open ticket, or one their next message reopens (states compared one by one:
+# an `IN` list would be rendered anew for every batch).
+_HAS_TICKET = exists().where(T.c.person_id == P.c.id, or_(*(T.c.state == s for s in OPEN_STATES), REOPENABLE))
+
+
+def _senders_statement(dialect: str) -> Select[Any]:
+    """The people behind a list of (channel, user) keys, with where they are in a dialogue and whether
+    they have a ticket (built once per database kind: every batch runs it)."""
+    key = tuple_(I.c.channel, I.c.external_user_id)
+    among: ColumnElement[bool]
+    if dialect == "postgresql":
+        keys = array_rows(channel=I.c.channel.type, user=I.c.external_user_id.type)
+        among = key.in_(select(keys.c.channel, keys.c.user))
+    else:
+        among = key.in_(bindparam("keys", expanding=True))
+    return (select(I.c.channel, I.c.external_user_id, I.c.chat_id, *_COLUMNS, C.c.state, C.c.data,
                    _HAS_TICKET.label("has_ticket"))
-            .join(P, P.c.id == I.c.person_id).outerjoin(C, C.c.person_id == P.c.id)
-            .where(tuple_(I.c.channel, I.c.external_user_id).in_(bindparam("keys", expanding=True))))
+            .join(P, P.c.id == I.c.person_id).outerjoin(C, C.c.person_id == P.c.id).where(among))
+
+
+_SENDERS = per_dialect(_senders_statement)
 
 
 def first_language(msg: IncomingMessage, default: str) -> str:
@@ -53,7 +68,12 @@ async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessa
     people: dict[tuple[str, str], Person] = {}
     chats: dict[tuple[str, str], str] = {}
     conversations: dict[int, ConversationState] = {}
-    for row in await conn.execute(_SENDERS, {"keys": keys, "since": reopen_since(service, now)}):
+    params: dict[str, Any] = {"since": reopen_since(service, now)}
+    if conn.dialect.name == "postgresql":  # see _senders_statement
+        params |= {"channel": [channel for channel, _ in keys], "user": [user for _, user in keys]}
+    else:
+        params["keys"] = keys
+    for row in await conn.execute(_SENDERS(conn), params):
         key = (row.channel, row.external_user_id)
         chats[key] = row.chat_id
         if row.id not in conversations:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.models import Outbox, table
+from bot.db.sql import array_rows, per_dialect, row_params
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,19 @@ DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]
 
 
 _CLAIMS: dict[str, Update] = {}
-_MARK_SENT = update(O).where(O.c.id == bindparam("row_id")).values(
-    status="sent", sent_at=bindparam("at"), external_id=bindparam("ext"), lease_until=None, error=None)
+
+
+def _mark_sent_statement(dialect: str) -> Update:
+    """Record delivered rows (`row_id`, `at`, `ext`): one statement for all of them on PostgreSQL."""
+    if dialect == "postgresql":
+        sent = array_rows(row_id=O.c.id.type, at=O.c.sent_at.type, ext=O.c.external_id.type)
+        where, at, ext = O.c.id == sent.c.row_id, sent.c.at, sent.c.ext
+    else:
+        where, at, ext = O.c.id == bindparam("row_id"), bindparam("at"), bindparam("ext")
+    return update(O).where(where).values(status="sent", sent_at=at, external_id=ext, lease_until=None, error=None)
+
+
+_MARK_SENT = per_dialect(_mark_sent_statement)
 
 
 def _claim_statement(dialect: str) -> Update:
@@ -265,8 +277,8 @@ class OutboxDrainer:
         async with self._engine.begin() as conn:
             if self._on_delivery is not None:
                 await self._on_delivery(conn, [row for row, _ in batch], [])
-            await conn.execute(_MARK_SENT, [{"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]}
-                                            for row, u in batch])
+            await conn.execute(_MARK_SENT(conn), row_params(conn, [
+                {"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]} for row, u in batch]))
             scrub = [row.id for row, _ in batch if row.ref == SCRUB]
             if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
                 await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.context import Context, Effects
 from bot.core.services import Services
 from bot.core.spaces import secretariat_spaces
 from bot.db.models import Person, table
+from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
 
 P = table(Person)
-# Built once: runs every time the drainer records deliveries.
-_REACHED = (update(P).where(P.c.id.in_(bindparam("ids", expanding=True)), P.c.unreachable_at.is_not(None))
-            .values(unreachable_at=None))
+# Built once per database kind: runs every time the drainer records deliveries.
+_REACHED = per_dialect(lambda dialect: update(P).where(one_of(P.c.id, "ids", dialect), P.c.unreachable_at.is_not(None))
+                       .values(unreachable_at=None))
 
 
 async def record_reachability(services: Services, conn: AsyncConnection, delivered: list[Any],
@@ -27,7 +28,7 @@ async def record_reachability(services: Services, conn: AsyncConnection, deliver
     """
     reached = sorted({r.person_id for r in delivered if r.person_id is not None})
     if reached:
-        await conn.execute(_REACHED, {"ids": reached})
+        await conn.execute(_REACHED(conn), {"ids": reached})
     if not unreachable:
         return
     effects = Effects()
