@@ -48,7 +48,7 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
 def array_rows(**columns: TypeEngine[Any]) -> TableValuedAlias:
     """PostgreSQL: a table of rows passed as one array parameter per column (`unnest(:a, :b, …)`,
     parameters named after the columns): one statement for any number of rows."""
-    arrays = [bindparam(name, type_=postgresql.ARRAY(type_)) for name, type_ in columns.items()]
+    arrays = [bindparam(name, type_=postgresql.ARRAY(type_, dimensions=1)) for name, type_ in columns.items()]
     return func.unnest(*arrays).table_valued(*columns).render_derived(with_types=False)
 
 
