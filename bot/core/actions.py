@@ -14,11 +14,12 @@ class ActionSigner:
     """Signs and verifies button actions with a secret key shared by every process."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied per signature: the key is set up once
 
     def _signature(self, payload: str) -> str:
-        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode()[:SIGNATURE_CHARS]
+        mac = self._keyed.copy()
+        mac.update(payload.encode())
+        return base64.urlsafe_b64encode(mac.digest()).decode()[:SIGNATURE_CHARS]
 
     def sign(self, verb: str, *args: object) -> str:
         """Encode a verb and its arguments into signed button data."""
