@@ -31,6 +31,7 @@ from bot.db import migrate
 from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
 from bot.db.sql import insert_ignore
+from bot.i18n import load_catalogs
 from bot.instruments import Instruments
 from bot.scheduler import SlaScheduler
 from bot.settings import Settings
@@ -82,6 +83,7 @@ class HelpDesk:
         With `drain` the background jobs run too: the outbox drainer and the SLA scheduler.
         """
         await self.check_database()
+        load_catalogs()
         async with self.engine.begin() as conn:
             key = self.secret_key = await self._signing_key(conn)
             await sync_config(conn, self.config, self.clock)

@@ -42,6 +42,12 @@ def normalise_language(lang: str | None) -> str:
     return code if code in LANGUAGES else FALLBACK
 
 
+def load_catalogs() -> None:
+    """Read every language's texts now (at start), not when the first message needs them."""
+    for lang in LANGUAGES:
+        catalog(lang)
+
+
 def t(key: str, lang: str | None = None, /, **values: object) -> str:
     """The text for `key` in `lang` (English when missing), with `values` filled in."""
     text = catalog(normalise_language(lang)).get(key) or catalog(FALLBACK).get(key)
