@@ -128,6 +128,7 @@ class Context:
         person: Person,
         conversation: ConversationState,
         effects: Effects,
+        now: datetime,
     ) -> None:
         self.services = services
         self.conn = conn
@@ -136,7 +137,7 @@ class Context:
         self.person = person
         self.conversation = conversation
         self.effects = effects
-        self.now: datetime = services.clock.now()
+        self.now = now  # the batch's time: every message of one transaction is handled at the same moment
         self.notice: str | None = None  # a short answer to a button press (a toast on Telegram)
         # Known, when the batch began, to have no open or reopenable ticket (saves two queries per question):
         self.ticketless = False
@@ -148,9 +149,7 @@ class Context:
         """A context for work no message caused (the SLA sweep): no sender, audited without an actor."""
         person = Person(0, SYSTEM, services.config.service.default_language, SYSTEM)
         msg = IncomingMessage(channel=SYSTEM, external_id="", user_id="", chat_id="")
-        ctx = cls(services, conn, msg, 0, person, ConversationState(), effects)
-        ctx.now = now
-        return ctx
+        return cls(services, conn, msg, 0, person, ConversationState(), effects, now)
 
     @property
     def lang(self) -> str:

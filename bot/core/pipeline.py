@@ -173,7 +173,7 @@ class Pipeline:
                     outcomes.append(Outcome(message_id))
                     continue
                 ctx = Context(self._services, conn, msg, message_id, person,
-                              conversations[person.id], effects)
+                              conversations[person.id], effects, now)
                 ctx.ticketless = person.id in ticketless
                 ticketless.discard(person.id)  # their next message in this batch may find a ticket it opened
                 handling = time.perf_counter()
