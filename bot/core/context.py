@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.db.models import Audit, Message, Outbox, Ticket, TriageDecision, table
+from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Effects:
             if rows:
                 await conn.execute(stmt, rows)
         if self.throttled:
-            await conn.execute(_THROTTLED, {"ids": self.throttled})
+            await conn.execute(_THROTTLED(conn), {"ids": self.throttled})
         if self.threads:
             await conn.execute(_JOIN_THREAD, list(self.threads.values()))
         if self.next_checks:
@@ -104,7 +105,7 @@ _OUTBOX = insert(_O).returning(_O.c.id, sort_by_parameter_order=True)
 _OUTBOX_ROWS = insert(_O)
 _AUDIT = insert(table(Audit))
 _TRIAGE = insert(table(TriageDecision))
-_THROTTLED = update(_M).where(_M.c.id.in_(bindparam("ids", expanding=True))).values(status="throttled")
+_THROTTLED = per_dialect(lambda dialect: update(_M).where(one_of(_M.c.id, "ids", dialect)).values(status="throttled"))
 _NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
 _JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),
                                                                      internal=bindparam("internal"))

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.models import Outbox, table
-from bot.db.sql import array_rows, per_dialect, row_params
+from bot.db.sql import array_rows, one_of, per_dialect, row_params
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,6 @@ DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]
 """Called in the round's transaction with the rows delivered and those whose recipient is unreachable."""
 
 
-_CLAIMS: dict[str, Update] = {}
-
-
 def _mark_sent_statement(dialect: str) -> Update:
     """Record delivered rows (`row_id`, `at`, `ext`): one statement for all of them on PostgreSQL."""
     if dialect == "postgresql":
@@ -82,24 +79,23 @@ def _mark_sent_statement(dialect: str) -> Update:
     return update(O).where(where).values(status="sent", sent_at=at, external_id=ext, lease_until=None, error=None)
 
 
-_MARK_SENT = per_dialect(_mark_sent_statement)
-
-
 def _claim_statement(dialect: str) -> Update:
-    """Lease the due rows of some channels, oldest first (built once per database kind; SKIP LOCKED on
-    PostgreSQL, where several drainers may claim at once)."""
-    if dialect not in _CLAIMS:
-        now = bindparam("now", type_=O.c.next_attempt_at.type)
-        due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
-                  and_(O.c.status == "sending", O.c.lease_until < now))
-        ids = (select(O.c.id).where(due, O.c.channel.in_(bindparam("channels", expanding=True))).order_by(O.c.id)
-               .limit(bindparam("most")))
-        if dialect == "postgresql":
-            ids = ids.with_for_update(skip_locked=True)
-        _CLAIMS[dialect] = (update(O).where(O.c.id.in_(ids.scalar_subquery()))
-                            .values(status="sending", lease_until=bindparam("lease_until"), attempts=O.c.attempts + 1)
-                            .returning(*O.c))
-    return _CLAIMS[dialect]
+    """Lease the due rows of some channels, oldest first (SKIP LOCKED on PostgreSQL, where several
+    drainers may claim at once)."""
+    now = bindparam("now", type_=O.c.next_attempt_at.type)
+    due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
+              and_(O.c.status == "sending", O.c.lease_until < now))
+    ids = select(O.c.id).where(due, one_of(O.c.channel, "channels", dialect)).order_by(O.c.id).limit(bindparam("most"))
+    if dialect == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    return (update(O).where(O.c.id.in_(ids.scalar_subquery()))
+            .values(status="sending", lease_until=bindparam("lease_until"), attempts=O.c.attempts + 1)
+            .returning(*O.c))
+
+
+# Built once per database kind.
+_MARK_SENT = per_dialect(_mark_sent_statement)
+_CLAIM = per_dialect(_claim_statement)
 
 
 def backoff(attempts: int) -> float:
@@ -286,7 +282,7 @@ class OutboxDrainer:
     async def _claim(self) -> list[Any]:
         now = self._clock.now()
         async with self._engine.begin() as conn:
-            rows = list(await conn.execute(_claim_statement(conn.dialect.name), {
+            rows = list(await conn.execute(_CLAIM(conn), {
                 "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch}))
         rows.sort(key=lambda r: r.id)
         return rows

@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.dml import Insert
 
 from bot.core import files
 from bot.core.context import Context, ConversationState, Effects, Person
@@ -30,7 +29,7 @@ from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.db.models import Conversation, Message, Outbox, table
-from bot.db.sql import insert_ignore, upsert
+from bot.db.sql import insert_ignore, per_dialect, upsert
 from bot.i18n import t
 from bot.instruments import Instruments
 
@@ -40,15 +39,9 @@ M = table(Message)
 C = table(Conversation)
 
 
-_STORE: dict[str, Insert] = {}
-
-
-def _store(conn: AsyncConnection) -> Insert:
-    """The insert of a batch's messages that skips those already stored (built once per database kind)."""
-    kind = conn.dialect.name
-    if kind not in _STORE:
-        _STORE[kind] = insert_ignore(conn, M, ["channel", "external_id"]).returning(M.c.id, M.c.external_id)
-    return _STORE[kind]
+# The insert of a batch's messages that skips those already stored (built once per database kind).
+_STORE = per_dialect(lambda dialect: insert_ignore(dialect, M, ["channel", "external_id"])
+                     .returning(M.c.id, M.c.external_id))
 
 
 @dataclass(frozen=True)
@@ -153,7 +146,7 @@ class Pipeline:
         async with self._engine.begin() as conn:
             people = await resolve_people(conn, messages, now, self._services.config.service)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
-            stored = {r.external_id: r.id for r in await conn.execute(_store(conn), rows)}  # duplicates: nothing
+            stored = {r.external_id: r.id for r in await conn.execute(_STORE(conn), rows)}  # duplicates: nothing
             await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
                                       for row in files.upload_rows(m.attachments, people[(m.channel, m.user_id)].id,
                                                                    stored[m.external_id], now)])  # web uploads

@@ -60,15 +60,16 @@ def row_params(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
     return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
 
 
-def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT for this connection's database."""
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+def dialect_insert(db: AsyncConnection | str, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT for this connection's database (or this dialect name)."""
+    name = db if isinstance(db, str) else db.dialect.name
+    module = postgresql if name == "postgresql" else sqlite
     return module.insert(table)
 
 
-def insert_ignore(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> Insert:
+def insert_ignore(db: AsyncConnection | str, table: Table, keys: Sequence[str]) -> Insert:
     """INSERT … ON CONFLICT (keys) DO NOTHING."""
-    stmt: Insert = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+    stmt: Insert = dialect_insert(db, table).on_conflict_do_nothing(index_elements=list(keys))
     return stmt
 
 
