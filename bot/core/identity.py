@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo
@@ -25,9 +25,8 @@ C = table(Conversation)
 T = table(Ticket)
 
 _COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
-# Whether a person has an open ticket, or one their next message reopens (states compared one by one:
-# an `IN` list would be rendered anew for every batch).
-_HAS_TICKET = exists().where(T.c.person_id == P.c.id, or_(*(T.c.state == s for s in OPEN_STATES), REOPENABLE))
+# Whether a person has an open ticket, or one their next message reopens.
+_HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES) | REOPENABLE)
 
 
 def _senders_statement(dialect: str) -> Select[Any]:

@@ -190,8 +190,7 @@ class Pipeline:
             people = await resolve_people(conn, [msg], now, self._services.config.service)
             person = people[(msg.channel, msg.user_id)]
             row = _message_row(msg, person, now) | {"status": "failed"}
-            stmt = insert_ignore(conn, M, ["channel", "external_id"]).values(row).returning(M.c.id)
-            message_id = (await conn.execute(stmt)).scalar_one_or_none()
+            message_id = (await conn.execute(_STORE(conn), [row])).scalar_one_or_none()
             if message_id is None:
                 return Outcome(None, duplicate=True)
             await files.record(conn, files.upload_rows(msg.attachments, person.id, message_id, now))
