@@ -16,6 +16,9 @@ class Instruments:
         self.batch_seconds = Histogram(
             "helpdesk_batch_seconds", "Time from a batch's start to its commit",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0), registry=self.registry)
+        self.batch_messages = Histogram(
+            "helpdesk_batch_messages", "Inbound messages handled in one transaction",
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
         self.send_retries = Counter(
             "helpdesk_send_retries", "Sends postponed, by channel and reason (rate_limited = 429)",
             ["channel", "reason"], registry=self.registry)

@@ -74,3 +74,21 @@ async def test_a_web_upload_is_described_in_the_transaction_that_stores_its_mess
     async with desk.app.engine.connect() as conn:  # submit() returned: the message and its file row are committed
         rows = {r.id: r.message_id for r in await conn.execute(select(f.c.id, f.c.message_id))}
     assert failed.failed and rows == {"f-plan": first.message_id, "f-sheet": failed.message_id}
+
+
+async def test_people_answered_by_one_commit_write_again_in_one_batch(desk: Desk) -> None:
+    """Two groups of people who each write again as soon as they are answered: the second group starts
+    while the first one's batch runs, and from then on they travel in one batch instead of queueing
+    behind each other in two."""
+    numbers = iter(range(10_000))
+
+    async def person(user: str) -> None:
+        for _ in range(6):
+            await desk.app.submit(msg(next(numbers), "hello", user=user))
+
+    first = [asyncio.create_task(person(f"u{i}")) for i in range(8)]
+    await asyncio.sleep(0.002)  # the first group's batch is under way
+    await asyncio.gather(*first, *(person(f"v{i}") for i in range(8)))
+    registry = desk.app.instruments.registry
+    assert registry.get_sample_value("helpdesk_batch_messages_sum") == 96
+    assert registry.get_sample_value("helpdesk_batch_messages_count") <= 8
