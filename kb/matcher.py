@@ -144,22 +144,43 @@ def _bm25(docs: list[list[str]]) -> bm25s.BM25 | None:
     return index
 
 
-def _scores(index: bm25s.BM25 | None, terms: Sequence[str], size: int) -> FloatArray:
-    """BM25 scores of every document for ``terms`` (zeros when none is known).
+def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` of every range, one range after the other."""
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+
+
+def _postings_of(index: bm25s.BM25, ids: IntArray) -> tuple[IntArray, FloatArray]:
+    """The documents (with their BM25 weights) listed under each of the term ids, one after the other."""
+    indptr = index.scores["indptr"]
+    offsets = _ranges(indptr[ids], indptr[ids + 1] - indptr[ids])
+    return index.scores["indices"][offsets], index.scores["data"][offsets]
+
+
+def _term_ids(index: bm25s.BM25 | None, terms: Sequence[str]) -> IntArray:
+    """The index's ids of the terms it knows (repeated terms repeated)."""
+    return np.asarray(index.get_tokens_ids(list(terms)) if index else [], dtype=np.int64)
+
+
+def _scores(index: bm25s.BM25 | None, ids: IntArray, size: int) -> FloatArray:
+    """BM25 scores of every document for the query's term ``ids`` (zeros when none is known).
 
     The same sums as ``index.get_scores_from_ids``, gathered into one ``bincount`` instead of one
     ``add.at`` per term (a query has dozens of character n-grams).
     """
-    ids = np.asarray(index.get_tokens_ids(list(terms)) if index else [], dtype=np.int64)
     if index is None or not len(ids):
         return np.zeros(size, dtype=np.float32)
-    indptr, postings = index.scores["indptr"], index.scores["indices"]
-    starts, lengths = indptr[ids], indptr[ids + 1] - indptr[ids]
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-    scores = np.bincount(postings[offsets], weights=index.scores["data"][offsets], minlength=size)
+    docs, weights = _postings_of(index, ids)
+    scores = np.bincount(docs, weights=weights, minlength=size)
     if index.nonoccurrence_array is not None:
         scores += index.nonoccurrence_array[ids].sum()
     return scores.astype(np.float32)
+
+
+def _containing(index: bm25s.BM25 | None, ids: IntArray, size: int) -> IntArray:
+    """Per document, how many of the distinct term ``ids`` it contains."""
+    if index is None or not len(ids):
+        return np.zeros(size, dtype=np.int64)
+    return np.bincount(_postings_of(index, np.unique(ids))[0], minlength=size)
 
 
 def _top(scores: FloatArray, k: int) -> list[int]:
@@ -187,6 +208,7 @@ class Matcher:
                 self._raw.append(raw)
                 owners.append(i)
         self._starts = np.array([*starts, len(self._texts)], dtype=np.int64)  # entry -> its strings
+        self._langs = np.array([e.lang for e in self._entries])
         self._owner = np.array(owners, dtype=np.int64)  # string -> its entry
         self._sizes = np.diff(self._starts)[self._owner]  # string -> number of strings of its entry
         entry_docs: list[list[str]] = [[] for _ in self._entries]
@@ -199,8 +221,12 @@ class Matcher:
         # Per string, computed once rather than for every query:
         self._joined = [t.joined for t in self._texts]
         self._folded = [t.folded for t in self._texts]
-        self._folded_words = [t.folded.split() for t in self._texts]
-        self._gram_sets = [frozenset(t.grams()) for t in self._texts]
+        # The plain words of every string as ids into one vocabulary (string s: _word_ids[_word_starts[s]:...]).
+        words = [t.folded.split() for t in self._texts]
+        self._plain_words = list(dict.fromkeys(w for ws in words for w in ws))
+        position = {w: i for i, w in enumerate(self._plain_words)}
+        self._word_ids = np.array([position[w] for ws in words for w in ws], dtype=np.int64)
+        self._word_starts = np.array([0, *np.cumsum([len(ws) for ws in words])], dtype=np.int64)
         self._string_totals = np.array([sum(self._idf[w] for w in t.words) for t in self._texts])
         self._in_strings = _postings([t.words for t in self._texts])  # word -> strings, times it occurs
         self._in_entries = _postings([set(doc) for doc in entry_docs])  # word -> entries that have it
@@ -225,24 +251,22 @@ class Matcher:
         query = _Text.of(text, query_lang, MAX_QUERY_WORDS)
         if not query.words:
             return []
-        ranked = self._rank(query, query_lang)
-        bonus = {i: LANG_BONUS for i, _, _ in ranked if lang and self._entries[i].lang == lang}
-        scored = sorted(((_sigmoid(z + bonus.get(i, 0.0)), i, s) for i, s, z in ranked), key=lambda t: -t[0])
-        return [self._candidate(i, s, score) for score, i, s in scored[:k]]
-
-    def _rank(self, query: _Text, query_lang: str) -> list[tuple[int, int, float]]:
-        """(entry, best string, logit) for every candidate entry."""
         entries, strings, features = self._features(query, query_lang)
         logits = features @ _WEIGHTS + _BIAS
-        return [(e, s, float(z)) for e, s, z in zip(entries.tolist(), strings.tolist(), logits, strict=True)]
+        if lang:
+            logits += LANG_BONUS * (self._langs[entries] == lang)
+        # by probability, which saturates: very sure candidates tie and keep their KB order
+        best = np.argsort(-1.0 / (1.0 + np.exp(-logits)), kind="stable")[:k].tolist()
+        return [self._candidate(int(entries[j]), int(strings[j]), _sigmoid(float(logits[j]))) for j in best]
 
     def _features(self, query: _Text, query_lang: str) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
         """Candidate entries, their best strings, and one feature row per candidate (all vectorised)."""
         n_strings = len(self._texts)
-        entry_scores = _scores(self._entry_words, query.words, len(self._entries))
-        word_scores = _scores(self._string_words, query.words, n_strings)
+        entry_scores = _scores(self._entry_words, _term_ids(self._entry_words, query.words), len(self._entries))
+        word_scores = _scores(self._string_words, _term_ids(self._string_words, query.words), n_strings)
         query_grams = query.grams(intern=False)
-        gram_scores = _scores(self._string_grams, query_grams, n_strings)
+        gram_ids = _term_ids(self._string_grams, query_grams)
+        gram_scores = _scores(self._string_grams, gram_ids, n_strings)
         gram_entry = np.maximum.reduceat(gram_scores, self._starts[:-1])
         entries = np.array(sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES))),
                            dtype=np.int64)
@@ -262,8 +286,7 @@ class Matcher:
         string_cover = np.divide(string_hits[best], totals, out=np.zeros(len(best)), where=totals > 0)
         votes = np.bincount(self._owner[_top(word_scores, VOTERS)], minlength=len(self._entries))[entries]
         entry_cover = _weighted_hits(weights, self._in_entries, len(self._entries))[entries] / total
-        gram_set = set(query_grams)
-        gram_cover = np.array([len(gram_set & self._gram_sets[s]) for s in best.tolist()]) / len(gram_set)
+        gram_cover = _containing(self._string_grams, gram_ids, n_strings)[best] / len(set(query_grams))
         known = sum(w in self._idf for w in query.words) / len(query.words)
         base = np.column_stack([
             entry_scores[entries].astype(np.float64) / (float(entry_scores.max()) or 1.0),
@@ -288,7 +311,7 @@ class Matcher:
         and its STRINGS_PER_ENTRY best by words (all of them when the entry has no more).
         """
         starts, sizes = self._starts[entries], self._starts[entries + 1] - self._starts[entries]
-        strings = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        strings = _ranges(starts, sizes)
         group = self._owner[strings]
         by_word = np.lexsort((strings, -word_scores[strings], group))
         rank = np.empty(len(strings), dtype=np.int64)
@@ -312,19 +335,19 @@ class Matcher:
     def _soft_cover(self, query: _Text, strings: IntArray) -> npt.NDArray[np.float64]:
         """Per string, the length-weighted share of query words with a similar word in it."""
         query_words = query.folded.split()
-        string_words = [self._folded_words[s] for s in strings.tolist()]
-        vocab = {w: j for j, w in enumerate(dict.fromkeys(w for words in string_words for w in words))}
-        if not query_words or not vocab:
+        starts = self._word_starts[strings]
+        sizes = self._word_starts[strings + 1] - starts
+        if not query_words or not sizes.any():
             return np.zeros(len(strings))
-        sim = process.cdist(query_words, list(vocab), scorer=fuzz.ratio, dtype=np.float32) / 100
+        vocab, columns = np.unique(self._word_ids[_ranges(starts, sizes)], return_inverse=True)
+        sim = process.cdist(query_words, [self._plain_words[w] for w in vocab.tolist()], scorer=fuzz.ratio,
+                            dtype=np.float32) / 100
         sim[sim < SOFT_MIN] = 0.0
         lengths = np.array([len(w) for w in query_words], dtype=np.float64)
-        sizes = np.array([len(words) for words in string_words])
-        columns = [vocab[w] for words in string_words for w in words]
         has_words = sizes > 0
-        starts = np.r_[0, np.cumsum(sizes)[:-1]][has_words]
         out = np.zeros(len(strings))
-        out[has_words] = lengths @ np.maximum.reduceat(sim[:, columns], starts, axis=1) / lengths.sum()
+        out[has_words] = lengths @ np.maximum.reduceat(sim[:, columns], (np.cumsum(sizes) - sizes)[has_words],
+                                                       axis=1) / lengths.sum()
         return out
 
     def _candidate(self, entry: int, string: int, score: float) -> Candidate:
