@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from bot.config import CalendarConfig, ServiceConfig, SlaPolicy, parse_duration
 from bot.core.calendar import BusinessCalendar, add_business_time, business_days, business_time_between
 from bot.i18n import t
 
+DEADLINE_MEMORY = 8192  # due and warning times remembered per clock (a few MB at most)
 ALWAYS_OPEN = BusinessCalendar.build("UTC", range(7), ((time(0), time(0)),), always_open=True)
 
 
@@ -39,6 +41,9 @@ class SlaClock:
         # Every ticket action asks for the same few policies and spans: both are fixed for this clock.
         self._policies: dict[tuple[str, str], SlaPolicy] = {}
         self._spans: dict[tuple[str, str, str], timedelta] = {}
+        # A ticket's deadlines are recomputed after each of its actions, mostly from the same moments.
+        self._due = lru_cache(maxsize=DEADLINE_MEMORY)(self._compute_due)
+        self._warn_at = lru_cache(maxsize=DEADLINE_MEMORY)(self._compute_warn_at)
 
     def policy(self, queue_id: str, priority: str) -> SlaPolicy:
         """The SLA policy of a queue and priority (see `ServiceConfig.policy`)."""
@@ -75,6 +80,9 @@ class SlaClock:
 
     def due(self, queue_id: str, priority: str, target: str, start: datetime) -> datetime:
         """When `target` falls due for work starting at `start`."""
+        return self._due(queue_id, priority, target, start)
+
+    def _compute_due(self, queue_id: str, priority: str, target: str, start: datetime) -> datetime:
         return add_business_time(start, self.span(queue_id, priority, target), self.calendar(queue_id, priority))
 
     def warn_at(self, queue_id: str, priority: str, target: str, due: datetime, since: datetime) -> datetime:
@@ -82,6 +90,9 @@ class SlaClock:
 
         `since` is any moment before the deadline (e.g. when the ticket opened).
         """
+        return self._warn_at(queue_id, priority, target, due, since)
+
+    def _compute_warn_at(self, queue_id: str, priority: str, target: str, due: datetime, since: datetime) -> datetime:
         calendar = self.calendar(queue_id, priority)
         percent = self.policy(queue_id, priority).pre_breach_percent
         left = self.span(queue_id, priority, target) * (100 - percent)
