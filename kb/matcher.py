@@ -180,7 +180,22 @@ def _containing(index: bm25s.BM25 | None, ids: IntArray, size: int) -> IntArray:
     """Per document, how many of the distinct term ``ids`` it contains."""
     if index is None or not len(ids):
         return np.zeros(size, dtype=np.int64)
-    return np.bincount(_postings_of(index, np.unique(ids))[0], minlength=size)
+    return np.bincount(_postings_of(index, _distinct(ids, len(index.vocab_dict))[0])[0], minlength=size)
+
+
+def _distinct(ids: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """The distinct values of ``ids`` (all in ``0 .. size - 1``) in ascending order, and each id's position
+    among them: ``np.unique(ids, return_inverse=True)`` without sorting."""
+    present = np.zeros(size, dtype=bool)
+    present[ids] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[ids]
+
+
+def _starts_of_runs(values: IntArray) -> npt.NDArray[np.bool_]:
+    """True where a run of equal values begins."""
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = values[1:] != values[:-1]
+    return first
 
 
 def _top(scores: FloatArray, k: int) -> list[int]:
@@ -317,7 +332,7 @@ class Matcher:
         rank = np.empty(len(strings), dtype=np.int64)
         rank[by_word] = np.arange(len(strings)) - np.searchsorted(group[by_word], group[by_word])
         by_gram = np.lexsort((strings, -gram_scores[strings], group))
-        first = np.r_[True, group[by_gram][1:] != group[by_gram][:-1]]
+        first = _starts_of_runs(group[by_gram])
         best_gram = np.zeros(len(strings), dtype=bool)
         best_gram[by_gram[first]] = True
         keep = (self._sizes[strings] <= STRINGS_PER_ENTRY) | (rank < STRINGS_PER_ENTRY) | best_gram
@@ -329,7 +344,7 @@ class Matcher:
                               scorer=fuzz.ratio, dtype=np.float64)[0] / 100
         cover = query_cover[picks]
         order = np.lexsort((picks, -(token_set + ratio + cover), group))
-        top = order[np.r_[True, group[order][1:] != group[order][:-1]]]
+        top = order[_starts_of_runs(group[order])]
         return picks[top], (token_set[top], ratio[top], cover[top])
 
     def _soft_cover(self, query: _Text, strings: IntArray) -> npt.NDArray[np.float64]:
@@ -339,7 +354,7 @@ class Matcher:
         sizes = self._word_starts[strings + 1] - starts
         if not query_words or not sizes.any():
             return np.zeros(len(strings))
-        vocab, columns = np.unique(self._word_ids[_ranges(starts, sizes)], return_inverse=True)
+        vocab, columns = _distinct(self._word_ids[_ranges(starts, sizes)], len(self._plain_words))
         sim = process.cdist(query_words, [self._plain_words[w] for w in vocab.tolist()], scorer=fuzz.ratio,
                             dtype=np.float32) / 100
         sim[sim < SOFT_MIN] = 0.0
