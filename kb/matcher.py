@@ -15,6 +15,7 @@ import math
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -27,6 +28,7 @@ from kb.normalize import content_words, stem
 
 MAX_QUERY_WORDS = 64  # longer queries are cut: a question is never that long
 GRAM = 3
+GRAMMED_WORDS = 20_000  # words whose n-grams are remembered (most questions reuse the KB's words)
 SOFT_MIN = 0.7  # word similarity under which a word does not count as matched
 CANDIDATES = 30  # per retrieval index
 STRINGS_PER_ENTRY = 3  # best strings of a candidate entry that get fuzzy-compared
@@ -114,25 +116,21 @@ class _Text:
         words = tuple(stem(w, lang) for w in plain)
         return cls(words, " ".join(words), " ".join(plain))
 
-    def grams(self, intern: bool = True) -> list[str]:
+    def grams(self) -> list[str]:
         """Character n-grams of the plain (accent-stripped, unstemmed) words."""
-        return _grams(self.folded.split(), intern)
+        return [gram for word in self.folded.split() for gram in _word_grams(word)]
 
 
-def _grams(words: Sequence[str], intern: bool = True) -> list[str]:
-    """Character n-grams of each word padded with spaces (short words stay whole).
+@lru_cache(maxsize=GRAMMED_WORDS)
+def _word_grams(word: str) -> tuple[str, ...]:
+    """Character n-grams of a word padded with spaces (a short word stays whole).
 
-    The KB's n-grams are interned: a large KB repeats the same few thousand many times.
+    Interned: a large KB repeats the same few thousand n-grams many times.
     """
-    keep = sys.intern if intern else str
-    out: list[str] = []
-    for word in words:
-        padded = f" {word} "
-        if len(padded) <= GRAM:
-            out.append(keep(padded))
-        else:
-            out.extend(keep(padded[i : i + GRAM]) for i in range(len(padded) - GRAM + 1))
-    return out
+    padded = f" {word} "
+    if len(padded) <= GRAM:
+        return (sys.intern(padded),)
+    return tuple(sys.intern(padded[i : i + GRAM]) for i in range(len(padded) - GRAM + 1))
 
 
 def _bm25(docs: list[list[str]]) -> bm25s.BM25 | None:
@@ -198,13 +196,13 @@ def _starts_of_runs(values: IntArray) -> npt.NDArray[np.bool_]:
     return first
 
 
-def _top(scores: FloatArray, k: int) -> list[int]:
-    """Indices of the ``k`` highest positive scores."""
+def _top(scores: FloatArray, k: int) -> IntArray:
+    """Indices of the ``k`` highest positive scores (in no particular order)."""
     k = min(k, len(scores))
     if k == 0:
-        return []
+        return np.zeros(0, dtype=np.int64)
     idx = np.argpartition(-scores, k - 1)[:k]
-    return [int(i) for i in idx if scores[i] > 0]
+    return idx[scores[idx] > 0]
 
 
 class Matcher:
@@ -279,12 +277,14 @@ class Matcher:
         n_strings = len(self._texts)
         entry_scores = _scores(self._entry_words, _term_ids(self._entry_words, query.words), len(self._entries))
         word_scores = _scores(self._string_words, _term_ids(self._string_words, query.words), n_strings)
-        query_grams = query.grams(intern=False)
+        query_grams = query.grams()
         gram_ids = _term_ids(self._string_grams, query_grams)
         gram_scores = _scores(self._string_grams, gram_ids, n_strings)
         gram_entry = np.maximum.reduceat(gram_scores, self._starts[:-1])
-        entries = np.array(sorted(set(_top(entry_scores, CANDIDATES)) | set(_top(gram_entry, CANDIDATES))),
-                           dtype=np.int64)
+        candidate = np.zeros(len(self._entries), dtype=bool)
+        candidate[_top(entry_scores, CANDIDATES)] = True
+        candidate[_top(gram_entry, CANDIDATES)] = True
+        entries = np.flatnonzero(candidate)
         if not len(entries):
             return entries, entries, np.zeros((0, len(FEATURES)))
         weights = [(w, self._idf.get(w, 1.0)) for w in query.words]
