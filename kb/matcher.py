@@ -186,7 +186,8 @@ def _distinct(ids: IntArray, size: int) -> tuple[IntArray, IntArray]:
     among them: ``np.unique(ids, return_inverse=True)`` without sorting."""
     present = np.zeros(size, dtype=bool)
     present[ids] = True
-    return np.flatnonzero(present), (np.cumsum(present) - 1)[ids]
+    distinct = np.flatnonzero(present)
+    return distinct, np.searchsorted(distinct, ids)
 
 
 def _starts_of_runs(values: IntArray) -> npt.NDArray[np.bool_]:
