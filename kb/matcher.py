@@ -174,13 +174,6 @@ def _scores(index: bm25s.BM25 | None, ids: IntArray, size: int) -> FloatArray:
     return scores.astype(np.float32)
 
 
-def _containing(index: bm25s.BM25 | None, ids: IntArray, size: int) -> IntArray:
-    """Per document, how many of the distinct term ``ids`` it contains."""
-    if index is None or not len(ids):
-        return np.zeros(size, dtype=np.int64)
-    return np.bincount(_postings_of(index, _distinct(ids, len(index.vocab_dict))[0])[0], minlength=size)
-
-
 def _distinct(ids: IntArray, size: int) -> tuple[IntArray, IntArray]:
     """The distinct values of ``ids`` (all in ``0 .. size - 1``) in ascending order, and each id's position
     among them: ``np.unique(ids, return_inverse=True)`` without sorting."""
@@ -231,6 +224,11 @@ class Matcher:
         self._entry_words = _bm25(entry_docs)
         self._string_words = _bm25([list(t.words) for t in self._texts])
         self._string_grams = _bm25([t.grams() for t in self._texts])
+        # The distinct n-grams of every string as ids of the n-gram index (string s: _gram_members[_gram_starts[s]:…]).
+        self._gram_vocabulary = self._string_grams.vocab_dict if self._string_grams else {}
+        members = [sorted({self._gram_vocabulary[g] for g in t.grams()}) for t in self._texts]
+        self._gram_members = np.array([g for m in members for g in m], dtype=np.int32)
+        self._gram_starts = np.array([0, *np.cumsum([len(m) for m in members])], dtype=np.int64)
         self._idf = self._word_idf()
         # Per string, computed once rather than for every query:
         self._joined = [t.joined for t in self._texts]
@@ -302,7 +300,7 @@ class Matcher:
         string_cover = np.divide(string_hits[best], totals, out=np.zeros(len(best)), where=totals > 0)
         votes = np.bincount(self._owner[_top(word_scores, VOTERS)], minlength=len(self._entries))[entries]
         entry_cover = _weighted_hits(weights, self._in_entries, len(self._entries))[entries] / total
-        gram_cover = _containing(self._string_grams, gram_ids, n_strings)[best] / len(set(query_grams))
+        gram_cover = self._gram_hits(gram_ids, best) / len(set(query_grams))
         known = sum(w in self._idf for w in query.words) / len(query.words)
         base = np.column_stack([
             entry_scores[entries].astype(np.float64) / (float(entry_scores.max()) or 1.0),
@@ -316,6 +314,16 @@ class Matcher:
         match = base[:, _MATCH_COLUMNS].max(axis=1, keepdims=True)
         features = [base, cross, cross * base[:, _CROSS_COLUMNS], match * base[:, _MATCHED_COLUMNS]]
         return entries, best, np.hstack(features)
+
+    def _gram_hits(self, gram_ids: IntArray, strings: IntArray) -> npt.NDArray[np.float64]:
+        """Per string, how many of the distinct n-grams ``gram_ids`` it has."""
+        found = np.zeros(len(self._gram_vocabulary), dtype=bool)
+        found[gram_ids] = True
+        starts = self._gram_starts[strings]
+        sizes = self._gram_starts[strings + 1] - starts
+        of_string = np.repeat(np.arange(len(strings)), sizes)
+        present = found[self._gram_members[_ranges(starts, sizes)]]
+        return np.asarray(np.bincount(of_string, weights=present, minlength=len(strings)), dtype=np.float64)
 
     def _best_strings(
         self, entries: IntArray, query: _Text, word_scores: FloatArray, gram_scores: FloatArray,
