@@ -176,7 +176,7 @@ def _scores(index: bm25s.BM25 | None, ids: IntArray, size: int) -> FloatArray:
 
 def _distinct(ids: IntArray, size: int) -> tuple[IntArray, IntArray]:
     """The distinct values of ``ids`` (all in ``0 .. size - 1``) in ascending order, and each id's position
-    among them: ``np.unique(ids, return_inverse=True)`` without sorting."""
+    among them: ``np.unique(ids, return_inverse=True)`` without sorting the ids."""
     present = np.zeros(size, dtype=bool)
     present[ids] = True
     distinct = np.flatnonzero(present)
