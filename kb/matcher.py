@@ -16,6 +16,7 @@ import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -142,15 +143,23 @@ def _bm25(docs: list[list[str]]) -> bm25s.BM25 | None:
     return index
 
 
-def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
-    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` of every range, one range after the other."""
-    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+def _slices(bounds: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """The positions of the slices ``bounds[r]:bounds[r + 1]`` of the ``rows``, one slice after the other,
+    and the length of each slice."""
+    starts = bounds[rows]
+    lengths = bounds[rows + 1] - starts
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum())), lengths
+
+
+def _packed(lists: Sequence[Sequence[int]], dtype: type[np.integer[Any]] = np.int64) -> tuple[IntArray, IntArray]:
+    """Lists of ids as one array, and the bounds of each list in it (list i: ``ids[bounds[i]:bounds[i + 1]]``)."""
+    ids = np.array([i for items in lists for i in items], dtype=dtype)
+    return ids, np.array([0, *np.cumsum([len(items) for items in lists])], dtype=np.int64)
 
 
 def _postings_of(index: bm25s.BM25, ids: IntArray) -> tuple[IntArray, FloatArray]:
     """The documents (with their BM25 weights) listed under each of the term ids, one after the other."""
-    indptr = index.scores["indptr"]
-    offsets = _ranges(indptr[ids], indptr[ids + 1] - indptr[ids])
+    offsets, _ = _slices(index.scores["indptr"], ids)
     return index.scores["indices"][offsets], index.scores["data"][offsets]
 
 
@@ -223,22 +232,21 @@ class Matcher:
             entry_docs[owner].extend(text.words)
         self._entry_words = _bm25(entry_docs)
         self._string_words = _bm25([list(t.words) for t in self._texts])
-        self._string_grams = _bm25([t.grams() for t in self._texts])
+        grams = [t.grams() for t in self._texts]
+        self._string_grams = _bm25(grams)
         # The distinct n-grams of every string as ids of the n-gram index (string s: _gram_members[_gram_starts[s]:…]).
         self._gram_vocabulary = self._string_grams.vocab_dict if self._string_grams else {}
-        members = [sorted({self._gram_vocabulary[g] for g in t.grams()}) for t in self._texts]
-        self._gram_members = np.array([g for m in members for g in m], dtype=np.int32)
-        self._gram_starts = np.array([0, *np.cumsum([len(m) for m in members])], dtype=np.int64)
+        self._gram_members, self._gram_starts = _packed(
+            [sorted({self._gram_vocabulary[g] for g in string_grams}) for string_grams in grams], np.int32)
         self._idf = self._word_idf()
         # Per string, computed once rather than for every query:
         self._joined = [t.joined for t in self._texts]
         self._folded = [t.folded for t in self._texts]
-        # The plain words of every string as ids into one vocabulary (string s: _word_ids[_word_starts[s]:...]).
+        # The plain words of every string as ids into one vocabulary (string s: _word_ids[_word_starts[s]:…]).
         words = [t.folded.split() for t in self._texts]
         self._plain_words = list(dict.fromkeys(w for ws in words for w in ws))
         position = {w: i for i, w in enumerate(self._plain_words)}
-        self._word_ids = np.array([position[w] for ws in words for w in ws], dtype=np.int64)
-        self._word_starts = np.array([0, *np.cumsum([len(ws) for ws in words])], dtype=np.int64)
+        self._word_ids, self._word_starts = _packed([[position[w] for w in ws] for ws in words])
         self._string_totals = np.array([sum(self._idf[w] for w in t.words) for t in self._texts])
         self._in_strings = _postings([t.words for t in self._texts])  # word -> strings, times it occurs
         self._in_entries = _postings([set(doc) for doc in entry_docs])  # word -> entries that have it
@@ -319,10 +327,9 @@ class Matcher:
         """Per string, how many of the distinct n-grams ``gram_ids`` it has."""
         found = np.zeros(len(self._gram_vocabulary), dtype=bool)
         found[gram_ids] = True
-        starts = self._gram_starts[strings]
-        sizes = self._gram_starts[strings + 1] - starts
+        members, sizes = _slices(self._gram_starts, strings)
         of_string = np.repeat(np.arange(len(strings)), sizes)
-        present = found[self._gram_members[_ranges(starts, sizes)]]
+        present = found[self._gram_members[members]]
         return np.asarray(np.bincount(of_string, weights=present, minlength=len(strings)), dtype=np.float64)
 
     def _best_strings(
@@ -334,8 +341,7 @@ class Matcher:
         Only a few strings of each entry are compared: its question, its best by character n-grams
         and its STRINGS_PER_ENTRY best by words (all of them when the entry has no more).
         """
-        starts, sizes = self._starts[entries], self._starts[entries + 1] - self._starts[entries]
-        strings = _ranges(starts, sizes)
+        strings, _ = _slices(self._starts, entries)
         group = self._owner[strings]
         by_word = np.lexsort((strings, -word_scores[strings], group))
         rank = np.empty(len(strings), dtype=np.int64)
@@ -359,11 +365,10 @@ class Matcher:
     def _soft_cover(self, query: _Text, strings: IntArray) -> npt.NDArray[np.float64]:
         """Per string, the length-weighted share of query words with a similar word in it."""
         query_words = query.folded.split()
-        starts = self._word_starts[strings]
-        sizes = self._word_starts[strings + 1] - starts
+        members, sizes = _slices(self._word_starts, strings)
         if not query_words or not sizes.any():
             return np.zeros(len(strings))
-        vocab, columns = _distinct(self._word_ids[_ranges(starts, sizes)], len(self._plain_words))
+        vocab, columns = _distinct(self._word_ids[members], len(self._plain_words))
         sim = process.cdist(query_words, [self._plain_words[w] for w in vocab.tolist()], scorer=fuzz.ratio,
                             dtype=np.float32) / 100
         sim[sim < SOFT_MIN] = 0.0
