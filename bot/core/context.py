@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
+from bot.db.driver import insert_rows
 from bot.db.models import Audit, Message, Outbox, Ticket, TriageDecision, table
 from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
@@ -72,15 +73,13 @@ class Effects:
 
     async def write(self, conn: AsyncConnection) -> None:
         """Insert the buffered rows: one statement per table (outbox rows leased to a drainer get their ids)."""
-        if any(row["status"] == "sending" for row in self.outbox):  # leased to a drainer: it needs their ids
-            ids = await conn.execute(_OUTBOX, self.outbox)
-            for row, outbox_id in zip(self.outbox, ids.scalars(), strict=True):
+        leased = any(row["status"] == "sending" for row in self.outbox)  # the drainer needs their ids
+        ids = await insert_rows(conn, _O, self.outbox, ids=leased)
+        if leased:
+            for row, outbox_id in zip(self.outbox, ids, strict=True):
                 row["id"] = outbox_id
-        elif self.outbox:
-            await conn.execute(_OUTBOX_ROWS, self.outbox)
-        for stmt, rows in ((_AUDIT, self.audit), (_TRIAGE, self.triage)):
-            if rows:
-                await conn.execute(stmt, rows)
+        await insert_rows(conn, _AUDIT, self.audit)
+        await insert_rows(conn, _TRIAGE, self.triage)
         if self.throttled:
             await conn.execute(_THROTTLED(conn), {"ids": self.throttled})
         if self.threads:
@@ -101,10 +100,8 @@ _M = table(Message)
 _T = table(Ticket)
 _O = table(Outbox)
 # Built once: every batch runs them.
-_OUTBOX = insert(_O).returning(_O.c.id, sort_by_parameter_order=True)
-_OUTBOX_ROWS = insert(_O)
-_AUDIT = insert(table(Audit))
-_TRIAGE = insert(table(TriageDecision))
+_AUDIT = table(Audit)
+_TRIAGE = table(TriageDecision)
 _THROTTLED = per_dialect(lambda dialect: update(_M).where(one_of(_M.c.id, "ids", dialect)).values(status="throttled"))
 _NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
 _JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo
 from bot.core.context import ConversationState, Person
 from bot.core.messages import IncomingMessage
 from bot.core.tickets import OPEN_STATES, REOPENABLE, reopen_since
+from bot.db.driver import fetch, insert_rows
 from bot.db.models import Conversation, Identity, Ticket, table
 from bot.db.models import Person as PersonRow
 from bot.db.sql import array_rows, per_dialect
@@ -72,13 +73,14 @@ async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessa
         params |= {"channel": [channel for channel, _ in keys], "user": [user for _, user in keys]}
     else:
         params["keys"] = keys
-    for row in await conn.execute(_SENDERS(conn), params):
-        key = (row.channel, row.external_user_id)
-        chats[key] = row.chat_id
-        if row.id not in conversations:
-            conversations[row.id] = ConversationState(row.state or "", dict(row.data or {}))
-        people[key] = Person(row.id, row.role, row.language, row.display_name, row.handle, row.timezone,
-                             row.blocked, conversation=conversations[row.id], has_ticket=row.has_ticket)
+    for (channel, user, chat_id, person_id, role, language, name, handle, timezone, blocked, state, data,
+         has_ticket) in await fetch(conn, _SENDERS(conn), params):
+        key = (channel, user)
+        chats[key] = chat_id
+        if person_id not in conversations:
+            conversations[person_id] = ConversationState(state or "", dict(data or {}))
+        people[key] = Person(person_id, role, language, name, handle, timezone, blocked,
+                             conversation=conversations[person_id], has_ticket=bool(has_ticket))
     newcomers: dict[tuple[str, str], IncomingMessage] = {}
     for msg in messages:
         key = (msg.channel, msg.user_id)
@@ -98,13 +100,12 @@ async def _create(conn: AsyncConnection, messages: list[IncomingMessage], now: d
     """New practitioners for the senders of these messages: two statements, however many they are."""
     people = [Person(0, "practitioner", first_language(m, default_lang), m.user_name or f"{m.channel}:{m.user_id}",
                      is_new=True) for m in messages]
-    ids = await conn.execute(
-        insert(P).returning(P.c.id, sort_by_parameter_order=True),
-        [{"display_name": p.display_name, "role": p.role, "language": p.language, "timezone": "UTC",
-          "blocked": False, "created_at": now} for p in people])
-    for person, person_id in zip(people, ids.scalars(), strict=True):
+    ids = await insert_rows(conn, P, [
+        {"display_name": p.display_name, "role": p.role, "language": p.language, "timezone": "UTC",
+         "blocked": False, "created_at": now} for p in people], ids=True)
+    for person, person_id in zip(people, ids, strict=True):
         person.id = person_id
-    await conn.execute(insert(I), [
+    await insert_rows(conn, I, [
         {"person_id": p.id, "channel": m.channel, "external_user_id": m.user_id,
          "chat_id": m.chat_id if m.chat_type == "private" else "", "username": m.user_name or None,
          "created_at": now} for m, p in zip(messages, people, strict=True)])

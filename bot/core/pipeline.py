@@ -28,8 +28,9 @@ from bot.core.messages import IncomingMessage
 from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
+from bot.db.driver import fetch, rows_insert
 from bot.db.models import Conversation, Message, Outbox, table
-from bot.db.sql import insert_ignore, per_dialect, upsert
+from bot.db.sql import per_dialect, row_params, upsert
 from bot.i18n import t
 from bot.instruments import Instruments
 
@@ -39,8 +40,11 @@ M = table(Message)
 C = table(Conversation)
 
 
+_MESSAGE_COLUMNS = ("channel", "external_id", "direction", "person_id", "chat_id", "kind", "text", "attachments",
+                    "internal", "status", "created_at")
 # The insert of a batch's messages that skips those already stored (built once per database kind).
-_STORE = per_dialect(lambda dialect: insert_ignore(dialect, M, ["channel", "external_id"])
+_STORE = per_dialect(lambda dialect: rows_insert(dialect, M, _MESSAGE_COLUMNS)
+                     .on_conflict_do_nothing(index_elements=["channel", "external_id"])
                      .returning(M.c.id, M.c.external_id))
 
 
@@ -149,7 +153,8 @@ class Pipeline:
         async with self._engine.begin() as conn:
             people = await resolve_people(conn, messages, now, self._services.config.service)
             rows = [_message_row(m, people[(m.channel, m.user_id)], now) for m in messages]
-            stored = {r.external_id: r.id for r in await conn.execute(_STORE(conn), rows)}  # duplicates: nothing
+            stored = {external_id: message_id  # duplicates: nothing
+                      for message_id, external_id in await fetch(conn, _STORE(conn), row_params(conn, rows))}
             await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
                                       for row in files.upload_rows(m.attachments, people[(m.channel, m.user_id)].id,
                                                                    stored[m.external_id], now)])  # web uploads
@@ -194,9 +199,10 @@ class Pipeline:
             people = await resolve_people(conn, [msg], now, self._services.config.service)
             person = people[(msg.channel, msg.user_id)]
             row = _message_row(msg, person, now) | {"status": "failed"}
-            message_id = (await conn.execute(_STORE(conn), [row])).scalar_one_or_none()
-            if message_id is None:
+            stored = await fetch(conn, _STORE(conn), row_params(conn, [row]))
+            if not stored:
                 return Outcome(None, duplicate=True)
+            message_id = stored[0][0]
             await files.record(conn, files.upload_rows(msg.attachments, person.id, message_id, now))
             await conn.execute(insert(table(Outbox)).values(
                 channel=msg.channel, chat_id=msg.chat_id, person_id=person.id, kind="send",

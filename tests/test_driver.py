@@ -1,0 +1,71 @@
+"""Hot-path statements run on the driver: inside the batch's transaction, rows in order, values as SQLAlchemy
+would store them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Integer, bindparam, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import migrate
+from bot.db.driver import fetch, insert_rows
+from bot.db.engine import create_engine
+from bot.db.models import Audit, table
+from bot.settings import Settings
+
+A = table(Audit)
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+async def _engine(settings: Settings) -> AsyncEngine:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    await migrate.upgrade(engine)
+    return engine
+
+
+def _audit(n: int, detail: dict[str, object] | None) -> dict[str, object]:
+    return {"at": NOW + timedelta(minutes=n), "actor_id": None, "action": f"act{n}", "ticket_id": None,
+            "channel": "console", "allowed": n % 2 == 0, "detail": detail}
+
+
+async def test_inserted_rows_come_back_with_their_ids_in_row_order(any_settings: Settings) -> None:
+    engine = await _engine(any_settings)
+    rows = [_audit(n, {"n": n, "text": "é ✓"} if n % 3 else None) for n in range(20)]
+    async with engine.begin() as conn:
+        ids = await insert_rows(conn, A, rows, ids=True)
+        none = await insert_rows(conn, A, [], ids=True)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(A.c.id, A.c.action, A.c.at, A.c.allowed, A.c.detail)
+                                     .order_by(A.c.id))).all()
+    await engine.dispose()
+    assert none == []
+    assert ids == [row.id for row in stored]
+    assert [(r.action, r.at, r.allowed, r.detail) for r in stored] == [
+        (row["action"], row["at"], row["allowed"], row["detail"]) for row in rows]
+
+
+async def test_driver_statements_are_undone_with_their_transaction(any_settings: Settings) -> None:
+    engine = await _engine(any_settings)
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:  # the driver statement comes first: it must begin the transaction
+            await insert_rows(conn, A, [_audit(1, None)])
+            raise RuntimeError("the batch fails")
+    async with engine.connect() as conn:
+        count = (await conn.execute(select(func.count()).select_from(A))).scalar_one()
+    await engine.dispose()
+    assert count == 0
+
+
+async def test_driver_and_sqlalchemy_statements_share_one_transaction(pg_settings: Settings) -> None:
+    engine = await _engine(pg_settings)
+    async with engine.begin() as conn:
+        (driver_xid,), = await fetch(conn, select(func.txid_current()), {})
+        sqlalchemy_xid = (await conn.execute(select(func.txid_current()))).scalar_one()
+        # a constant IN list is rendered once; a named parameter is bound at each run
+        stmt = select(literal("x").in_(["x", "y"]) & (literal(1) < bindparam("n", type_=Integer)))
+        hits = [(await fetch(conn, stmt, {"n": n}))[0][0] for n in (2, 0)]
+    await engine.dispose()
+    assert driver_xid == sqlalchemy_xid
+    assert hits == [True, False]
