@@ -10,7 +10,7 @@ from sqlalchemy import Integer, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
-from bot.db.driver import fetch, insert_rows
+from bot.db.driver import fetch, insert_rows, update_rows
 from bot.db.engine import create_engine
 from bot.db.models import Audit, table
 from bot.settings import Settings
@@ -69,3 +69,17 @@ async def test_driver_and_sqlalchemy_statements_share_one_transaction(pg_setting
     await engine.dispose()
     assert driver_xid == sqlalchemy_xid
     assert hits == [True, False]
+
+
+async def test_many_rows_are_updated_each_with_its_own_values(any_settings: Settings) -> None:
+    engine = await _engine(any_settings)
+    async with engine.begin() as conn:
+        ids = await insert_rows(conn, A, [_audit(n, None) for n in range(5)], ids=True)
+        await update_rows(conn, A, [{"id": ids[1], "action": "b", "detail": {"k": 1}},
+                                    {"id": ids[3], "action": "d", "detail": None}], channel="web")
+        await update_rows(conn, A, [])
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(A.c.action, A.c.channel, A.c.detail).order_by(A.c.id))).all()
+    await engine.dispose()
+    assert [tuple(r) for r in stored] == [("act0", "console", None), ("b", "web", {"k": 1}), ("act2", "console", None),
+                                          ("d", "web", None), ("act4", "console", None)]

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
-from bot.db.driver import insert_rows
+from bot.db.driver import fetch, insert_rows, update_rows
 from bot.db.models import Audit, Message, Outbox, Ticket, TriageDecision, table
 from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
@@ -69,7 +69,7 @@ class Effects:
     def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
         """Make a message of this batch part of a ticket's thread (written with the batch)."""
         if not (only_if_unlinked and message_id in self.threads):
-            self.threads[message_id] = {"m_id": message_id, "ticket_id": ticket_id, "internal": internal}
+            self.threads[message_id] = {"id": message_id, "ticket_id": ticket_id, "internal": internal}
 
     async def write(self, conn: AsyncConnection) -> None:
         """Insert the buffered rows: one statement per table (outbox rows leased to a drainer get their ids)."""
@@ -81,11 +81,9 @@ class Effects:
         await insert_rows(conn, _AUDIT, self.audit)
         await insert_rows(conn, _TRIAGE, self.triage)
         if self.throttled:
-            await conn.execute(_THROTTLED(conn), {"ids": self.throttled})
-        if self.threads:
-            await conn.execute(_JOIN_THREAD, list(self.threads.values()))
-        if self.next_checks:
-            await conn.execute(_NEXT_CHECK, [{"t_id": t, "at": at} for t, at in self.next_checks.items()])
+            await fetch(conn, _THROTTLED(conn), {"ids": self.throttled})
+        await update_rows(conn, _M, list(self.threads.values()))
+        await update_rows(conn, _T, [{"id": t, "sla_next_at": at} for t, at in self.next_checks.items()])
 
 
     def link_triage(self, message_id: int, ticket_id: int) -> bool:
@@ -103,9 +101,6 @@ _O = table(Outbox)
 _AUDIT = table(Audit)
 _TRIAGE = table(TriageDecision)
 _THROTTLED = per_dialect(lambda dialect: update(_M).where(one_of(_M.c.id, "ids", dialect)).values(status="throttled"))
-_NEXT_CHECK = update(_T).where(_T.c.id == bindparam("t_id")).values(sla_next_at=bindparam("at"))
-_JOIN_THREAD = update(_M).where(_M.c.id == bindparam("m_id")).values(ticket_id=bindparam("ticket_id"),
-                                                                     internal=bindparam("internal"))
 
 
 def button_rows(buttons: Iterable[Button]) -> list[dict[str, str]] | None:

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig
 from bot.core.context import Context
 from bot.core.knowledge import import_entries
 from bot.core.spaces import secretariat_spaces
+from bot.db.driver import insert_rows
 from bot.db.models import KBDraft, table
 from bot.i18n import t
 from kb.entry import KBEntry
@@ -46,14 +47,11 @@ _COLUMNS = (D.c.id, D.c.ticket_id, D.c.queue_id, D.c.lang, D.c.question, D.c.ans
             D.c.created_at)
 
 
-_NEW_DRAFT = insert(D).returning(D.c.id)  # built once: every resolved ticket with a summary runs it
-
-
 async def create_draft(ctx: Context, ticket_id: int, queue_id: str, lang: str, question: str, summary: str) -> int:
     """Store a draft from a resolved ticket and post it to the secretariat with Approve / Reject buttons."""
-    draft_id = int((await ctx.conn.execute(_NEW_DRAFT, {
+    draft_id, = await insert_rows(ctx.conn, D, [{
         "ticket_id": ticket_id, "queue_id": queue_id, "lang": lang, "question": question, "answer": summary,
-        "status": "pending", "created_at": ctx.now})).scalar_one())
+        "status": "pending", "created_at": ctx.now}], ids=True)
     lang_ui = ctx.services.config.service.default_language
     text = t("kb.draft_posted", lang_ui, id=draft_id, ticket=ticket_id, queue=queue_id, lang=lang,
              question=question, answer=summary)

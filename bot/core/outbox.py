@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
+from bot.db.driver import update_rows
 from bot.db.models import Outbox, table
-from bot.db.sql import array_rows, one_of, per_dialect, row_params
+from bot.db.sql import one_of, per_dialect
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
@@ -69,16 +70,6 @@ DeliveryHook = Callable[[AsyncConnection, list[Any], list[Any]], Awaitable[None]
 """Called in the round's transaction with the rows delivered and those whose recipient is unreachable."""
 
 
-def _mark_sent_statement(dialect: str) -> Update:
-    """Record delivered rows (`row_id`, `at`, `ext`): one statement for all of them on PostgreSQL."""
-    if dialect == "postgresql":
-        sent = array_rows(row_id=O.c.id.type, at=O.c.sent_at.type, ext=O.c.external_id.type)
-        where, at, ext = O.c.id == sent.c.row_id, sent.c.at, sent.c.ext
-    else:
-        where, at, ext = O.c.id == bindparam("row_id"), bindparam("at"), bindparam("ext")
-    return update(O).where(where).values(status="sent", sent_at=at, external_id=ext, lease_until=None, error=None)
-
-
 def _claim_statement(dialect: str) -> Update:
     """Lease the due rows of some channels, oldest first (SKIP LOCKED on PostgreSQL, where several
     drainers may claim at once)."""
@@ -94,7 +85,6 @@ def _claim_statement(dialect: str) -> Update:
 
 
 # Built once per database kind.
-_MARK_SENT = per_dialect(_mark_sent_statement)
 _CLAIM = per_dialect(_claim_statement)
 
 
@@ -273,8 +263,8 @@ class OutboxDrainer:
         async with self._engine.begin() as conn:
             if self._on_delivery is not None:
                 await self._on_delivery(conn, [row for row, _ in batch], [])
-            await conn.execute(_MARK_SENT(conn), row_params(conn, [
-                {"row_id": row.id, "at": u["sent_at"], "ext": u["external_id"]} for row, u in batch]))
+            await update_rows(conn, O, [{"id": row.id, "sent_at": u["sent_at"], "external_id": u["external_id"]}
+                                        for row, u in batch], status="sent", lease_until=None, error=None)
             scrub = [row.id for row, _ in batch if row.ref == SCRUB]
             if scrub:  # e.g. the confirmation of an erasure: nothing of it stays once delivered
                 await conn.execute(update(O).where(O.c.id.in_(scrub)).values(chat_id="", text="[erased]"))

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.context import Context, Effects
 from bot.core.services import Services
 from bot.core.spaces import secretariat_spaces
+from bot.db.driver import fetch
 from bot.db.models import Person, table
 from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
@@ -28,7 +29,7 @@ async def record_reachability(services: Services, conn: AsyncConnection, deliver
     """
     reached = sorted({r.person_id for r in delivered if r.person_id is not None})
     if reached:
-        await conn.execute(_REACHED(conn), {"ids": reached})
+        await fetch(conn, _REACHED(conn), {"ids": reached})
     if not unreachable:
         return
     effects = Effects()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, Update, bindparam, func, insert, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo, Space
@@ -17,6 +16,7 @@ from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button
 from bot.core.sla_due import next_check
 from bot.core.spaces import newest_private_chat, private_chat, queue_spaces
+from bot.db.driver import mappings
 from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.i18n import t
 
@@ -116,7 +116,7 @@ _OPEN_COUNT = select(func.count()).select_from(T).where(T.c.person_id == bindpar
 _NEW_TICKET = insert(T).returning(T.c.id)
 
 
-def _view(m: RowMapping) -> TicketView:
+def _view(m: Mapping[str, Any]) -> TicketView:
     """A TicketView from a row of `_LOAD`, `_ROW` or `_OPEN_OF`."""
     who = _profile_text(m["asker_display_name"], m["asker_country"], m["asker_institution"], m["asker_job_title"],
                         m["asker_sector"])
@@ -126,8 +126,8 @@ def _view(m: RowMapping) -> TicketView:
 
 async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
     """One ticket with its assignee's name and its practitioner's profile."""
-    row = (await conn.execute(_LOAD, {"ticket_id": ticket_id})).first()
-    return _view(row._mapping) if row else None
+    rows = await mappings(conn, _LOAD, {"ticket_id": ticket_id})
+    return _view(rows[0]) if rows else None
 
 
 UNCLAIMED = (T.c.assignee_id.is_(None), T.c.state == "new")  # the condition of a claim
@@ -143,16 +143,17 @@ def _change(columns: tuple[str, ...], conditions: tuple[Any, ...]) -> Update:
     return _CHANGES[key]
 
 
-async def change(ctx: Context, ticket_id: int, conditions: tuple[Any, ...] = (), /, **values: Any) -> RowMapping | None:
+async def change(ctx: Context, ticket_id: int, conditions: tuple[Any, ...] = (), /,
+                 **values: Any) -> Mapping[str, Any] | None:
     """Update a ticket (when `conditions`, a module constant such as UNCLAIMED, hold); its whole new row, or
     None when nothing matched."""
     stmt = _change(tuple(sorted(values)), conditions)
     params = {"ticket_id": ticket_id} | {f"new_{c}": v for c, v in values.items()}
-    row = (await ctx.conn.execute(stmt, params)).first()
-    return row._mapping if row else None
+    rows = await mappings(ctx.conn, stmt, params)
+    return rows[0] if rows else None
 
 
-async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> RowMapping:
+async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> Mapping[str, Any]:
     """The one way a ticket changes state: checked, timestamped, audited; returns the new row."""
     check_transition(ticket.state, new)
     row = await change(ctx, ticket.id, state=new, updated_at=ctx.now, **values)
@@ -282,7 +283,7 @@ async def recently_closed(ctx: Context) -> TicketView | None:
 
 async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketView]:
     """A practitioner's tickets that are not resolved or closed, newest first."""
-    return [_view(r._mapping) for r in await conn.execute(_OPEN_OF, {"person_id": person_id})]
+    return [_view(r) for r in await mappings(conn, _OPEN_OF, {"person_id": person_id})]
 
 
 async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int | None = None,
@@ -358,12 +359,12 @@ async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
 
     The same query tells whether the sender is an expert or lead of the ticket's queue.
     """
-    row = (await ctx.conn.execute(_FETCH, {"ticket_id": ticket_id, "me": ctx.person.id})).first()
-    if row is None:
+    rows = await mappings(ctx.conn, _FETCH, {"ticket_id": ticket_id, "me": ctx.person.id})
+    if not rows:
         refuse(ctx, ticket_id, "ticket.unknown")
         return None
-    ticket = _view(row._mapping)
-    ctx.queue_roles[ticket.queue_id] = row.sender_is_lead
+    ticket = _view(rows[0])
+    ctx.queue_roles[ticket.queue_id] = rows[0]["sender_is_lead"]
     ctx.effects.join_thread(ctx.message_id, ticket_id, internal=True, only_if_unlinked=True)
     return ticket
 
@@ -375,21 +376,21 @@ def expert_name(ctx: Context, name: str | None) -> str:
     return name
 
 
-async def reschedule(ctx: Context, ticket_id: int, row: RowMapping | None = None) -> TicketView:
+async def reschedule(ctx: Context, ticket_id: int, row: Mapping[str, Any] | None = None) -> TicketView:
     """Recompute when the SLA sweep must next look at a ticket whose state or deadlines changed.
 
     `row` is the ticket's row as `change` returned it (else it is read). Returns the ticket as it now is;
     the next check is written with the batch, when it moved.
     """
     if row is None:
-        row = (await ctx.conn.execute(_ROW, {"ticket_id": ticket_id})).one()._mapping
+        row = (await mappings(ctx.conn, _ROW, {"ticket_id": ticket_id}))[0]
     at = next_check(dict(row), ctx.services.sla, ctx.now) if row["state"] in OPEN_STATES else None
     if at != ctx.effects.next_checks.get(ticket_id, row["sla_next_at"]):
         ctx.effects.next_checks[ticket_id] = at  # written with the batch
     return _view(row)
 
 
-async def refresh(ctx: Context, ticket_id: int, row: RowMapping | None = None) -> TicketView:
+async def refresh(ctx: Context, ticket_id: int, row: Mapping[str, Any] | None = None) -> TicketView:
     """After a change (`row`: the ticket's new row, else it is read), reschedule its SLA checks and update
     its card in the queue."""
     ticket = await reschedule(ctx, ticket_id, row)

@@ -6,8 +6,9 @@ PostgreSQL (parameter processing row by row, result set-up, the greenlet hop), a
 under the SQLAlchemy one, inside its transaction: compiled once, with SQLAlchemy's own bind processors
 applied to the parameters that need them (JSON, UTC timestamps). SQLite runs them through SQLAlchemy.
 
-Rows come back as the driver gives them (asyncpg records: index or column-name access; JSON already
-decoded): statements run here return plain columns only (ids, text, flags, JSON).
+Rows come back as the driver gives them (asyncpg records: by position or by column name; JSON decoded
+by the codec SQLAlchemy set up, timestamps timezone-aware), without SQLAlchemy's result processing:
+fine for the plain columns these statements return (ids, text, flags, numbers, JSON, UTC timestamps).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -95,6 +96,18 @@ async def fetch(conn: AsyncConnection, stmt: Executable, params: Params) -> Sequ
     return await driver.fetch(compiled.sql, *values)
 
 
+async def mappings(conn: AsyncConnection, stmt: Executable, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    """The rows of `stmt` as mappings (column name → value): `fetch`, by name on every database.
+
+    (An asyncpg record is looked up by name like a mapping, and `dict(record)` copies it; iterating one
+    yields its values, so use names.)
+    """
+    if conn.dialect.name != "postgresql":
+        rows: list[Any] = list((await conn.execute(stmt, params)).mappings())
+        return rows
+    return await fetch(conn, stmt, params)
+
+
 def rows_insert(dialect: str, table: Table, columns: Sequence[str]) -> Any:
     """An INSERT of many rows with these columns, one statement text for any number of rows.
 
@@ -127,3 +140,30 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
         _INSERTS[key] = stmt
     new = [row[0] for row in await fetch(conn, stmt, row_params(conn, rows))]
     return sorted(new) if conn.dialect.name == "postgresql" else new
+
+
+_UPDATES: dict[tuple[str, Table, str, tuple[str, ...], tuple[tuple[str, Any], ...]], Any] = {}
+
+
+async def update_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *, key: str = "id",
+                      **fixed: Any) -> None:
+    """Update many rows (all with the same keys, `key` naming each row) in one statement; `fixed` columns
+    get the same value in every row.
+
+    PostgreSQL: `UPDATE … FROM unnest(…)`, one statement text for any number of rows; SQLite: executemany.
+    """
+    if not rows:
+        return
+    columns = tuple(name for name in rows[0] if name != key)
+    cache_key = (conn.dialect.name, table, key, columns, tuple(sorted(fixed.items())))
+    stmt = _UPDATES.get(cache_key)
+    if stmt is None:
+        names = (key, *columns)  # parameters are named v_<column>: a SET column's own name is reserved
+        if conn.dialect.name == "postgresql":
+            given = array_rows(**{f"v_{name}": table.c[name].type for name in names})
+            value = {name: given.c[f"v_{name}"] for name in names}
+        else:
+            value = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
+        stmt = _UPDATES[cache_key] = (update(table).where(table.c[key] == value[key])
+                                      .values({name: value[name] for name in columns} | fixed))
+    await fetch(conn, stmt, row_params(conn, [{f"v_{name}": value for name, value in row.items()} for row in rows]))
