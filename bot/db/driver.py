@@ -57,10 +57,18 @@ def _compile(stmt: Executable, dialect: Dialect) -> _Compiled:
     processors = []
     for position, name in enumerate(names):
         type_ = compiled.binds[name].type
-        converted = type_.item_type if isinstance(type_, ARRAY) else type_  # arrays are passed as lists
-        if converted.dialect_impl(dialect).bind_processor(dialect) is not None:
-            processors.append((position, type_.dialect_impl(dialect).bind_processor(dialect)))
+        if isinstance(type_, ARRAY):  # one array per column (passed as a list): process its items
+            process = type_.item_type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                processors.append((position, _each(process)))
+        elif (process := type_.dialect_impl(dialect).bind_processor(dialect)) is not None:
+            processors.append((position, process))
     return _Compiled(sql, tuple(names), fixed, tuple(processors))
+
+
+def _each(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A list's items processed one by one (SQLAlchemy's own array processor is generic, several times dearer)."""
+    return lambda values: None if values is None else [process(value) for value in values]
 
 
 async def _asyncpg(conn: AsyncConnection) -> Any:
@@ -70,7 +78,8 @@ async def _asyncpg(conn: AsyncConnection) -> Any:
     driver first has to begin it the same way, or it would run outside the transaction (and SQLAlchemy's
     commit would not end it). Tested: `tests/test_driver.py`.
     """
-    adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+    sync = conn.sync_connection  # set once the connection has started: no greenlet hop to reach it
+    adapted: Any = (sync.connection if sync is not None else await conn.get_raw_connection()).dbapi_connection
     if adapted._transaction is None:
         await adapted._start_transaction()
     return adapted._connection
