@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.db import migrate  # noqa: E402
@@ -157,7 +158,7 @@ def main() -> None:
     parser.add_argument("--profile", help="write a cProfile of `helpdesk run` to this file")
     parser.add_argument("--no-compare", action="store_true", help="skip the message-path-only run")
     args = parser.parse_args()
-    result = asyncio.run(run(args.n, args.rate, args.db, args.timeout, args.profile))
+    result = event_loop.run(run(args.n, args.rate, args.db, args.timeout, args.profile))
     print(json.dumps(result))
     if not args.no_compare:
         alone = message_path(args.n, args.db)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pgschema import PG_DSN, pg_settings  # noqa: E402
+from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
@@ -131,9 +132,9 @@ def main() -> None:
     if a.only != "postgres":
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", _env_file=None)  # type: ignore[call-arg]
-            print(json.dumps(asyncio.run(run(settings, a.n, a.senders, a.users, a.unique))))
+            print(json.dumps(event_loop.run(run(settings, a.n, a.senders, a.users, a.unique))))
     if a.only != "sqlite":
-        ours = asyncio.run(postgres(a.n, a.senders, a.users, a.unique))
+        ours = event_loop.run(postgres(a.n, a.senders, a.users, a.unique))
         print(json.dumps(ours))
         for row in ceiling(a.n, a.senders):
             print(json.dumps(row))

@@ -15,7 +15,6 @@ usage: python bench/sla_sweep.py [--tickets 100000] [--due 1000]   (BENCH_PG ove
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
 import time
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from bench.pgschema import pg_settings  # noqa: E402
+from bot import event_loop  # noqa: E402
 from bot.app import HelpDesk, build_app  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_config  # noqa: E402
@@ -140,4 +140,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main())

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bot import event_loop  # noqa: E402
 from bot.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
 from bot.fakes.proxy import CuttableProxy  # noqa: E402
 from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
@@ -146,7 +147,7 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="postgres")
     ap.add_argument("--rate", type=float, default=300.0, help="messages offered per second")
     a = ap.parse_args()
-    print(json.dumps(asyncio.run(soak(a.n, a.users, a.kills, a.storms, a.outages, a.db, a.rate))))
+    print(json.dumps(event_loop.run(soak(a.n, a.users, a.kills, a.storms, a.outages, a.db, a.rate))))
 
 
 if __name__ == "__main__":

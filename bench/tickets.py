@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 
 from bench.pgschema import pg_settings  # noqa: E402
+from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
@@ -114,9 +115,9 @@ def main() -> None:
     if a.only != "postgres":
         with tempfile.TemporaryDirectory() as tmp:
             s = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/b.db", _env_file=None)  # type: ignore[call-arg]
-            print(json.dumps(asyncio.run(run(s, a.n, a.experts))))
+            print(json.dumps(event_loop.run(run(s, a.n, a.experts))))
     if a.only != "sqlite":
-        print(json.dumps(asyncio.run(postgres(a.n, a.experts))))
+        print(json.dumps(event_loop.run(postgres(a.n, a.experts))))
 
 
 if __name__ == "__main__":

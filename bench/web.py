@@ -30,6 +30,7 @@ from sqlalchemy import insert, select, text, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 
 from bench.pgschema import pg_settings  # noqa: E402
+from bot import event_loop  # noqa: E402
 from bot.app import build_app, sync_config  # noqa: E402
 from bot.channels.web import WebChannel  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
@@ -158,4 +159,4 @@ if __name__ == "__main__":
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--chats", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(main(args.tickets, args.chats))
+    event_loop.run(main(args.tickets, args.chats))

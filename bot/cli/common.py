@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot import event_loop
 from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
@@ -31,7 +31,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning known failures into one clear line and a non-zero exit."""
     try:
-        return asyncio.run(coro)
+        return event_loop.run(coro)
     except (ConfigError, KBFileError) as exc:
         raise fail(str(exc)) from None
     except DatabaseUnavailable as exc:
