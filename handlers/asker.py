@@ -113,7 +113,7 @@ def register(router: Router) -> None:
             ctx.clear_state()
             await ask(ctx, text)
             return
-        open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx)
         closed = None if open_ or ctx.ticketless else await tickets.recently_closed(ctx)
         if closed is not None and (reopened := await tickets.reopen(ctx, closed)) is not None:
             open_ = [reopened]  # a reply reopens a ticket closed for want of one
@@ -221,6 +221,7 @@ def register(router: Router) -> None:
         ticket_id = int(ctx.conversation.data["id"])
         await ctx.conn.execute(update(T).where(T.c.id == ticket_id, T.c.person_id == ctx.person.id)
                                .values(rating_comment=ctx.msg.text.strip()[:2000]))
+        ctx.effects.reads.forget(ticket_id, ctx.person.id)
         ctx.audit("ticket.rating_comment", ticket_id=ticket_id)
         ctx.clear_state()
         ctx.reply(ctx.t("rating.comment_saved"))
@@ -291,7 +292,7 @@ def register(router: Router) -> None:
 
     @router.command("mytickets", roles=ASKER, help_key="help.cmd.mytickets")
     async def my_tickets(ctx: Context) -> None:
-        mine = await tickets.open_tickets_of(ctx.conn, ctx.person.id)
+        mine = await tickets.open_tickets_of(ctx)
         if not mine:
             ctx.reply(ctx.t("ticket.none_open"))
             return

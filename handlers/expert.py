@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,7 +18,6 @@ from bot.db.models import Outbox, Person, QueueMember, Ticket, table
 from bot.i18n import t
 
 T, P, QM, O = table(Ticket), table(Person), table(QueueMember), table(Outbox)  # noqa: E741
-_ID = re.compile(r"^#?(\d{1,12})\b\s*(.*)$", re.S)
 FOREVER = timedelta(days=3650)
 
 
@@ -46,7 +44,7 @@ def quiet_changes(words: list[str]) -> dict[str, str | None] | None:
 
 def ticket_arg(ctx: Context, usage: str) -> tuple[int, str] | None:
     """'/cmd 12 rest' -> (12, 'rest'); a usage hint when the number is missing."""
-    match = _ID.match(command_args(ctx))
+    match = tickets.TICKET_ARG.match(command_args(ctx))
     if match is None:
         ctx.reply(ctx.t("usage.generic", usage=usage))
         return None

@@ -33,6 +33,7 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("error.stale_button"))
             return
         counts = await erase_person(ctx.conn, ctx.person.id, ctx.now, ctx.services.files)
+        ctx.effects.reads.clear()  # their tickets were rewritten
         ctx.audit("privacy.erase", by="self", counts=counts)
         ctx.clear_state()
         ctx.send(ctx.msg.channel, ctx.msg.chat_id, ctx.t("privacy.erased"), ref=SCRUB)

@@ -54,6 +54,32 @@ class Person:
 
 
 @dataclass
+class TicketReads:
+    """Tickets read for a whole batch at once (`tickets.prefetch`), before its messages are handled.
+
+    Every write to a ticket in the batch drops what was read of it (`forget`), so a handler never sees a
+    ticket as it was before an earlier message of the same batch changed it.
+    """
+
+    staff: dict[tuple[int, int], Any] = field(default_factory=dict)  # (ticket, staff member) -> view, None: no ticket
+    open_of: dict[int, list[Any]] = field(default_factory=dict)  # practitioner -> their open tickets (views)
+
+    def forget(self, ticket_id: int, person_id: int | None) -> None:
+        """A ticket (of this practitioner, when known) was written: read it again when asked."""
+        for key in [key for key in self.staff if key[0] == ticket_id]:
+            del self.staff[key]
+        if person_id is None:
+            self.open_of.clear()
+        else:
+            self.open_of.pop(person_id, None)
+
+    def clear(self) -> None:
+        """Many tickets were written (e.g. a person's data erased): read everything again."""
+        self.staff.clear()
+        self.open_of.clear()
+
+
+@dataclass
 class Effects:
     """Rows a batch of messages writes, flushed together just before commit."""
 
@@ -65,6 +91,7 @@ class Effects:
     spaces: dict[str, list[Space]] = field(default_factory=dict)
     next_checks: dict[int, datetime | None] = field(default_factory=dict)  # ticket id -> its new `sla_next_at`
     throttled: list[int] = field(default_factory=list)  # messages stored but not handled (a flood)
+    reads: TicketReads = field(default_factory=TicketReads)
 
     def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
         """Make a message of this batch part of a ticket's thread (written with the batch)."""

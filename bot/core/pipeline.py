@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.core import files
+from bot.core import files, tickets
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
 from bot.core.messages import IncomingMessage
@@ -158,11 +158,13 @@ class Pipeline:
             await files.record(conn, [row for m in messages if m.attachments and m.external_id in stored
                                       for row in files.upload_rows(m.attachments, people[(m.channel, m.user_id)].id,
                                                                    stored[m.external_id], now)])  # web uploads
+            effects = Effects()
+            await tickets.prefetch(conn, effects, [(m, people[(m.channel, m.user_id)]) for m in messages
+                                                   if m.external_id in stored])
             conversations = {p.id: p.conversation for p in people.values()}
             # Only a person's own message opens a ticket for them: "no ticket" holds until their first
             # message of the batch is handled.
             ticketless = {p.id for p in people.values() if p.role == "practitioner" and not p.has_ticket}
-            effects = Effects()
             outcomes: list[Outcome] = []
             for msg in messages:
                 message_id = stored.pop(msg.external_id, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -11,13 +12,15 @@ from sqlalchemy import Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo, Space
-from bot.core.context import Context
+from bot.core.context import Context, Effects, TicketReads
+from bot.core.context import Person as Sender
 from bot.core.kb_drafts import create_draft
-from bot.core.messages import Attachment, Button
+from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.core.sla_due import next_check
 from bot.core.spaces import newest_private_chat, private_chat, queue_spaces
 from bot.db.driver import mappings
 from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
+from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
 
 T = table(Ticket)
@@ -90,10 +93,17 @@ _VIEWED = _with_names(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.
                              T.c.first_response_at, T.c.summary, T.c.created_at))
 _LOAD = _VIEWED.where(T.c.id == bindparam("ticket_id"))
 _IN_QUEUE = QM.alias("sender_in_queue")
-# A staff command's ticket with the sender's place in its queue (saves a membership query per action).
-_FETCH = _LOAD.add_columns(
-    select(_IN_QUEUE.c.is_lead).where(_IN_QUEUE.c.person_id == bindparam("me"), _IN_QUEUE.c.queue_id == T.c.queue_id)
-    .scalar_subquery().label("sender_is_lead"))
+
+
+def _staff_views_statement(dialect: str) -> Select[Any]:
+    """Tickets (`tickets`) with the place in their queues of some staff members (`senders`): a row per ticket
+    and member of its queue among them, or one without a member (saves a membership query per action)."""
+    in_queue = (_IN_QUEUE.c.queue_id == T.c.queue_id) & one_of(_IN_QUEUE.c.person_id, "senders", dialect)
+    return (_VIEWED.add_columns(_IN_QUEUE.c.person_id.label("member"), _IN_QUEUE.c.is_lead.label("member_is_lead"))
+            .outerjoin(_IN_QUEUE, in_queue).where(one_of(T.c.id, "tickets", dialect)))
+
+
+_STAFF_VIEWS = per_dialect(_staff_views_statement)
 _ROW = _with_names(select(T)).where(T.c.id == bindparam("ticket_id"))
 # What an update returns: the same columns as `_ROW`, the names by correlated subqueries.
 _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c.assignee_id)
@@ -103,11 +113,11 @@ _RETURNING = (*T.c, select(_ASSIGNEE.c.display_name).where(_ASSIGNEE.c.id == T.c
 _VIEW_FIELDS = tuple(f.name for f in fields(TicketView) if f.name not in ("who", "assignee_reach"))
 # A practitioner's open tickets, with where each assignee is reached (their messages are relayed there):
 # what `private_chat` finds for the assignee.
-_OPEN_OF = (_VIEWED.add_columns(
+_OPEN_OF = per_dialect(lambda dialect: _VIEWED.add_columns(
     newest_private_chat(T.c.assignee_id, I.c.channel).scalar_subquery().label("reach_channel"),
     newest_private_chat(T.c.assignee_id, I.c.chat_id).scalar_subquery().label("reach_chat"),
     _ASSIGNEE.c.language.label("reach_language"))
-            .where(T.c.person_id == bindparam("person_id"), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc()))
+    .where(one_of(T.c.person_id, "people", dialect), T.c.state.in_(OPEN_STATES)).order_by(T.c.id.desc()))
 _IS_MEMBER = select(QM.c.person_id).where(QM.c.person_id == bindparam("person_id"),
                                           QM.c.queue_id == bindparam("queue_id"))
 _IS_LEAD = _IS_MEMBER.where(QM.c.is_lead.is_(True))
@@ -150,7 +160,10 @@ async def change(ctx: Context, ticket_id: int, conditions: tuple[Any, ...] = (),
     stmt = _change(tuple(sorted(values)), conditions)
     params = {"ticket_id": ticket_id} | {f"new_{c}": v for c, v in values.items()}
     rows = await mappings(ctx.conn, stmt, params)
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    ctx.effects.reads.forget(ticket_id, rows[0]["person_id"])
+    return rows[0]
 
 
 async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> Mapping[str, Any]:
@@ -230,6 +243,7 @@ async def open_ticket(ctx: Context, question: str, queue_id: str, message_id: in
     values |= ctx.services.sla.on_open(queue_id, "normal", ctx.now)
     values |= await auto_assignee(ctx, queue_id, ctx.lang)
     ticket_id = (await ctx.conn.execute(_NEW_TICKET, values)).scalar_one()
+    ctx.effects.reads.forget(ticket_id, ctx.person.id)
     ticket = await reschedule(ctx, ticket_id)
     if message_id == ctx.message_id:
         ctx.effects.join_thread(message_id, ticket_id, internal=False)
@@ -281,9 +295,53 @@ async def recently_closed(ctx: Context) -> TicketView | None:
     return None if found is None else await load(ctx.conn, found)
 
 
-async def open_tickets_of(conn: AsyncConnection, person_id: int) -> list[TicketView]:
-    """A practitioner's tickets that are not resolved or closed, newest first."""
-    return [_view(r) for r in await mappings(conn, _OPEN_OF, {"person_id": person_id})]
+async def open_tickets_of(ctx: Context) -> list[TicketView]:
+    """The sender's tickets that are not resolved or closed, newest first (read with the batch's, if it was)."""
+    if ctx.person.id not in ctx.effects.reads.open_of:
+        await _read_open_tickets(ctx.conn, ctx.effects.reads, {ctx.person.id})
+    return list(ctx.effects.reads.open_of[ctx.person.id])
+
+
+async def _read_open_tickets(conn: AsyncConnection, reads: TicketReads, people: set[int]) -> None:
+    for person_id in people:
+        reads.open_of[person_id] = []
+    for row in await mappings(conn, _OPEN_OF(conn), {"people": sorted(people)}):
+        reads.open_of[row["person_id"]].append(_view(row))
+
+
+async def _read_staff_views(conn: AsyncConnection, reads: TicketReads, wanted: set[tuple[int, int]]) -> None:
+    """Read (ticket, staff member) pairs: the ticket's view and the member's place in its queue."""
+    found: dict[int, list[Mapping[str, Any]]] = {}
+    for row in await mappings(conn, _STAFF_VIEWS(conn), {"tickets": sorted({ticket for ticket, _ in wanted}),
+                                                         "senders": sorted({member for _, member in wanted})}):
+        found.setdefault(row["id"], []).append(row)
+    for ticket_id, member in wanted:
+        rows = found.get(ticket_id)
+        is_lead = next((r["member_is_lead"] for r in rows or () if r["member"] == member), None)
+        reads.staff[(ticket_id, member)] = (_view(rows[0]), is_lead) if rows else None
+
+
+# How a command names a ticket: "/claim 12 …" (or "#12"); at most 12 digits, which a BIGINT holds.
+TICKET_ARG = re.compile(r"^#?(\d{1,12})\b\s*(.*)$", re.S)
+
+
+async def prefetch(conn: AsyncConnection, effects: Effects, senders: Sequence[tuple[IncomingMessage, Sender]]) -> None:
+    """Read at once, before a batch is handled, the tickets its messages will ask for: the ticket each staff
+    command names and the open tickets of practitioners who have one and write text (one query each, instead
+    of one per message; with a single such message it is read when asked, as before)."""
+    named: set[tuple[int, int]] = set()
+    askers: set[int] = set()
+    for msg, person in senders:
+        if person.is_staff and msg.text.startswith("/"):
+            match = TICKET_ARG.match(msg.text.partition(" ")[2].strip())
+            if match:
+                named.add((int(match.group(1)), person.id))
+        elif person.role == "practitioner" and person.has_ticket and msg.action is None and msg.text:
+            askers.add(person.id)
+    if len(named) > 1:
+        await _read_staff_views(conn, effects.reads, named)
+    if len(askers) > 1:
+        await _read_open_tickets(conn, effects.reads, askers)
 
 
 async def notify_person(ctx: Context, person_id: int, key: str, ticket_id: int | None = None,
@@ -359,12 +417,15 @@ async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
 
     The same query tells whether the sender is an expert or lead of the ticket's queue.
     """
-    rows = await mappings(ctx.conn, _FETCH, {"ticket_id": ticket_id, "me": ctx.person.id})
-    if not rows:
+    key = (ticket_id, ctx.person.id)
+    if key not in ctx.effects.reads.staff:
+        await _read_staff_views(ctx.conn, ctx.effects.reads, {key})
+    found = ctx.effects.reads.staff[key]
+    if found is None:
         refuse(ctx, ticket_id, "ticket.unknown")
         return None
-    ticket = _view(rows[0])
-    ctx.queue_roles[ticket.queue_id] = rows[0]["sender_is_lead"]
+    ticket, is_lead = found
+    ctx.queue_roles[ticket.queue_id] = is_lead
     ctx.effects.join_thread(ctx.message_id, ticket_id, internal=True, only_if_unlinked=True)
     return ticket
 
@@ -563,7 +624,7 @@ async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
     if ticket.resolved_at is not None and ctx.now - ticket.resolved_at > timedelta(days=limit):
         fresh = await open_ticket(ctx, ticket.question, ticket.queue_id, None, [f"follow-up of #{ticket.id}"])
         if fresh is not None:
-            await ctx.conn.execute(update(T).where(T.c.id == fresh.id).values(linked_ticket_id=ticket.id))
+            await change(ctx, fresh.id, linked_ticket_id=ticket.id)
         return fresh
     new_state = "open" if ticket.assignee_id is not None else "new"
     row = await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,
@@ -590,14 +651,13 @@ async def add_note(ctx: Context, ticket: TicketView, text: str) -> None:
 
 async def set_priority(ctx: Context, ticket: TicketView, level: str) -> None:
     """Change the priority; deadlines follow the new priority's policy."""
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(
-        priority=level, updated_at=ctx.now,
-        **ctx.services.sla.on_priority(ticket.queue_id, level, ticket.created_at)))
+    row = await change(ctx, ticket.id, priority=level, updated_at=ctx.now,
+                       **ctx.services.sla.on_priority(ticket.queue_id, level, ticket.created_at))
     ctx.audit("ticket.priority", ticket_id=ticket.id, source=ticket.priority, to=level)
-    await refresh(ctx, ticket.id)
+    await refresh(ctx, ticket.id, row)
 
 
 async def rate(ctx: Context, ticket: TicketView, score: int) -> None:
     """Store the practitioner's 1–5 rating of the answer."""
-    await ctx.conn.execute(update(T).where(T.c.id == ticket.id).values(rating=score, updated_at=ctx.now))
+    await change(ctx, ticket.id, rating=score, updated_at=ctx.now)
     ctx.audit("ticket.rate", ticket_id=ticket.id, rating=score)

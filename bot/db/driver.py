@@ -48,6 +48,8 @@ def _compile(stmt: Executable, dialect: Dialect) -> _Compiled:
     for name in compiled.positiontup or ():
         bind = compiled.binds[name]
         if bind.expanding:  # a constant IN list: rendered once, as literals (its values are not numbered)
+            if bind.required:
+                raise ValueError(f"{name}: a list parameter on PostgreSQL is one array (bot.db.sql.one_of)")
             literals = ", ".join(compiled.render_literal_value(value, bind.type) for value in bind.value)
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", literals)
             continue
