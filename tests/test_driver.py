@@ -10,9 +10,9 @@ from sqlalchemy import Integer, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
-from bot.db.driver import fetch, insert_rows, update_rows
+from bot.db.driver import fetch, insert_rows, update_rows, upsert
 from bot.db.engine import create_engine
-from bot.db.models import Audit, table
+from bot.db.models import AppSetting, Audit, table
 from bot.settings import Settings
 
 A = table(Audit)
@@ -83,3 +83,15 @@ async def test_many_rows_are_updated_each_with_its_own_values(any_settings: Sett
     await engine.dispose()
     assert [tuple(r) for r in stored] == [("act0", "console", None), ("b", "web", {"k": 1}), ("act2", "console", None),
                                           ("d", "web", None), ("act4", "console", None)]
+
+
+async def test_upsert_inserts_new_rows_and_updates_existing_ones(any_settings: Settings) -> None:
+    engine = await _engine(any_settings)
+    setting = table(AppSetting)
+    async with engine.begin() as conn:
+        await upsert(conn, setting, [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}], ["key"])
+        await upsert(conn, setting, [{"key": "b", "value": "20"}, {"key": "c", "value": "3"}], ["key"])
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(setting.c.key, setting.c.value).order_by(setting.c.key))).all()
+    await engine.dispose()
+    assert [tuple(r) for r in stored] == [("a", "1"), ("b", "20"), ("c", "3")]

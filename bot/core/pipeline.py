@@ -28,9 +28,9 @@ from bot.core.messages import IncomingMessage
 from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
-from bot.db.driver import fetch, rows_insert
+from bot.db.driver import fetch, rows_insert, upsert
 from bot.db.models import Conversation, Message, Outbox, table
-from bot.db.sql import per_dialect, row_params, upsert
+from bot.db.sql import per_dialect, row_params
 from bot.i18n import t
 from bot.instruments import Instruments
 

@@ -178,3 +178,20 @@ async def update_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
         stmt = _UPDATES[cache_key] = (update(table).where(table.c[key] == value[key])
                                       .values({name: value[name] for name in columns} | fixed))
     await fetch(conn, stmt, row_params(conn, [{f"v_{name}": value for name, value in row.items()} for row in rows]))
+
+
+_UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows (all with the same keys, none twice), updating the non-key columns of rows that exist:
+    one statement (see `rows_insert`)."""
+    if not rows:
+        return
+    cache_key = (conn.dialect.name, table, tuple(rows[0]), tuple(keys))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = rows_insert(conn.dialect.name, table, list(rows[0]))
+        updates = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
+        stmt = _UPSERTS[cache_key] = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    await fetch(conn, stmt, row_params(conn, rows))

@@ -73,22 +73,6 @@ def insert_ignore(db: AsyncConnection | str, table: Table, keys: Sequence[str]) 
     return stmt
 
 
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Insert] = {}
-
-
-async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Insert rows, updating the non-key columns of rows that already exist (the statement is built once
-    per table and columns: every batch that changes a conversation runs it)."""
-    if not rows:
-        return
-    key = (conn.dialect.name, table.name, tuple(rows[0]), tuple(keys))
-    if key not in _UPSERTS:
-        stmt = dialect_insert(conn, table)
-        updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-        _UPSERTS[key] = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    await conn.execute(_UPSERTS[key], rows)
-
-
 def skip_locked(conn: AsyncConnection) -> dict[str, Any]:
     """`with_for_update` arguments: SKIP LOCKED on PostgreSQL, nothing on SQLite (one writer)."""
     return {"skip_locked": True} if conn.dialect.name == "postgresql" else {}

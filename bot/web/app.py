@@ -42,8 +42,8 @@ from bot.core.messages import Attachment, IncomingMessage
 from bot.core.pipeline import Outcome
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
+from bot.db.driver import upsert
 from bot.db.models import AppSetting, Identity, KBDraft, Person, Ticket, table
-from bot.db.sql import upsert
 from bot.i18n import t
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
