@@ -52,5 +52,7 @@ def create_engine(url: str, pool_size: int = 10, schema: str | None = None) -> A
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+    # LIFO: the connection used last is handed out again, so the hot path keeps to a few connections whose
+    # prepared statements are warm (FIFO would cycle through all of them, preparing each statement on each).
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True,
                                connect_args=connect_args, **json)
