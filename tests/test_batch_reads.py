@@ -11,7 +11,7 @@ import pytest
 
 from bot.core import tickets
 from bot.settings import Settings
-from tests.desk import Desk, start_desk
+from tests.desk import Actor, Desk, start_desk
 
 PUMPS = "We need advice on solar irrigation pumping tariffs for remote farms"
 GRID = "Which grid code rules apply to connecting a 2 MW solar plant to the distribution network?"
@@ -52,13 +52,19 @@ async def test_two_claims_of_one_ticket_in_one_batch_the_second_sees_the_first(d
     assert [len(pairs) for pairs in reads] == [2, 1]  # both read at once; Lucas's again after Amina's claim
 
 
-async def test_replies_of_practitioners_in_one_batch_reach_their_own_tickets(desk: Desk) -> None:
+async def _two_tickets_claimed_by_amina(desk: Desk) -> tuple[Actor, Actor, Actor]:
+    """Alice asks about pumps (#1), Bob about the grid (#2); Amina claims both."""
     alice, bob = desk.practitioner("alice", lang="en"), desk.practitioner("bob", lang="en")
     amina = await desk.staff("amina")
     await alice.says(PUMPS)
     await bob.says(GRID)
     await amina.says("/claim 1")
     await amina.says("/claim 2")
+    return alice, bob, amina
+
+
+async def test_replies_of_practitioners_in_one_batch_reach_their_own_tickets(desk: Desk) -> None:
+    alice, bob, amina = await _two_tickets_claimed_by_amina(desk)
 
     await asyncio.gather(alice.says("Our pumps are 5 kW each."), bob.says("The feeder is 11 kV."))
 
@@ -68,12 +74,7 @@ async def test_replies_of_practitioners_in_one_batch_reach_their_own_tickets(des
 
 
 async def test_a_message_after_its_ticket_was_resolved_in_the_same_batch_is_not_relayed_to_it(desk: Desk) -> None:
-    alice, bob = desk.practitioner("alice", lang="en"), desk.practitioner("bob", lang="en")
-    amina = await desk.staff("amina")
-    await alice.says(PUMPS)
-    await bob.says(GRID)
-    await amina.says("/claim 1")
-    await amina.says("/claim 2")
+    alice, bob, amina = await _two_tickets_claimed_by_amina(desk)
 
     await asyncio.gather(amina.says("/resolve 1 Block tariff with prepaid meters."),
                          alice.says("One more thing: the pumps run six hours a day."),
