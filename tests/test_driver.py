@@ -10,7 +10,7 @@ from sqlalchemy import Integer, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import migrate
-from bot.db.driver import fetch, insert_rows, update_rows, upsert
+from bot.db.driver import fetch, insert_rows, inserting, new_ids, run_together, update_rows, upsert, upserting
 from bot.db.engine import create_engine
 from bot.db.models import AppSetting, Audit, table
 from bot.settings import Settings
@@ -95,3 +95,26 @@ async def test_upsert_inserts_new_rows_and_updates_existing_ones(any_settings: S
         stored = (await conn.execute(select(setting.c.key, setting.c.value).order_by(setting.c.key))).all()
     await engine.dispose()
     assert [tuple(r) for r in stored] == [("a", "1"), ("b", "20"), ("c", "3")]
+
+
+async def test_writes_of_several_tables_run_together_each_with_its_own_values(any_settings: Settings) -> None:
+    engine = await _engine(any_settings)
+    setting = table(AppSetting)
+    first = [_audit(n, {"n": n}) for n in range(3)]
+    async with engine.begin() as conn:
+        rows = await run_together(conn, [
+            inserting(conn, A, first, ids=True),  # its ids come back
+            None,  # nothing to write
+            upserting(conn, setting, [{"key": "k", "value": "v"}], ["key"]),
+            inserting(conn, A, [_audit(9, None) | {"channel": "web"}]),
+        ])
+        ids = new_ids(conn, rows)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(A.c.id, A.c.action, A.c.channel, A.c.detail).order_by(A.c.id))).all()
+        value = (await conn.execute(select(setting.c.value).where(setting.c.key == "k"))).scalar_one()
+    await engine.dispose()
+    assert ids == [r.id for r in stored[:3]]
+    assert [(r.action, r.channel, r.detail) for r in stored] == [
+        ("act0", "console", {"n": 0}), ("act1", "console", {"n": 1}), ("act2", "console", {"n": 2}),
+        ("act9", "web", None)]
+    assert value == "v"

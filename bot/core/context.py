@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
 from bot.core.messages import Attachment, Button, IncomingMessage
-from bot.db.driver import fetch, insert_rows, update_rows
-from bot.db.models import Audit, Message, Outbox, Ticket, TriageDecision, table
+from bot.db.driver import fetch, inserting, new_ids, run_together, updating, upserting
+from bot.db.models import Audit, Conversation, Message, Outbox, Ticket, TriageDecision, table
 from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
 
@@ -98,20 +98,23 @@ class Effects:
         if not (only_if_unlinked and message_id in self.threads):
             self.threads[message_id] = {"id": message_id, "ticket_id": ticket_id, "internal": internal}
 
-    async def write(self, conn: AsyncConnection) -> None:
-        """Insert the buffered rows: one statement per table (outbox rows leased to a drainer get their ids)."""
-        leased = any(row["status"] == "sending" for row in self.outbox)  # the drainer needs their ids
-        ids = await insert_rows(conn, _O, self.outbox, ids=leased)
-        if leased:
-            for row, outbox_id in zip(self.outbox, ids, strict=True):
-                row["id"] = outbox_id
-        await insert_rows(conn, _AUDIT, self.audit)
-        await insert_rows(conn, _TRIAGE, self.triage)
-        if self.throttled:
+    async def write(self, conn: AsyncConnection, conversations: list[dict[str, Any]] | None = None) -> None:
+        """Write the buffered rows and the batch's changed `conversations`: one statement per table, all in one
+        round trip on PostgreSQL (outbox rows leased to a drainer get their ids)."""
+        if self.throttled:  # before the rest: these messages' rows must not be updated twice in one statement
             await fetch(conn, _THROTTLED(conn), {"ids": self.throttled})
-        await update_rows(conn, _M, list(self.threads.values()))
-        await update_rows(conn, _T, [{"id": t, "sla_next_at": at} for t, at in self.next_checks.items()])
-
+        leased = any(row["status"] == "sending" for row in self.outbox)  # the drainer needs their ids
+        rows = await run_together(conn, [
+            inserting(conn, _O, self.outbox, ids=leased),  # first: its ids come back
+            inserting(conn, _AUDIT, self.audit),
+            inserting(conn, _TRIAGE, self.triage),
+            updating(conn, _M, list(self.threads.values())),
+            updating(conn, _T, [{"id": t, "sla_next_at": at} for t, at in self.next_checks.items()]),
+            upserting(conn, _C, conversations or [], ["person_id"]),
+        ])
+        if leased:
+            for row, outbox_id in zip(self.outbox, new_ids(conn, rows), strict=True):
+                row["id"] = outbox_id
 
     def link_triage(self, message_id: int, ticket_id: int) -> bool:
         """Point the buffered triage decision of a message at the ticket it opened (False: none buffered)."""
@@ -126,6 +129,7 @@ _T = table(Ticket)
 _O = table(Outbox)
 # Built once: every batch runs them.
 _AUDIT = table(Audit)
+_C = table(Conversation)
 _TRIAGE = table(TriageDecision)
 _THROTTLED = per_dialect(lambda dialect: update(_M).where(one_of(_M.c.id, "ids", dialect)).values(status="throttled"))
 

@@ -28,8 +28,8 @@ from bot.core.messages import IncomingMessage
 from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
-from bot.db.driver import fetch, rows_insert, upsert
-from bot.db.models import Conversation, Message, Outbox, table
+from bot.db.driver import fetch, rows_insert
+from bot.db.models import Message, Outbox, table
 from bot.db.sql import per_dialect, row_params
 from bot.i18n import t
 from bot.instruments import Instruments
@@ -37,7 +37,6 @@ from bot.instruments import Instruments
 log = logging.getLogger(__name__)
 
 M = table(Message)
-C = table(Conversation)
 
 
 _MESSAGE_COLUMNS = ("channel", "external_id", "direction", "person_id", "chat_id", "kind", "text", "attachments",
@@ -218,7 +217,5 @@ class Pipeline:
 async def _flush(conn: AsyncConnection, effects: Effects, conversations: dict[int, ConversationState],
                  now: Any) -> None:
     """Write the batch's buffered rows and changed conversations."""
-    await effects.write(conn)
-    changed = [{"person_id": pid, "state": c.state, "data": c.data, "updated_at": now}
-               for pid, c in conversations.items() if c.changed]
-    await upsert(conn, C, changed, ["person_id"])
+    await effects.write(conn, [{"person_id": pid, "state": c.state, "data": c.data, "updated_at": now}
+                               for pid, c in conversations.items() if c.changed])

@@ -13,6 +13,7 @@ fine for the plain columns these statements return (ids, text, flags, numbers, J
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,15 +97,26 @@ async def fetch(conn: AsyncConnection, stmt: Executable, params: Params) -> Sequ
     if conn.dialect.name != "postgresql":
         result = await conn.execute(stmt, params)
         return result.all() if result.returns_rows else []
-    assert isinstance(params, Mapping), "PostgreSQL statements here take one set of (array) parameters"
+    compiled = _compiled(stmt, conn.dialect)
+    values = _values(compiled, params)
+    driver = await _asyncpg(conn)
+    return await driver.fetch(compiled.sql, *values)
+
+
+def _compiled(stmt: Executable, dialect: Dialect) -> _Compiled:
     compiled = _COMPILED.get(stmt)
     if compiled is None:
-        compiled = _COMPILED[stmt] = _compile(stmt, conn.dialect)
+        compiled = _COMPILED[stmt] = _compile(stmt, dialect)
+    return compiled
+
+
+def _values(compiled: _Compiled, params: Params) -> list[Any]:
+    """The positional values of a compiled statement, processed where their type needs it."""
+    assert isinstance(params, Mapping), "PostgreSQL statements here take one set of (array) parameters"
     values = [params[name] if name in params else compiled.fixed[name] for name in compiled.names]
     for position, process in compiled.processors:
         values[position] = process(values[position])
-    driver = await _asyncpg(conn)
-    return await driver.fetch(compiled.sql, *values)
+    return values
 
 
 async def mappings(conn: AsyncConnection, stmt: Executable, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
@@ -134,14 +146,22 @@ def rows_insert(dialect: str, table: Table, columns: Sequence[str]) -> Any:
     return stmt.from_select(list(columns), select(*chosen))
 
 
+@dataclass(frozen=True)
+class Write:
+    """A statement and its parameters, to run alone (`run`) or with others in one round trip (`run_together`)."""
+
+    stmt: Executable
+    params: Params
+
+
 _INSERTS: dict[tuple[str, Table, tuple[str, ...], bool], Any] = {}
 
 
-async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *,
-                      ids: bool = False) -> list[int]:
-    """Insert rows (all with the same keys) in one statement; with `ids`, return their new ids in row order."""
+def inserting(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *, ids: bool = False) -> Write | None:
+    """The insert of rows (all with the same keys) as one statement; with `ids` it returns their new ids
+    (`new_ids` puts them in row order). None for no rows."""
     if not rows:
-        return []
+        return None
     key = (conn.dialect.name, table, tuple(rows[0]), ids)
     stmt = _INSERTS.get(key)
     if stmt is None:
@@ -149,22 +169,33 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
         if ids:  # PostgreSQL numbers the rows in the order they are inserted: sorted ids are in row order
             stmt = stmt.returning(table.c.id, sort_by_parameter_order=conn.dialect.name != "postgresql")
         _INSERTS[key] = stmt
-    new = [row[0] for row in await fetch(conn, stmt, row_params(conn, rows))]
-    return sorted(new) if conn.dialect.name == "postgresql" else new
+    return Write(stmt, row_params(conn, rows))
+
+
+def new_ids(conn: AsyncConnection, rows: Sequence[Any]) -> list[int]:
+    """The ids an insert with `ids` returned, in the order of its rows."""
+    found = [row[0] for row in rows]
+    return sorted(found) if conn.dialect.name == "postgresql" else found
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *,
+                      ids: bool = False) -> list[int]:
+    """Insert rows (all with the same keys) in one statement; with `ids`, return their new ids in row order."""
+    return new_ids(conn, await run(conn, inserting(conn, table, rows, ids=ids)))
 
 
 _UPDATES: dict[tuple[str, Table, str, tuple[str, ...], tuple[tuple[str, Any], ...]], Any] = {}
 
 
-async def update_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *, key: str = "id",
-                      **fixed: Any) -> None:
-    """Update many rows (all with the same keys, `key` naming each row) in one statement; `fixed` columns
-    get the same value in every row.
+def updating(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *, key: str = "id",
+             **fixed: Any) -> Write | None:
+    """The update of many rows (all with the same keys, `key` naming each row) as one statement; `fixed`
+    columns get the same value in every row. None for no rows.
 
     PostgreSQL: `UPDATE … FROM unnest(…)`, one statement text for any number of rows; SQLite: executemany.
     """
     if not rows:
-        return
+        return None
     columns = tuple(name for name in rows[0] if name != key)
     cache_key = (conn.dialect.name, table, key, columns, tuple(sorted(fixed.items())))
     stmt = _UPDATES.get(cache_key)
@@ -177,21 +208,77 @@ async def update_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
             value = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
         stmt = _UPDATES[cache_key] = (update(table).where(table.c[key] == value[key])
                                       .values({name: value[name] for name in columns} | fixed))
-    await fetch(conn, stmt, row_params(conn, [{f"v_{name}": value for name, value in row.items()} for row in rows]))
+    return Write(stmt, row_params(conn, [{f"v_{name}": value for name, value in row.items()} for row in rows]))
+
+
+async def update_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], *, key: str = "id",
+                      **fixed: Any) -> None:
+    """Update many rows in one statement (see `updating`)."""
+    await run(conn, updating(conn, table, rows, key=key, **fixed))
 
 
 _UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Insert rows (all with the same keys, none twice), updating the non-key columns of rows that exist:
-    one statement (see `rows_insert`)."""
+def upserting(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> Write | None:
+    """The insert of rows (all with the same keys, none twice) that updates the non-key columns of rows that
+    exist, as one statement (see `rows_insert`). None for no rows."""
     if not rows:
-        return
+        return None
     cache_key = (conn.dialect.name, table, tuple(rows[0]), tuple(keys))
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         stmt = rows_insert(conn.dialect.name, table, list(rows[0]))
         updates = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
         stmt = _UPSERTS[cache_key] = stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    await fetch(conn, stmt, row_params(conn, rows))
+    return Write(stmt, row_params(conn, rows))
+
+
+async def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows, updating those that exist, in one statement (see `upserting`)."""
+    await run(conn, upserting(conn, table, rows, keys))
+
+
+async def run(conn: AsyncConnection, write: Write | None) -> Sequence[Any]:
+    """Run one write (nothing for None); its rows."""
+    return [] if write is None else await fetch(conn, write.stmt, write.params)
+
+
+_TOGETHER: dict[tuple[Executable, ...], str] = {}
+_NUMBER = re.compile(r"\$(\d+)")
+
+
+def _renumber(sql: str, offset: int) -> str:
+    """The positional parameters $n of `sql` as $(n + offset) (the compiled SQL of these statements holds no
+    other `$`: no dollar-quoting, constants without one)."""
+    return _NUMBER.sub(lambda match: f"${int(match.group(1)) + offset}", sql)
+
+
+async def run_together(conn: AsyncConnection, writes: Sequence[Write | None]) -> Sequence[Any]:
+    """Run writes of different tables in one round trip; the rows the first one returns.
+
+    PostgreSQL: one statement, the others as data-modifying `WITH` parts of the first (every part runs; they
+    must not touch the same rows). A batch ends with four to six such writes (outbox, audit, triage, thread
+    links, next SLA checks, conversations): one round trip instead of one each. SQLite: one after the other.
+    """
+    chosen = [w for w in writes if w is not None]
+    if not chosen:
+        return []
+    if conn.dialect.name != "postgresql" or len(chosen) == 1:
+        rows = await run(conn, chosen[0])
+        for write in chosen[1:]:
+            await run(conn, write)
+        return rows
+    parts = [_compiled(w.stmt, conn.dialect) for w in chosen]
+    key = tuple(w.stmt for w in chosen)
+    sql = _TOGETHER.get(key)
+    if sql is None:
+        withs: list[str] = []
+        offset = len(parts[0].names)
+        for part in parts[1:]:  # renumber each part's $n after the parameters of those before it
+            withs.append(f"w{len(withs)} AS ({_renumber(part.sql, offset)})")
+            offset += len(part.names)
+        sql = _TOGETHER[key] = f"WITH {', '.join(withs)} {parts[0].sql}"
+    values = [value for write, part in zip(chosen, parts, strict=True) for value in _values(part, write.params)]
+    driver = await _asyncpg(conn)
+    return await driver.fetch(sql, *values)
