@@ -83,3 +83,17 @@ async def test_a_message_after_its_ticket_was_resolved_in_the_same_batch_is_not_
     alice.sees("passing your question to an expert")  # as when sent after the batch: a new question
     amina.sees("Bob wrote", "11 kV")
     assert not any("six hours" in p.text for p in amina.posts)
+
+
+async def test_two_resolves_in_one_batch_post_two_drafts_each_with_its_own_number(desk: Desk) -> None:
+    _, _, amina = await _two_tickets_claimed_by_amina(desk)
+
+    await asyncio.gather(amina.says("/resolve 1 Block tariff with prepaid meters."),  # one batch: one insert
+                         amina.says("/resolve 2 Follow the distribution grid code, annex B."))
+
+    posts = desk.channel("console").posts["secretariat"]
+    drafts = {p.text.split(":")[0]: p for p in posts if p.text.startswith("FAQ draft")}
+    assert set(drafts) == {"FAQ draft #1 from ticket #1 (ENERGY, en)", "FAQ draft #2 from ticket #2 (ENERGY, en)"}
+    assert "Block tariff" in drafts["FAQ draft #1 from ticket #1 (ENERGY, en)"].text
+    assert "annex B" in drafts["FAQ draft #2 from ticket #2 (ENERGY, en)"].text
+    assert all([label for label, _ in p.buttons] == ["Approve", "Reject"] for p in drafts.values())

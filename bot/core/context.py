@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -92,15 +92,24 @@ class Effects:
     next_checks: dict[int, datetime | None] = field(default_factory=dict)  # ticket id -> its new `sla_next_at`
     throttled: list[int] = field(default_factory=list)  # messages stored but not handled (a flood)
     reads: TicketReads = field(default_factory=TicketReads)
+    # Writes a handler left for the end of the batch, done together (e.g. its KB drafts, one insert for all).
+    deferred: dict[str, Callable[[AsyncConnection], Awaitable[None]]] = field(default_factory=dict)
 
     def join_thread(self, message_id: int, ticket_id: int, internal: bool, *, only_if_unlinked: bool = False) -> None:
         """Make a message of this batch part of a ticket's thread (written with the batch)."""
         if not (only_if_unlinked and message_id in self.threads):
             self.threads[message_id] = {"id": message_id, "ticket_id": ticket_id, "internal": internal}
 
+    async def settle(self, conn: AsyncConnection) -> None:
+        """Do the deferred writes (they may add outbox and audit rows): before the outbox rows are leased."""
+        while self.deferred:
+            _, write = self.deferred.popitem()
+            await write(conn)
+
     async def write(self, conn: AsyncConnection, conversations: list[dict[str, Any]] | None = None) -> None:
         """Write the buffered rows and the batch's changed `conversations`: one statement per table, all in one
         round trip on PostgreSQL (outbox rows leased to a drainer get their ids)."""
+        await self.settle(conn)
         if self.throttled:  # before the rest: these messages' rows must not be updated twice in one statement
             await fetch(conn, _THROTTLED(conn), {"ids": self.throttled})
         leased = any(row["status"] == "sending" for row in self.outbox)  # the drainer needs their ids

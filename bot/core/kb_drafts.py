@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,20 +47,35 @@ _COLUMNS = (D.c.id, D.c.ticket_id, D.c.queue_id, D.c.lang, D.c.question, D.c.ans
             D.c.created_at)
 
 
-async def create_draft(ctx: Context, ticket_id: int, queue_id: str, lang: str, question: str, summary: str) -> int:
-    """Store a draft from a resolved ticket and post it to the secretariat with Approve / Reject buttons."""
-    draft_id, = await insert_rows(ctx.conn, D, [{
-        "ticket_id": ticket_id, "queue_id": queue_id, "lang": lang, "question": question, "answer": summary,
-        "status": "pending", "created_at": ctx.now}], ids=True)
-    lang_ui = ctx.services.config.service.default_language
-    text = t("kb.draft_posted", lang_ui, id=draft_id, ticket=ticket_id, queue=queue_id, lang=lang,
-             question=question, answer=summary)
-    buttons = [ctx.button(t("kb.approve_button", lang_ui), "kbapprove", draft_id),
-               ctx.button(t("kb.reject_button", lang_ui), "kbreject", draft_id)]
-    for space in secretariat_spaces(ctx.services.config):
-        ctx.send(space.channel, space.chat, text, buttons, ticket_id=ticket_id)
-    ctx.audit("kb.draft", ticket_id=ticket_id, draft=draft_id)
-    return draft_id
+def create_draft(ctx: Context, ticket_id: int, queue_id: str, lang: str, question: str, summary: str) -> None:
+    """Store a draft from a resolved ticket and post it to the secretariat with Approve / Reject buttons.
+
+    Written at the end of the batch, with the batch's other drafts (one insert for all: `Effects.settle`).
+    """
+    pending = ctx.effects.deferred.get("kb_drafts")
+    if not isinstance(pending, _NewDrafts):
+        pending = ctx.effects.deferred["kb_drafts"] = _NewDrafts()
+    pending.drafts.append((ctx, {"ticket_id": ticket_id, "queue_id": queue_id, "lang": lang, "question": question,
+                                 "answer": summary, "status": "pending", "created_at": ctx.now}))
+
+
+@dataclass
+class _NewDrafts:
+    """The drafts of one batch, inserted together; each then posted and audited as its own message's."""
+
+    drafts: list[tuple[Context, dict[str, Any]]] = field(default_factory=list)
+
+    async def __call__(self, conn: AsyncConnection) -> None:
+        ids = await insert_rows(conn, D, [row for _, row in self.drafts], ids=True)
+        for (ctx, row), draft_id in zip(self.drafts, ids, strict=True):
+            lang_ui = ctx.services.config.service.default_language
+            text = t("kb.draft_posted", lang_ui, id=draft_id, ticket=row["ticket_id"], queue=row["queue_id"],
+                     lang=row["lang"], question=row["question"], answer=row["answer"])
+            buttons = [ctx.button(t("kb.approve_button", lang_ui), "kbapprove", draft_id),
+                       ctx.button(t("kb.reject_button", lang_ui), "kbreject", draft_id)]
+            for space in secretariat_spaces(ctx.services.config):
+                ctx.send(space.channel, space.chat, text, buttons, ticket_id=row["ticket_id"])
+            ctx.audit("kb.draft", ticket_id=row["ticket_id"], draft=draft_id)
 
 
 async def drafts(conn: AsyncConnection, status: str | None = "pending") -> list[Draft]:

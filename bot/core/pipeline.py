@@ -183,6 +183,7 @@ class Pipeline:
                 if self._instruments is not None:
                     self._instruments.handler_seconds.observe(time.perf_counter() - handling)
                 outcomes.append(Outcome(message_id, notice=ctx.notice))
+            await effects.settle(conn)  # before leasing: deferred writes add outbox rows
             if self._drainer is not None:
                 self._drainer.lease(effects.outbox)
             await _flush(conn, effects, conversations, now)

@@ -615,7 +615,7 @@ async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
     tell_practitioner(ctx, ticket, t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary), stars)
     await refresh(ctx, ticket.id, row)
     if summary.strip():
-        await create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
+        create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
 
 
 async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
