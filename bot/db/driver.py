@@ -92,7 +92,8 @@ async def fetch(conn: AsyncConnection, stmt: Executable, params: Params) -> Sequ
     """Run `stmt` in `conn`'s transaction and return its rows (none for a statement without RETURNING).
 
     `params`: one mapping (on PostgreSQL list parameters are arrays, see `rows_insert`), or, on SQLite
-    only, a list of mappings run as executemany.
+    only, a list of mappings run as executemany. `stmt` is compiled once and kept: pass a statement built
+    once (a module constant, a `per_dialect` one or one cached by its shape), not a new one per call.
     """
     if conn.dialect.name != "postgresql":
         result = await conn.execute(stmt, params)
