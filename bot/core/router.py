@@ -152,5 +152,10 @@ class Router:
 
 def command_args(ctx: Context) -> str:
     """The text after the command name."""
-    parts = ctx.msg.text.strip().split(maxsplit=1)
+    return arguments(ctx.msg.text)
+
+
+def arguments(text: str) -> str:
+    """The text after a command's name (`/claim 12 …` -> `12 …`)."""
+    parts = text.strip().split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""

@@ -16,6 +16,7 @@ from bot.core.context import Context, Effects, TicketReads
 from bot.core.context import Person as Sender
 from bot.core.kb_drafts import create_draft
 from bot.core.messages import Attachment, Button, IncomingMessage
+from bot.core.router import arguments
 from bot.core.sla_due import next_check
 from bot.core.spaces import newest_private_chat, private_chat, queue_spaces
 from bot.db.driver import mappings
@@ -333,7 +334,7 @@ async def prefetch(conn: AsyncConnection, effects: Effects, senders: Sequence[tu
     askers: set[int] = set()
     for msg, person in senders:
         if person.is_staff and msg.text.startswith("/"):
-            match = TICKET_ARG.match(msg.text.partition(" ")[2].strip())
+            match = TICKET_ARG.match(arguments(msg.text))  # as the command's handler will read it
             if match:
                 named.add((int(match.group(1)), person.id))
         elif person.role == "practitioner" and person.has_ticket and msg.action is None and msg.text:
