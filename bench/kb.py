@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.config import load_config
 from kb.entry import KBEntry
 from kb.evaluation import evaluate, load_eval_dir, tune
 from kb.matcher import Matcher
@@ -150,11 +151,14 @@ def bench_shared() -> None:
     if not SHARED_FAQ.is_dir():
         print(f"skip: {SHARED_FAQ} not found, no benchmark figures")
         return
+    shipped = load_config().matcher
     for folder in sorted(p for p in SHARED_FAQ.iterdir() if (p / "faq.jsonl").is_file()):
         data = load_eval_dir(folder)
         matcher = Matcher(data.entries)
-        tuned = tune(matcher, data)
         print(f"\n== {folder.name} ({len(data.entries)} entries, {len(data.queries)} test queries)")
+        print("test queries at the shipped thresholds:")
+        print(evaluate(matcher, data.queries, shipped.answer, shipped.margin, shipped.suggest).to_text())
+        tuned = tune(matcher, data)
         print(tuned.to_text())
         print("test queries (queries.jsonl) at the tuned operating point:")
         print(evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin).to_text())

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kb.entry import KBEntry
+from kb.triage import SUGGESTIONS, is_plausible
 
 FAQ_FILE = "faq.jsonl"
 QUERIES_FILE = "queries.jsonl"
@@ -117,6 +118,8 @@ class Metrics:
     coverage: float
     oos_rejection: float | None  # None without out-of-scope queries
     decision_accuracy: float
+    suggested: float | None = None  # share of queries shown a suggestion list (None: no suggest threshold)
+    suggest_hit: float | None = None  # share of those lists that hold a relevant entry
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,8 @@ def _metrics_line(label: str, m: Metrics) -> str:
         f"{label:>4}: n={m.queries} (oos {m.out_of_scope})  P@1 {m.p_at_1:.3f}  MRR@10 {m.mrr_at_10:.3f}  "
         f"R@3 {m.recall_at_3:.3f}  answer precision {_fmt(m.answer_precision)}  coverage {m.coverage:.3f}  "
         f"oos rejection {_fmt(m.oos_rejection)}  decision acc {m.decision_accuracy:.3f}"
+        + ("" if m.suggested is None else
+           f"  suggested {m.suggested:.3f} (right one among them {_fmt(m.suggest_hit)})")
     )
 
 
@@ -318,8 +323,10 @@ def _answered(results: Sequence[QueryResult], threshold: float, margin: float) -
     return [bool(r.ranked) and r.top >= threshold and r.gap >= margin for r in results]
 
 
-def metrics(results: Sequence[QueryResult], threshold: float, margin: float = 0.0) -> Metrics:
-    """Ranking figures over in-scope queries; answering figures over all queries."""
+def metrics(results: Sequence[QueryResult], threshold: float, margin: float = 0.0,
+            suggest: float | None = None) -> Metrics:
+    """Ranking figures over in-scope queries; answering figures over all queries; with ``suggest``, how
+    often a suggestion list is shown and how often it holds a relevant entry."""
     ranks = [r.rank() for r in results if r.query.in_scope]
     answered = _answered(results, threshold, margin)
     correct = [a and r.rank() == 1 for a, r in zip(answered, results, strict=True)]
@@ -338,7 +345,20 @@ def metrics(results: Sequence[QueryResult], threshold: float, margin: float = 0.
         coverage=n_answered / n if n else 0.0,
         oos_rejection=_mean(oos_abstained) if oos_abstained else None,
         decision_accuracy=(sum(correct) + sum(oos_abstained)) / n if n else 0.0,
+        **(_suggestion_figures(results, answered, suggest) if suggest is not None else {}),
     )
+
+
+def _suggestion_figures(results: Sequence[QueryResult], answered: Sequence[bool], suggest: float
+                        ) -> dict[str, float | None]:
+    """Share of queries shown suggestions (not answered, top score >= ``suggest``) and of those lists
+    whose plausible candidates (as the bot shows them, :func:`kb.triage.plausible`) hold a relevant entry."""
+    shown = [[e for e, score in zip(r.ranked[:SUGGESTIONS], r.scores, strict=False) if is_plausible(score, suggest)]
+             for r, a in zip(results, answered, strict=True) if not a and r.ranked and r.top >= suggest]
+    lists = [r for r, a in zip(results, answered, strict=True) if not a and r.ranked and r.top >= suggest]
+    hits = [any(e in r.query.relevant for e in entries) for r, entries in zip(lists, shown, strict=True)]
+    return {"suggested": len(lists) / len(results) if results else 0.0,
+            "suggest_hit": _mean(hits) if hits else None}
 
 
 def _mean(values: Iterable[float | bool]) -> float:
@@ -346,7 +366,8 @@ def _mean(values: Iterable[float | bool]) -> float:
     return sum(items) / len(items) if items else 0.0
 
 
-def report(results: Sequence[QueryResult], answer_threshold: float, margin: float = 0.0) -> EvalReport:
+def report(results: Sequence[QueryResult], answer_threshold: float, margin: float = 0.0,
+           suggest: float | None = None) -> EvalReport:
     """An :class:`EvalReport` from already computed results."""
     by_lang: dict[str, list[QueryResult]] = {}
     for r in results:
@@ -355,18 +376,19 @@ def report(results: Sequence[QueryResult], answer_threshold: float, margin: floa
     return EvalReport(
         answer_threshold=answer_threshold,
         margin=margin,
-        overall=metrics(results, answer_threshold, margin),
-        per_language={lang: metrics(rs, answer_threshold, margin) for lang, rs in sorted(by_lang.items())},
+        overall=metrics(results, answer_threshold, margin, suggest),
+        per_language={lang: metrics(rs, answer_threshold, margin, suggest) for lang, rs in sorted(by_lang.items())},
         latency_p50_ms=float(np.percentile(latencies, 50)),
         latency_p99_ms=float(np.percentile(latencies, 99)),
     )
 
 
 def evaluate(
-    matcher: SearchesFAQ, queries: Sequence[EvalQuery], answer_threshold: float, margin: float = 0.0
+    matcher: SearchesFAQ, queries: Sequence[EvalQuery], answer_threshold: float, margin: float = 0.0,
+    suggest: float | None = None,
 ) -> EvalReport:
     """Run ``matcher`` on ``queries`` and report at the given operating point."""
-    return report(run(matcher, queries), answer_threshold, margin)
+    return report(run(matcher, queries), answer_threshold, margin, suggest)
 
 
 # --- tuning ------------------------------------------------------------------------------------

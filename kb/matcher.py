@@ -1,21 +1,24 @@
-"""Hybrid FAQ matcher: BM25 candidate retrieval, rapidfuzz re-ranking, calibrated score.
+"""Hybrid FAQ matcher: BM25 candidate retrieval, rapidfuzz features, a ranker and one calibrated confidence.
 
 Each entry contributes its question and phrasings ("strings"). Three BM25 indexes
 (bm25s) retrieve candidates: stemmed words with one document per entry (pools the
 evidence of all phrasings), stemmed words per string, and character 3-grams of
 accent-stripped words per string (typos, and names, numbers and cognates across
-languages). For each candidate entry, its best strings are compared with the
-query by rapidfuzz, and a logistic model turns the features into a score in 0..1
-that reads as "probability that this entry answers the query".
+languages). For each candidate entry, its best strings are compared with the query by
+rapidfuzz. A linear ranker (a softmax over the candidates) orders them, translations of one
+topic counting once; a logistic model reads the whole list and gives the probability that the
+best entry answers the query. Both are fitted by ``bench/fit_matcher.py`` (``kb/model.json``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 from typing import Any
 
 import bm25s
@@ -33,49 +36,54 @@ GRAMMED_WORDS = 20_000  # words whose n-grams are remembered (most questions reu
 SOFT_MIN = 0.7  # word similarity under which a word does not count as matched
 CANDIDATES = 30  # per retrieval index
 STRINGS_PER_ENTRY = 3  # best strings of a candidate entry that get fuzzy-compared
-LANG_BONUS = 0.75  # logit bonus for entries in the query's language, when it is given
 
 VOTERS = 10  # best-matching strings (by word BM25) that vote for their entry
+MODEL_FILE = "model.json"  # fitted weights, beside this module (`bench/fit_matcher.py --write` refits them)
 
-# Logistic model: one feature row per candidate entry (`Matcher._features`), weights fitted
-# by L2-regularised logistic regression on clinc150 dev queries, the even-numbered
-# xquad-es-en queries, the same queries with their gold entry left out of the KB (near-miss
-# out-of-scope), each set's queries against the other set's KB, and random 10-entry sub-KBs.
-# "_lead": the value minus the best other candidate's; "x_": the value when query and entry
-# languages differ, else 0; "m_": the value times max(entry_cover, gram_cover, soft_cover),
-# so that relative evidence counts only with some absolute match.
-_MODEL: dict[str, float] = {
-    "entry_bm25_rel": 0.16,  # word BM25 of the entry document / best entry's
-    "gram_bm25_rel": 3.35,  # best char-3-gram BM25 of its strings / best entry's
-    "token_set": 4.85,  # rapidfuzz token_set_ratio of stemmed words, best string
-    "ratio": 1.39,  # rapidfuzz ratio of accent-stripped words, best string
-    "query_cover": -4.32,  # IDF share of query words found in the best string
-    "string_cover": -0.10,  # IDF share of the best string's words found in the query
-    "votes": 2.09,  # share of the top VOTERS strings (word BM25) that belong to the entry
-    "entry_cover": -1.66,  # IDF share of query words found in any string of the entry
-    "gram_cover": 1.44,  # share of the query's char 3-grams found in the best string
-    "known": 0.90,  # share of query words that occur anywhere in the KB
-    "inv_length": 0.65,  # 1 / number of query words
-    "soft_cover": -0.49,  # length-weighted share of query words with a similar word (cognate, typo) in the best string
-    "token_set_lead": 2.47,
-    "ratio_lead": 6.08,
-    "query_cover_lead": 1.69,
-    "votes_lead": -0.68,
-    "x_cross_lingual": 2.28,
-    "x_token_set": 0.73,
-    "x_ratio": -2.19,
-    "x_gram_cover": -0.18,
-    "x_ratio_lead": 11.79,
-    "x_soft_cover": 5.23,
-    "m_entry_bm25_rel": 6.04,
-    "m_gram_bm25_rel": -0.60,
-    "m_token_set_lead": -3.17,
-    "m_ratio_lead": -1.21,
-    "m_votes_lead": 1.57,
-}
-_BIAS = -11.71
-FEATURES = tuple(_MODEL)
-_WEIGHTS = np.array(list(_MODEL.values()), dtype=np.float64)
+# One feature row per candidate entry (`Matcher._features`). "_lead": the value minus the best
+# other candidate's; "x_": the value when query and entry languages differ, else 0; "m_": the value
+# times max(entry_cover, gram_cover, soft_cover), so that relative evidence counts only with some
+# absolute match.
+FEATURES = (
+    "entry_bm25_rel",  # word BM25 of the entry document / best entry's
+    "gram_bm25_rel",  # best char-3-gram BM25 of its strings / best entry's
+    "token_set",  # rapidfuzz token_set_ratio of stemmed words, best string
+    "ratio",  # rapidfuzz ratio of accent-stripped words, best string
+    "query_cover",  # IDF share of query words found in the best string
+    "string_cover",  # IDF share of the best string's words found in the query
+    "votes",  # share of the top VOTERS strings (word BM25) that belong to the entry
+    "entry_cover",  # IDF share of query words found in any string of the entry
+    "gram_cover",  # share of the query's char 3-grams found in the best string
+    "known",  # share of query words that occur anywhere in the KB
+    "inv_length",  # 1 / number of query words
+    "soft_cover",  # length-weighted share of query words with a similar word (cognate, typo) in the best string
+    "token_set_lead", "ratio_lead", "query_cover_lead", "votes_lead",
+    "x_cross_lingual", "x_token_set", "x_ratio", "x_gram_cover", "x_ratio_lead", "x_soft_cover",
+    "m_entry_bm25_rel", "m_gram_bm25_rel", "m_token_set_lead", "m_ratio_lead", "m_votes_lead",
+    "naive_bayes",  # multinomial naive-Bayes log-likelihood of the query words per word, minus the best candidate's
+    "word_ownership",  # IDF-weighted share of each query word's occurrences in the KB that are the entry's
+    "naive_bayes_lead", "word_ownership_lead",
+    "x_query_lang_share",  # when the languages differ: the share of KB entries in the query's language
+)
+# What the confidence sees of a candidate list: the ranker's logit of the best candidate, its lead
+# over the second, its softmax share, the entropy of the softmax, the number of candidates (/30),
+# then the best candidate's own features.
+LIST_FEATURES = ("top_logit", "logit_lead", "top_share", "entropy", "candidates", *(f"top_{f}" for f in FEATURES))
+
+
+@cache
+def _model() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """The fitted model, read once (when the first question is matched)."""
+    return parse_model(json.loads(resources.files("kb").joinpath(MODEL_FILE).read_text(encoding="utf-8")))
+
+
+def parse_model(model: dict[str, Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """The ranker's weights (one per feature), the confidence's weights (one per list feature) and its bias."""
+    ranker, confidence = model["ranker"], model["confidence"]
+    if set(ranker) != set(FEATURES) or set(confidence["weights"]) != set(LIST_FEATURES):
+        raise ValueError(f"kb/{MODEL_FILE} does not match the matcher's features: refit with bench/fit_matcher.py")
+    return (np.array([ranker[f] for f in FEATURES]), np.array([confidence["weights"][f] for f in LIST_FEATURES]),
+            float(confidence["bias"]))
 
 
 def _columns(*names: str) -> list[int]:
@@ -157,30 +165,16 @@ def _packed(lists: Sequence[Sequence[int]], dtype: type[np.integer[Any]] = np.in
     return ids, np.array([0, *np.cumsum([len(items) for items in lists])], dtype=np.int64)
 
 
-def _postings_of(index: bm25s.BM25, ids: IntArray) -> tuple[IntArray, FloatArray]:
-    """The documents (with their BM25 weights) listed under each of the term ids, one after the other."""
-    offsets, _ = _slices(index.scores["indptr"], ids)
-    return index.scores["indices"][offsets], index.scores["data"][offsets]
-
-
-def _term_ids(index: bm25s.BM25 | None, terms: Sequence[str]) -> IntArray:
+def _term_ids(index: bm25s.BM25 | None, terms: Sequence[str]) -> list[int]:
     """The index's ids of the terms it knows (repeated terms repeated)."""
-    return np.asarray(index.get_tokens_ids(list(terms)) if index else [], dtype=np.int64)
+    return list(index.get_tokens_ids(list(terms))) if index else []
 
 
-def _scores(index: bm25s.BM25 | None, ids: IntArray, size: int) -> FloatArray:
-    """BM25 scores of every document for the query's term ``ids`` (zeros when none is known).
-
-    The same sums as ``index.get_scores_from_ids``, gathered into one ``bincount`` instead of one
-    ``add.at`` per term (a query has dozens of character n-grams).
-    """
-    if index is None or not len(ids):
+def _scores(index: bm25s.BM25 | None, ids: list[int], size: int) -> FloatArray:
+    """BM25 scores of every document for the query's term ``ids`` (zeros when none is known)."""
+    if index is None or not ids:
         return np.zeros(size, dtype=np.float32)
-    docs, weights = _postings_of(index, ids)
-    scores = np.bincount(docs, weights=weights, minlength=size)
-    if index.nonoccurrence_array is not None:
-        scores += index.nonoccurrence_array[ids].sum()
-    return scores.astype(np.float32)
+    return np.asarray(index.get_scores_from_ids(ids), dtype=np.float32)
 
 
 def _distinct(ids: IntArray, size: int) -> tuple[IntArray, IntArray]:
@@ -208,6 +202,35 @@ def _top(scores: FloatArray, k: int) -> IntArray:
     return idx[scores[idx] > 0]
 
 
+def best_per_topic(logits: npt.NDArray[np.float64], topics: IntArray) -> IntArray:
+    """Candidate positions by logit, best first, keeping the best entry of each topic (translations of one
+    answer are one candidate: the bot answers in the asker's language anyway)."""
+    order = np.argsort(-logits, kind="stable")
+    _, first = np.unique(topics[order], return_index=True)
+    return order[np.sort(first)]
+
+
+def _in_language(best: IntArray, entries: IntArray, topics: IntArray, same_lang: npt.NDArray[np.bool_]) -> IntArray:
+    """For each topic's best candidate, the topic's candidate in the query's language when there is one."""
+    pick = best.copy()
+    for i, j in enumerate(best.tolist()):
+        if not same_lang[j]:
+            siblings = np.flatnonzero((topics == topics[j]) & same_lang)
+            if len(siblings):
+                pick[i] = siblings[0]
+    return pick
+
+
+def list_features(ranked_logits: npt.NDArray[np.float64], top: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The confidence's view of a candidate list (``LIST_FEATURES``): the ranker's logits best first,
+    and the best candidate's feature row."""
+    shares = np.exp(ranked_logits - ranked_logits[0])
+    shares /= shares.sum()
+    lead = ranked_logits[0] - ranked_logits[1] if len(ranked_logits) > 1 else 10.0
+    entropy = -float(shares @ np.log(shares + 1e-12))
+    return np.concatenate([[ranked_logits[0], lead, shares[0], entropy, min(len(ranked_logits), 30) / 30], top])
+
+
 class Matcher:
     """Finds the FAQ entries that best answer a free-text question."""
 
@@ -225,6 +248,10 @@ class Matcher:
                 owners.append(i)
         self._starts = np.array([*starts, len(self._texts)], dtype=np.int64)  # entry -> its strings
         self._langs = np.array([e.lang for e in self._entries])
+        topic_ids: dict[str, int] = {}
+        self._topics = np.array([topic_ids.setdefault(e.topic_key, len(topic_ids)) for e in self._entries],
+                                dtype=np.int64)
+        self._lang_share = {lang: float(np.mean(self._langs == lang)) for lang in set(self._langs.tolist())}
         self._owner = np.array(owners, dtype=np.int64)  # string -> its entry
         self._sizes = np.diff(self._starts)[self._owner]  # string -> number of strings of its entry
         entry_docs: list[list[str]] = [[] for _ in self._entries]
@@ -250,6 +277,9 @@ class Matcher:
         self._string_totals = np.array([sum(self._idf[w] for w in t.words) for t in self._texts])
         self._in_strings = _postings([t.words for t in self._texts])  # word -> strings, times it occurs
         self._in_entries = _postings([set(doc) for doc in entry_docs])  # word -> entries that have it
+        self._entry_counts = _postings(entry_docs)  # word -> entries that have it, times it occurs
+        self._entry_lengths = np.array([len(doc) for doc in entry_docs], dtype=np.float64)
+        self._word_totals = {w: float(c.sum()) for w, (_, c) in self._entry_counts.items()}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -264,7 +294,11 @@ class Matcher:
         return {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     def search(self, text: str, lang: str | None = None, k: int = 5) -> list[Candidate]:
-        """Up to ``k`` entries for ``text``, best first, with calibrated scores."""
+        """Up to ``k`` entries for ``text``, best first.
+
+        The best candidate's score is the calibrated confidence that it answers the question; the
+        others' scale it by their softmax share relative to the best, so every score reads on one scale.
+        """
         if k <= 0 or not self._entries or not text.strip():
             return []
         query_lang = lang or detect_language(text)
@@ -272,12 +306,25 @@ class Matcher:
         if not query.words:
             return []
         entries, strings, features = self._features(query, query_lang)
-        logits = features @ _WEIGHTS + _BIAS
-        if lang:
-            logits += LANG_BONUS * (self._langs[entries] == lang)
-        # by probability, which saturates: very sure candidates tie and keep their KB order
-        best = np.argsort(-1.0 / (1.0 + np.exp(-logits)), kind="stable")[:k].tolist()
-        return [self._candidate(int(entries[j]), int(strings[j]), _sigmoid(float(logits[j]))) for j in best]
+        if not len(entries):
+            return []
+        ranker, weights, bias = _model()
+        logits = features @ ranker
+        topics = self._topics[entries]
+        order = best_per_topic(logits, topics)
+        confidence = _sigmoid(float(list_features(logits[order], features[order[0]]) @ weights + bias))
+        shares = np.exp(logits[order[:k]] - logits[order[0]])
+        shown = _in_language(order[:k], entries, topics, self._langs[entries] == query_lang)
+        return [self._candidate(int(entries[j]), int(strings[j]), confidence * float(share))
+                for j, share in zip(shown.tolist(), shares.tolist(), strict=True)]
+
+    def candidate_features(self, text: str, lang: str) -> tuple[list[KBEntry], npt.NDArray[np.float64]]:
+        """The candidate entries for ``text`` and their feature rows (``FEATURES``), for fitting the model."""
+        query = _Text.of(text, lang, MAX_QUERY_WORDS)
+        if not query.words:
+            return [], np.zeros((0, len(FEATURES)))
+        entries, _, features = self._features(query, lang)
+        return [self._entries[i] for i in entries.tolist()], features
 
     def _features(self, query: _Text, query_lang: str) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
         """Candidate entries, their best strings, and one feature row per candidate (all vectorised)."""
@@ -321,9 +368,37 @@ class Matcher:
         cross = np.array([[self._entries[i].lang != query_lang] for i in entries.tolist()], dtype=np.float64)
         match = base[:, _MATCH_COLUMNS].max(axis=1, keepdims=True)
         features = [base, cross, cross * base[:, _CROSS_COLUMNS], match * base[:, _MATCHED_COLUMNS]]
-        return entries, best, np.hstack(features)
+        nb, own = self._word_evidence(query, entries)
+        extra = np.column_stack([nb, own])
+        extra = np.hstack([extra, _lead(extra), cross * self._lang_share.get(query_lang, 0.0)])
+        return entries, best, np.hstack([*features, extra])
 
-    def _gram_hits(self, gram_ids: IntArray, strings: IntArray) -> npt.NDArray[np.float64]:
+    def _word_evidence(self, query: _Text, entries: IntArray) -> tuple[npt.NDArray[np.float64], ...]:
+        """Per candidate entry: multinomial naive-Bayes log-likelihood of the query words (per word,
+        relative to the best candidate), and the IDF-weighted share of each query word's occurrences
+        that belong to the entry."""
+        n = len(self._entries)
+        alpha = 0.1
+        vocab = len(self._entry_counts) or 1
+        loglik = np.zeros(n)
+        own = np.zeros(n)
+        total_idf = 0.0
+        for word in query.words:
+            found = self._entry_counts.get(word)
+            base = np.log(alpha)
+            loglik += base
+            if found is None:
+                continue
+            ids, counts = found
+            loglik[ids] += np.log(alpha + counts) - base
+            idf = self._idf.get(word, 1.0)
+            own[ids] += idf * counts / self._word_totals[word]
+            total_idf += idf
+        loglik = loglik[entries] - len(query.words) * np.log(self._entry_lengths[entries] + alpha * vocab)
+        loglik = (loglik - loglik.max()) / len(query.words)
+        return loglik, own[entries] / (total_idf or 1.0)
+
+    def _gram_hits(self, gram_ids: list[int], strings: IntArray) -> npt.NDArray[np.float64]:
         """Per string, how many of the distinct n-grams ``gram_ids`` it has."""
         found = np.zeros(len(self._gram_vocabulary), dtype=bool)
         found[gram_ids] = True

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from kb.matcher import Candidate
 
 Decision = Literal["answer", "suggest", "escalate", "chatter"]
+SUGGESTIONS = 3  # buttons in a suggestion list
 
 _CHATTER = {
     "en": {"hi", "hello", "hey", "thanks", "thank you", "thank you very much", "thx", "ok", "okay",
@@ -51,6 +52,11 @@ class TriageResult:
     thresholds: Thresholds
     route: Route
 
+    @property
+    def suggestions(self) -> list[Candidate]:
+        """The plausible candidates to offer when the decision is "suggest"."""
+        return plausible(self.candidates, self.thresholds.suggest)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for the audit row and `helpdesk triage --json` (computed once; do not change it)."""
         return self._as_dict
@@ -64,6 +70,17 @@ class TriageResult:
             "thresholds": asdict(self.thresholds),
             "route": asdict(self.route),
         }
+
+
+def plausible(candidates: Sequence[Candidate], suggest: float) -> list[Candidate]:
+    """The candidates worth a suggestion button: up to SUGGESTIONS whose score reaches half the suggest
+    threshold (the best one, when suggestions are made at all, reaches it whole)."""
+    return [c for c in candidates[:SUGGESTIONS] if is_plausible(c.score, suggest)]
+
+
+def is_plausible(score: float, suggest: float) -> bool:
+    """Whether a candidate with this score is worth a suggestion button."""
+    return score >= suggest / 2
 
 
 def _plain(text: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_config
 from kb.evaluation import (
     EvalDataError,
     EvalQuery,
@@ -20,9 +21,11 @@ from kb.evaluation import (
     tune,
     tune_results,
 )
+from kb.files import load_kb_dir
 from kb.matcher import Candidate, Matcher
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 
 
 class FakeMatcher:
@@ -225,3 +228,32 @@ def test_matcher_beats_the_bm25_baseline(name: str, p_at_1: float, mrr: float) -
     report = evaluate(Matcher(data.entries), data.queries, answer_threshold=0.5)
     assert report.overall.p_at_1 > p_at_1
     assert report.overall.mrr_at_10 > mrr
+
+
+SHIPPED = load_config().matcher
+
+
+@pytest.mark.parametrize(("name", "coverage"), [("clinc150", 0.60), ("xquad-es-en", 0.40)])
+def test_shipped_thresholds_answer_with_precision_on_the_shared_sets(name: str, coverage: float) -> None:
+    data = load_eval_dir(_benchmark(name))
+    report = evaluate(Matcher(data.entries), data.queries, SHIPPED.answer, SHIPPED.margin, SHIPPED.suggest)
+    assert report.overall.answer_precision is not None and report.overall.answer_precision >= 0.95
+    assert report.overall.coverage >= coverage
+
+
+@pytest.mark.parametrize("queries", ["queries.jsonl", "dev_queries.jsonl"])
+def test_shipped_thresholds_stay_honest_on_near_misses_of_the_bots_own_kb(queries: str) -> None:
+    data = load_eval_dir(ROOT / "kb" / "eval" / "near_miss", load_kb_dir(ROOT / "kb" / "content").entries)
+    chosen = data.queries if queries == "queries.jsonl" else data.dev_queries
+    report = evaluate(Matcher(data.entries), chosen, SHIPPED.answer, SHIPPED.margin)
+    assert report.overall.oos_rejection is not None and report.overall.oos_rejection >= 0.95
+    assert report.overall.answer_precision is None or report.overall.answer_precision >= 0.95
+
+
+def test_kb_eval_reports_how_often_suggestions_hold_the_right_entry() -> None:
+    results = run(FAKE, QUERIES)
+    # nothing answered; q1-q4 get lists; buttons are the candidates >= 0.175: q1 a,b (hit), q2 a,b (hit),
+    # q3 a,b (c at 0.1 is not shown: miss), q4 out of scope (miss)
+    m = metrics(results, threshold=0.99, suggest=0.35)
+    assert (m.suggested, m.suggest_hit) == (0.8, 0.5)
+    assert metrics(results, threshold=0.99).suggested is None

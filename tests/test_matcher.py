@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 
 from kb.entry import KBEntry
 from kb.language import detect_language
-from kb.matcher import Candidate, Matcher
+from kb.matcher import FEATURES, MODEL_FILE, Candidate, Matcher, parse_model
 from kb.normalize import fold, stem, tokens
 
 # Short help-desk questions, 20 per language, to check (and compare) language detection.
@@ -324,3 +327,25 @@ def test_entries_without_any_word_do_not_break_the_index() -> None:
     assert odd.search("carbon tax") == []
     mixed = Matcher([_entry("q", "en", "?!"), _entry("tax", "en", "carbon tax", "CARBON TAX!")])
     assert mixed.search("carbon tax rates")[0].entry_id == "tax"
+
+
+def test_translations_of_one_topic_are_one_candidate_in_the_askers_language() -> None:
+    entries = [
+        KBEntry(id="btr", question="What does a Biennial Transparency Report contain?", answer="…", queue="MRV",
+                lang="en", topic="btr"),
+        KBEntry(id="btr-fr", question="Que contient un rapport biennal de transparence ?", answer="…", queue="MRV",
+                lang="fr", topic="btr", phrasings=("What goes into a Biennial Transparency Report?",)),
+        KBEntry(id="macc", question="How do we build a marginal abatement cost curve?", answer="…",
+                queue="STRATEGY", lang="en"),
+    ]
+    found = Matcher(entries).search("What goes into a Biennial Transparency Report?", "en")
+    assert found[0].entry_id == "btr"  # the fr entry matched best, the asker reads the en one
+    assert [c.entry_id for c in found].count("btr-fr") == 0
+
+
+def test_a_model_file_that_does_not_fit_the_features_is_refused() -> None:
+    model = json.loads(resources.files("kb").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
+    assert parse_model(model)[0].shape == (len(FEATURES),)
+    del model["ranker"][FEATURES[0]]
+    with pytest.raises(ValueError, match=r"refit with bench/fit_matcher\.py"):
+        parse_model(model)

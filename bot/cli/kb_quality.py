@@ -65,7 +65,7 @@ def kb_eval(directory: Annotated[Path, typer.Argument(help="folder with faq.json
     data = _eval_set(directory, kb_dir)
     limits = _thresholds(config)
     result = evaluate(Matcher(data.entries), data.queries, limits.answer if answer is None else answer,
-                      limits.margin if margin is None else margin)
+                      limits.margin if margin is None else margin, limits.suggest)
     if as_json:
         console.print_json(json.dumps({"set": data.name, **result.to_dict()}))
         return
