@@ -37,10 +37,10 @@ from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.db import migrate  # noqa: E402
-from bot.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E402
-from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
+from tests.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E402
+from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 FIRST_CHAT = 10_000_000

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot import event_loop  # noqa: E402
-from bot.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
-from bot.fakes.proxy import CuttableProxy  # noqa: E402
-from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
+from tests.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
+from tests.fakes.proxy import CuttableProxy  # noqa: E402
+from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 GREETINGS = ("hello", "hola", "bonjour", "thanks", "gracias", "merci")

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli.kb_quality import set_matcher_values
 from bot.cli.main import app
+from bot.config import DEFAULT_CONFIG
 from bot.core import kb_metrics
 from bot.core.knowledge import import_entries, load_entries
 from bot.db.models import KBDraft, Message, Person, Ticket, TriageDecision, table
@@ -81,7 +82,7 @@ def test_kb_eval_bad_dirs_name_file_and_line(tmp_path: Path, content: str | None
 def test_kb_tune_writes_matcher_values_keeping_comments(tmp_path: Path) -> None:
     folder = _write_set(tmp_path / "small")
     config = tmp_path / "helpdesk.toml"
-    config.write_text((Path(__file__).resolve().parents[1] / "config" / "helpdesk.example.toml").read_text())
+    config.write_text(DEFAULT_CONFIG.read_text())
     before = config.read_text()
     result = runner.invoke(app, ["kb", "tune", str(folder), "--target-precision", "0.5", "--write",
                                  "--config", str(config)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -11,7 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The `migrations` package ships in the wheel (env.py, script.py.mako, versions/*.py): found where it is installed.
+MIGRATIONS_DIR = Path(str(resources.files("migrations")))
 
 
 def alembic_config(url: str = "") -> Config:
