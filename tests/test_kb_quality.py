@@ -57,7 +57,7 @@ def test_kb_eval_prints_figures_and_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["kb", "eval", str(folder)])
     assert result.exit_code == 0, result.output
     assert "P@1 1.000" in result.output and "n=3 (oos 1)" in result.output
-    data = json.loads(runner.invoke(app, ["kb", "eval", str(folder), "--json"]).output)
+    data = json.loads(runner.invoke(app, ["kb", "eval", str(folder), "--json"]).stdout)  # progress goes to stderr
     assert data["overall"]["p_at_1"] == 1.0 and data["overall"]["queries"] == 3
 
 
@@ -106,7 +106,7 @@ def test_set_matcher_values_only_touches_the_matcher_section() -> None:
 def test_own_kb_eval_set_is_complete() -> None:
     result = runner.invoke(app, ["kb", "eval", "kb/eval", "--kb", str(KB_DIR), "--json"])
     assert result.exit_code == 0, result.output
-    overall = json.loads(result.output)["overall"]
+    overall = json.loads(result.stdout)["overall"]
     assert overall["queries"] >= 150 and overall["out_of_scope"] >= 30
     assert overall["answer_precision"] >= 0.95
 

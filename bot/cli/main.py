@@ -18,6 +18,7 @@ from bot.cli.calendar import calendar_app
 from bot.cli.common import console, desk, fail, run, settings, with_started
 from bot.cli.console_chat import chat_with_web
 from bot.cli.privacy import privacy_app
+from bot.cli.progress import progress
 from bot.cli.report import report_app
 from bot.config import DEFAULT_CONFIG, ConfigError, config_warnings, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
@@ -91,7 +92,8 @@ def db_upgrade(revision: str = "head") -> None:
     app_ = desk()
 
     async def go() -> list[str]:
-        await migrate.upgrade(app_.engine, revision)
+        with progress("db upgrade: revisions") as report:
+            await migrate.upgrade(app_.engine, revision, progress=report)
         created = await app_.sync_config() if revision == "head" else []
         await app_.engine.dispose()
         return created
@@ -135,7 +137,8 @@ def kb_import(directory: Annotated[Path | None, typer.Argument(
     async def go() -> dict[str, int]:
         await app_.check_database()
         async with app_.engine.begin() as conn:
-            counts = await import_entries(conn, result.entries, app_.clock.now())
+            with progress("kb import: entries") as report:
+                counts = await import_entries(conn, result.entries, app_.clock.now(), progress=report)
         await app_.engine.dispose()
         return counts
 
