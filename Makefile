@@ -15,14 +15,15 @@ install: $(BIN)/.installed
 
 run: install  ## migrate, load the starter KB; web chat + dashboard on :8080 and the console chat in this terminal
 	$(BIN)/helpdesk db upgrade
-	$(BIN)/helpdesk kb import kb/content
+	$(BIN)/helpdesk kb import
 	$(BIN)/helpdesk console
 
-lint: install
+lint: install  ## ruff, mypy and the layer contracts (import-linter, [tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-test: lint  ## ruff, mypy and the whole test suite
+test: lint  ## ruff, mypy, the layer contracts and the whole test suite
 	$(BIN)/pytest -q
 
 bench: install  ## benchmarks (print figures; not part of `make test`)

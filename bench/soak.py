@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
-from bot.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
-from bot.fakes.proxy import CuttableProxy  # noqa: E402
-from bot.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
+from tests.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
+from tests.fakes.proxy import CuttableProxy  # noqa: E402
+from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
-PG_URL = os.environ.get("BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 GREETINGS = ("hello", "hola", "bonjour", "thanks", "gracias", "merci")
 
 
@@ -72,7 +72,7 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
 
         url = make_url(PG_URL)
         schema = f"soak_{uuid.uuid4().hex[:8]}"
-        conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+        conn = await asyncpg.connect(PG_DSN)
         await conn.execute(f"CREATE SCHEMA {schema}")
         await conn.close()
         proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
@@ -138,7 +138,7 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--kills", type=int, default=5)

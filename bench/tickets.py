@@ -107,7 +107,7 @@ async def postgres(n: int, experts: int) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--experts", type=int, default=16)
     ap.add_argument("--only", choices=["sqlite", "postgres"])

@@ -28,6 +28,7 @@ from bot.core.reachability import record_reachability
 from bot.core.services import Services
 from bot.core.sla import SlaClock
 from bot.db import migrate
+from bot.db.driver import upsert
 from bot.db.engine import DatabaseUnavailable, create_engine, safe_url
 from bot.db.models import AppSetting, Person, Queue, QueueMember, table
 from bot.db.sql import insert_ignore
@@ -41,6 +42,7 @@ from kb.semantic import SemanticReranker
 
 log = logging.getLogger(__name__)
 S = table(AppSetting)
+SERVED_URL = "served_url"  # app setting: the address of the most recently started HTTP server
 P = table(Person)
 Q = table(Queue)
 QM = table(QueueMember)
@@ -126,10 +128,25 @@ class HelpDesk:
             raise RuntimeError("the help desk is not started")
         return await self.pipeline.submit(msg)
 
-    async def sync_config(self) -> None:
-        """Mirror the config's queues, members and staff roles into the database again."""
+    async def sync_config(self) -> list[str]:
+        """Mirror the config's queues, members and staff roles into the database again; the staff handles
+        that became people just now."""
         async with self.engine.begin() as conn:
-            await sync_config(conn, self.config, self.clock)
+            return await sync_config(conn, self.config, self.clock)
+
+    async def served_at(self) -> None:
+        """Record the address this process's HTTP server is reached at: login links printed from another
+        shell (`helpdesk users login-link`) point at it, whatever port this one was given."""
+        async with self.engine.begin() as conn:
+            await upsert(conn, S, [{"key": SERVED_URL, "value": self.settings.public_url}], ["key"])
+
+    async def links_base(self, conn: AsyncConnection) -> str:
+        """Where links the bot prints point: HELPDESK_PUBLIC_URL when set, else the running help desk's address
+        (`served_at`), else this process's own host and port."""
+        if self.settings.helpdesk_public_url:
+            return self.settings.public_url
+        served = (await conn.execute(select(S.c.value).where(S.c.key == SERVED_URL))).scalar()
+        return str(served) if served else self.settings.public_url
 
     async def reload_kb(self, only_if_changed: bool = False) -> bool:
         """Rebuild the matcher from the entries now in the database (when they changed, if asked)."""
@@ -154,10 +171,13 @@ class HelpDesk:
         return str(found).encode()
 
 
-async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock) -> None:
-    """Mirror queues, memberships and staff roles from the config into the database.
+async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock) -> list[str]:
+    """Mirror queues, memberships and staff roles from the config into the database; the staff handles that
+    became people just now.
 
-    Replicas starting at once on a new database do this concurrently: inserts skip rows another one made.
+    Every expert, lead and secretariat member the config names is a person (with no channel identity until
+    they first write, or `/as expert:NAME` in the console), so login links and `/assign` work for them at
+    once. Replicas starting at once on a new database do this concurrently: inserts skip rows another one made.
     """
     existing = {r.id for r in await conn.execute(select(Q.c.id))}
     for q in config.queues:
@@ -165,7 +185,14 @@ async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock
             await conn.execute(update(Q).where(Q.c.id == q.id).values(name=q.name, auto_assign=q.auto_assign))
         else:
             await conn.execute(insert_ignore(conn, Q, ["id"]).values(id=q.id, name=q.name, auto_assign=q.auto_assign))
-    handles = {h for q in config.queues for h in (*q.experts, *q.leads)} | set(config.service.secretariat)
+    handles = config.staff_handles
+    known = {r.handle for r in await conn.execute(select(P.c.handle).where(P.c.handle.in_(handles)))}
+    created = sorted(handles - known)
+    for handle in created:
+        await conn.execute(insert_ignore(conn, P, ["handle"]).values(
+            handle=handle, display_name=handle.title(), language=config.service.default_language, timezone="UTC",
+            role="secretariat" if handle in config.service.secretariat else "expert", blocked=False,
+            created_at=clock.now()))
     people = {r.handle: (r.id, r.role) for r in await conn.execute(
         select(P.c.handle, P.c.id, P.c.role).where(P.c.handle.in_(handles)))}
     for handle, (person_id, role) in people.items():
@@ -175,8 +202,6 @@ async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock
     members = {(r.queue_id, r.person_id): r.is_lead for r in await conn.execute(select(QM))}
     for q in config.queues:
         for handle in dict.fromkeys((*q.experts, *q.leads)):
-            if handle not in people:
-                continue
             key = (q.id, people[handle][0])
             lead = handle in q.leads
             if key not in members:
@@ -186,6 +211,7 @@ async def sync_config(conn: AsyncConnection, config: ServiceConfig, clock: Clock
                 await conn.execute(update(QM).where(QM.c.queue_id == q.id, QM.c.person_id == key[1])
                                    .values(is_lead=lead))
 
+    return created
 
 def matcher_factory(settings: Settings) -> MatcherFactory:
     """The hybrid matcher, or the semantic re-ranker of the `semantic` extra when its weight is set."""

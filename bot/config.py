@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date, time
+from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 LANGUAGES = ("en", "es", "fr")
 PRIORITIES = ("low", "normal", "high", "urgent")
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "helpdesk.example.toml"
+# The service defaults ship inside the package (`helpdesk config example` prints them to copy and edit).
+DEFAULT_CONFIG = Path(str(resources.files("bot") / "helpdesk.example.toml"))
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d)\s*$")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -326,6 +328,11 @@ class ServiceConfig(Strict):
             if q.id == queue_id:
                 return q
         raise KeyError(queue_id)
+
+    @property
+    def staff_handles(self) -> set[str]:
+        """Every expert, lead and secretariat member the config names."""
+        return {h for q in self.queues for h in (*q.experts, *q.leads)} | set(self.service.secretariat)
 
     @property
     def queue_ids(self) -> list[str]:

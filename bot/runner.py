@@ -34,6 +34,7 @@ async def serve(app: HelpDesk, stop: asyncio.Event | None = None) -> None:
     started: list[LiveChannel] = []
     try:
         await server.start()
+        await app.served_at()
         for channel in live:
             await channel.start(app)
             started.append(channel)

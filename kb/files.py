@@ -30,6 +30,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,9 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kb.entry import LANGUAGES, KBEntry
+
+# The starter FAQ (seven queues, en/es/fr) ships in the wheel: `helpdesk kb import` reads it when given no folder.
+STARTER_KB = Path(str(resources.files("kb") / "content"))
 
 __all__ = [
     "ID_PATTERN",

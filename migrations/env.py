@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy.engine import Connection
 
 from bot.db.engine import create_engine
@@ -16,11 +19,19 @@ target_metadata = Base.metadata
 
 def run_on(connection: Connection) -> None:
     """Run the migrations on one synchronous connection."""
+    report: Callable[[], None] | None = config.attributes.get("on_version_apply")  # bot.db.migrate's progress
+
+    def applied(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any],
+                run_args: Mapping[str, Any]) -> None:
+        if report is not None:
+            report()
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        on_version_apply=applied if report is not None else None,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from bot.app import HelpDesk, build_app
 from bot.channels.memory import MemoryChannel, Post
@@ -168,12 +168,15 @@ async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: 
     P, I = table(Person), table(Identity)  # noqa: E741
     now = app.clock.now()
     async with app.engine.begin() as conn:
-        found = (await conn.execute(select(P.c.id).where(P.c.handle == handle))).scalar()
-        if found is not None:
-            return int(found)
-        pid = (await conn.execute(insert(P).values(
-            handle=handle, display_name=handle.title(), role=role, language=lang, timezone="UTC",
-            blocked=False, created_at=now).returning(P.c.id))).scalar_one()
+        pid = (await conn.execute(select(P.c.id).where(P.c.handle == handle))).scalar()
+        if pid is not None:  # staff the config names are people from the start: give them this identity once
+            if (await conn.execute(select(I.c.id).where(I.c.person_id == pid, I.c.channel == channel))).first():
+                return int(pid)
+            await conn.execute(update(P).where(P.c.id == pid).values(role=role, language=lang))
+        else:
+            pid = (await conn.execute(insert(P).values(
+                handle=handle, display_name=handle.title(), role=role, language=lang, timezone="UTC",
+                blocked=False, created_at=now).returning(P.c.id))).scalar_one()
         await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user_id or handle,
                                             chat_id=chat_id or f"dm-{handle}", created_at=now))
     return int(pid)

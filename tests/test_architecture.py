@@ -1,37 +1,53 @@
-"""Layering rules: the core, the KB and the handlers never import a chat platform's library."""
+"""Layering rules: the import-linter contracts of pyproject.toml (run by `make lint` too) hold and bite."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("telegram", "slack_bolt", "slack_sdk", "aiohttp", "starlette")
-PURE_KB_FORBIDDEN = (*FORBIDDEN, "sqlalchemy", "bot", "httpx", "requests")
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
-def imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
+def _contract(name_start: str) -> dict[str, Any]:
+    return next(c for c in CONTRACTS if c["name"].startswith(name_start))
 
 
-def test_core_and_handlers_do_not_know_chat_platforms() -> None:
-    for folder in ("bot/core", "handlers"):
-        for path in (ROOT / folder).rglob("*.py"):
-            bad = imports(path) & set(FORBIDDEN)
-            assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+def test_the_chat_library_contract_covers_every_module_outside_bot_channels() -> None:
+    """A module added to `bot/` falls under the contract too (import-linter lists sources, it cannot exclude)."""
+    listed = set(_contract("Telegram and Slack")["source_modules"])
+    modules = {f"bot.{p.stem if p.is_file() else p.name}" for p in (ROOT / "bot").iterdir()
+               if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
+    assert modules - {"bot.channels"} <= listed, f"add to the contract: {sorted(modules - listed - {'bot.channels'})}"
 
 
-def test_kb_is_pure() -> None:
-    for path in (ROOT / "kb").glob("*.py"):
-        bad = imports(path) & set(PURE_KB_FORBIDDEN)
-        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+def _lint(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_contracts_hold_and_a_new_violation_breaks_them(tmp_path: Path) -> None:
+    assert _lint(ROOT).returncode == 0, _lint(ROOT).stdout
+    for name in ("bot", "handlers", "kb"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "handlers" / "newcomer.py").write_text("from sqlalchemy import select\nimport telegram\n")
+    (tmp_path / "kb" / "leaky.py").write_text("import bot.config\n")
+    (tmp_path / "bot" / "core" / "upward.py").write_text("import handlers.asker\n")
+    out = _lint(tmp_path)
+    assert out.returncode != 0
+    assert "5 kept" not in out.stdout and "BROKEN" in out.stdout
+    for line in ("handlers.newcomer -> sqlalchemy", "handlers.newcomer -> telegram", "kb.leaky -> bot.config",
+                 "bot.core.upward -> handlers.asker"):
+        assert line in out.stdout, out.stdout
 
 
 def test_nothing_connects_at_import_time() -> None:

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot import event_loop
+from bot.app import build_app
 from bot.cli.main import app
+from bot.config import DEFAULT_CONFIG
+from bot.settings import Settings
 
 KB = Path(__file__).resolve().parents[1] / "kb" / "content"
 
@@ -86,8 +90,37 @@ def test_triage_explains_without_storing(cli: CliRunner) -> None:
     assert "language: es" in human and "decision:" in human
 
 
-def test_users_and_queues(cli: CliRunner) -> None:
+def test_staff_named_in_the_config_are_people_after_db_upgrade(cli: CliRunner, monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    out = ok(cli, "db", "upgrade")
+    assert "staff from the config added as people:" in out and "lena" in out and "sam" in out
+    listing = ok(cli, "users", "list")
+    assert "lena" in listing and "secretariat" in listing
+    assert "/login?token=" in ok(cli, "users", "login-link", "lena")  # no `/as expert:lena` needed first
+    assert "added as people" not in ok(cli, "users", "sync")  # idempotent
+    config = tmp_path / "more.toml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace('leads = ["lena"]', 'leads = ["lena", "noor"]'))
+    monkeypatch.setenv("HELPDESK_CONFIG", str(config))
+    assert "added as people: noor" in ok(cli, "users", "sync")
+    assert "noor*" in ok(cli, "queues", "list")
+
+
+def test_login_links_point_at_the_running_help_desk(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link printed from another shell uses the address the help desk serves at, not this shell's defaults."""
     ok(cli, "db", "upgrade")
+    monkeypatch.setenv("HELPDESK_HTTP_PORT", "9123")
+    assert ok(cli, "users", "login-link", "lena").startswith("http://127.0.0.1:9123/login?token=")
+    desk = build_app(Settings())
+    event_loop.run(desk.served_at())  # what `helpdesk run` and `helpdesk console` record once they listen
+    event_loop.run(desk.engine.dispose())
+    monkeypatch.delenv("HELPDESK_HTTP_PORT")
+    assert ok(cli, "users", "login-link", "lena").startswith("http://127.0.0.1:9123/login?token=")
+    monkeypatch.setenv("HELPDESK_PUBLIC_URL", "https://desk.example.org")
+    assert ok(cli, "users", "login-link", "lena").startswith("https://desk.example.org/login?token=")
+
+
+def test_users_and_queues(cli: CliRunner) -> None:
+    ok(cli, "db", "upgrade")  # amina is a person already (the config names her); this gives her a console identity
     ok(cli, "users", "add", "amina", "--role", "expert", "--name", "Amina K.")
     assert cli.invoke(app, ["users", "add", "amina"]).exit_code != 0
     ok(cli, "users", "add", "zoe", "--role", "practitioner")

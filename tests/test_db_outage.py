@@ -7,11 +7,11 @@ from sqlalchemy.engine import make_url
 
 from bot.core.messages import IncomingMessage
 from bot.db.models import Message, Outbox, table
-from bot.fakes.proxy import CuttableProxy
 from bot.http import create_http_app
 from bot.settings import Settings
 from tests.conftest import PG_URL
 from tests.desk import start_desk
+from tests.fakes.proxy import CuttableProxy
 
 
 def hello(n: int) -> IncomingMessage:

@@ -23,10 +23,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app as cli
-from bot.fakes.desk_process import HELPDESK, free_port, wait_ready
-from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
-from bot.fakes.telegram import FakeTelegram
 from tests.channels_support import ENERGY_QUESTION, KB_DIR, write_config
+from tests.fakes.desk_process import HELPDESK, free_port, wait_ready
+from tests.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
+from tests.fakes.telegram import FakeTelegram
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_proxy")]
 GROUP, SECRETARIAT, ALICE, OMAR = -100500, -100900, 111, 222

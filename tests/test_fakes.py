@@ -29,8 +29,8 @@ from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, Ne
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
-from bot.fakes.slack import DEFAULT_SIGNING_SECRET, DEFAULT_USER, FakeSlack
-from bot.fakes.telegram import FakeTelegram, RateLimits, parse_html
+from tests.fakes.slack import DEFAULT_SIGNING_SECRET, DEFAULT_USER, FakeSlack
+from tests.fakes.telegram import FakeTelegram, RateLimits, parse_html
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli.kb_quality import set_matcher_values
 from bot.cli.main import app
+from bot.config import DEFAULT_CONFIG
 from bot.core import kb_metrics
 from bot.core.knowledge import import_entries, load_entries
 from bot.db.models import KBDraft, Message, Person, Ticket, TriageDecision, table
@@ -56,7 +57,7 @@ def test_kb_eval_prints_figures_and_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["kb", "eval", str(folder)])
     assert result.exit_code == 0, result.output
     assert "P@1 1.000" in result.output and "n=3 (oos 1)" in result.output
-    data = json.loads(runner.invoke(app, ["kb", "eval", str(folder), "--json"]).output)
+    data = json.loads(runner.invoke(app, ["kb", "eval", str(folder), "--json"]).stdout)  # progress goes to stderr
     assert data["overall"]["p_at_1"] == 1.0 and data["overall"]["queries"] == 3
 
 
@@ -81,7 +82,7 @@ def test_kb_eval_bad_dirs_name_file_and_line(tmp_path: Path, content: str | None
 def test_kb_tune_writes_matcher_values_keeping_comments(tmp_path: Path) -> None:
     folder = _write_set(tmp_path / "small")
     config = tmp_path / "helpdesk.toml"
-    config.write_text((Path(__file__).resolve().parents[1] / "config" / "helpdesk.example.toml").read_text())
+    config.write_text(DEFAULT_CONFIG.read_text())
     before = config.read_text()
     result = runner.invoke(app, ["kb", "tune", str(folder), "--target-precision", "0.5", "--write",
                                  "--config", str(config)])
@@ -105,7 +106,7 @@ def test_set_matcher_values_only_touches_the_matcher_section() -> None:
 def test_own_kb_eval_set_is_complete() -> None:
     result = runner.invoke(app, ["kb", "eval", "kb/eval", "--kb", str(KB_DIR), "--json"])
     assert result.exit_code == 0, result.output
-    overall = json.loads(result.output)["overall"]
+    overall = json.loads(result.stdout)["overall"]
     assert overall["queries"] >= 150 and overall["out_of_scope"] >= 30
     assert overall["answer_precision"] >= 0.95
 

@@ -111,6 +111,7 @@ async def test_web_chat_files_are_exported_and_erased_with_their_bytes(desk: Des
     from typer.testing import CliRunner
 
     from bot.cli.main import app as cli
+    from bot.core.privacy import ERASE_STEPS
     from bot.db.models import StoredFile
     from tests.webdesk import browser, http_app
 
@@ -138,6 +139,7 @@ async def test_web_chat_files_are_exported_and_erased_with_their_bytes(desk: Des
                                                                   ("tariff.pdf", "application/pdf", 21)]
     erased = await asyncio.to_thread(CliRunner().invoke, cli, ["privacy", "erase", str(person), "--yes"])
     assert erased.exit_code == 0 and "files 2" in erased.output, erased.output
+    assert f"privacy erase: steps: {ERASE_STEPS}/{ERASE_STEPS} (100%)" in erased.output  # the progress, as plain lines
     left = [p for p in folder.rglob("*") if p.is_file()]
     assert [p.read_bytes() for p in left] == [b"%PDF-1.4 block tariff"]  # still Yann's
     assert "Kizimkazi" not in await strings_in_database(desk) and "kizimkazi" not in await strings_in_database(desk)

@@ -30,14 +30,14 @@ from bot.core.knowledge import import_entries
 from bot.db import migrate
 from bot.db.engine import create_engine
 from bot.db.models import Outbox, Person, SlaEvent, Ticket, table
-from bot.fakes.balancer import Balancer
-from bot.fakes.desk_process import DeskProcess
-from bot.fakes.slack import DEFAULT_SIGNING_SECRET, Delivery, FakeSlack
-from bot.fakes.telegram import FakeTelegram, RateLimits
 from bot.settings import Settings
 from kb.files import load_kb_dir
 from tests.channels_support import ENERGY_QUESTION, KB_DIR, write_config
 from tests.desk import add_person
+from tests.fakes.balancer import Balancer
+from tests.fakes.desk_process import DeskProcess
+from tests.fakes.slack import DEFAULT_SIGNING_SECRET, Delivery, FakeSlack
+from tests.fakes.telegram import FakeTelegram, RateLimits
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90), pytest.mark.usefixtures("no_proxy")]
 O, T, P, E = table(Outbox), table(Ticket), table(Person), table(SlaEvent)  # noqa: E741

@@ -162,7 +162,8 @@ async def test_chart_figures_per_week(desk: Desk) -> None:
     assert services is not None
     M, D = table(Message), table(TriageDecision)
     async with desk.app.engine.begin() as conn:
-        asker = (await conn.execute(select(table(Person).c.id))).scalar_one()
+        people = table(Person)
+        asker = (await conn.execute(select(people.c.id).where(people.c.role == "practitioner"))).scalar_one()
         for n, (decision, feedback, day) in enumerate([("answer", None, 2), ("answer", "false_deflection", 3),
                                                        ("escalate", None, 4), ("answer", None, 10)]):
             message = (await conn.execute(insert(M).values(

@@ -269,7 +269,7 @@ async def test_nothing_reaches_an_expert_in_quiet_hours_but_the_secretariat_hear
 
 
 async def test_a_queue_without_a_lead_escalates_to_the_secretariat_and_says_so(desk: Desk) -> None:
-    await ask(desk, "alice", eat(2, 9))  # nobody leads ENERGY: amina is not registered
+    await ask(desk, "alice", eat(2, 9))  # amina leads ENERGY in the config but never wrote: unreachable
     await at(desk, eat(3, 9))
     assert len(secretariat(desk)) == 1
     assert "The queue has no lead, so this escalation comes to the secretariat" in secretariat(desk)[0].text

@@ -22,11 +22,11 @@ from bot.channels.text import split_text
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import RetryLater
 from bot.db.models import Message, Outbox, table
-from bot.fakes.desk_process import free_port
-from bot.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 from bot.http import HttpServer, create_http_app
 from bot.settings import Settings
 from tests.channels_support import ENERGY_QUESTION, started_channel, write_config
+from tests.fakes.desk_process import free_port
+from tests.fakes.slack import DEFAULT_SIGNING_SECRET, FakeSlack
 
 pytestmark = pytest.mark.timeout(20)
 ALICE, AMINA, SAM = "U0ALICE", "U0AMINA", "U0SAM"

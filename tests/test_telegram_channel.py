@@ -20,11 +20,11 @@ from bot.config import ConfigError
 from bot.core.messages import Button, IncomingMessage, OutgoingMessage
 from bot.core.pipeline import Outcome
 from bot.db.models import Message, Person, QueueSpace, table
-from bot.fakes.desk_process import free_port
-from bot.fakes.telegram import FakeTelegram, RateLimits
 from bot.http import HttpServer, create_http_app
 from bot.settings import Settings
 from tests.channels_support import ENERGY_QUESTION, running_desk, started_channel, write_config
+from tests.fakes.desk_process import free_port
+from tests.fakes.telegram import FakeTelegram, RateLimits
 
 pytestmark = pytest.mark.timeout(20)
 GROUP, SECRETARIAT, ALICE, OMAR, SAM = -100500, -100900, 111, 222, 333

@@ -17,10 +17,10 @@ from bot.channels.web import CHANNEL, RELOAD, WebChannel, post_ref
 from bot.core.messages import OutgoingMessage
 from bot.db.broadcast import MAX_PAYLOAD, channel_name
 from bot.db.models import Identity, Outbox, table
-from bot.fakes.desk_process import free_port
 from bot.http import HttpServer
 from bot.settings import Settings
 from tests.desk import Desk, start_desk
+from tests.fakes.desk_process import free_port
 from tests.webdesk import FAQ_QUESTION, Browser, browser, http_app
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_proxy")]

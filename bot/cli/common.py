@@ -14,6 +14,7 @@ from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
 from bot.logging_setup import configure_logging
+from bot.semantic_model import MissingExtra
 from bot.settings import Settings
 from kb.files import KBFileError
 
@@ -32,7 +33,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning known failures into one clear line and a non-zero exit."""
     try:
         return event_loop.run(coro)
-    except (ConfigError, KBFileError) as exc:
+    except (ConfigError, KBFileError, MissingExtra) as exc:
         raise fail(str(exc)) from None
     except DatabaseUnavailable as exc:
         raise fail(str(exc)) from None

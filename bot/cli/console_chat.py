@@ -92,6 +92,7 @@ async def chat_with_web(app: HelpDesk, channel: ConsoleChannel) -> None:
                       f" ({exc.strerror}); set HELPDESK_HTTP_PORT", markup=False)
         server = None
     if server is not None:
+        await app.served_at()
         async with app.engine.connect() as conn:
             handle = (await conn.execute(select(P.c.handle).where(P.c.role == "secretariat", P.c.handle.is_not(None))
                                          .order_by(P.c.id))).scalar()

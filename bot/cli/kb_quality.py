@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app import HelpDesk
 from bot.cli.common import console, desk, fail, run, settings
+from bot.cli.progress import progress
 from bot.config import DEFAULT_CONFIG, ConfigError, MatcherThresholds, load_config
 from bot.core import kb_drafts, kb_metrics
 from bot.core.knowledge import load_entries
@@ -64,8 +65,9 @@ def kb_eval(directory: Annotated[Path, typer.Argument(help="folder with faq.json
     """Evaluate the matcher on a labelled query set at the configured (or given) thresholds."""
     data = _eval_set(directory, kb_dir)
     limits = _thresholds(config)
-    result = evaluate(Matcher(data.entries), data.queries, limits.answer if answer is None else answer,
-                      limits.margin if margin is None else margin, limits.suggest)
+    with progress("kb eval: queries") as report:
+        result = evaluate(Matcher(data.entries), data.queries, limits.answer if answer is None else answer,
+                          limits.margin if margin is None else margin, limits.suggest, progress=report)
     if as_json:
         console.print_json(json.dumps({"set": data.name, **result.to_dict()}))
         return
@@ -88,7 +90,8 @@ def kb_tune(directory: Annotated[Path, typer.Argument(help="folder with faq.json
         if len(pick) < 20:
             raise fail(f"only {len(pick)} {language} queries in {directory}: too few to tune on (20 needed)")
         data = replace(data, queries=tuple(pick), dev_queries=())
-    chosen = tune(Matcher(data.entries), data, target_precision)
+    with progress("kb tune: queries") as report:
+        chosen = tune(Matcher(data.entries), data, target_precision, progress=report)
     if as_json:
         console.print_json(json.dumps({"set": data.name, **chosen.to_dict()}))
     else:

@@ -18,17 +18,18 @@ from bot.cli.calendar import calendar_app
 from bot.cli.common import console, desk, fail, run, settings, with_started
 from bot.cli.console_chat import chat_with_web
 from bot.cli.privacy import privacy_app
+from bot.cli.progress import progress
 from bot.cli.report import report_app
 from bot.config import DEFAULT_CONFIG, ConfigError, config_warnings, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
 from bot.db import migrate
 from bot.db.models import Identity, Person, Queue, QueueMember, table
-from kb.files import KBFileError, load_kb_dir
+from kb.files import STARTER_KB, KBFileError, load_kb_dir
 from kb.language import detect_language
 
 app = typer.Typer(help="Advisory help desk: FAQ answers, expert queues and service levels.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-config_app = typer.Typer(help="Check the service configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="The service configuration: check a file, print the defaults.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledge base (FAQ entries).", no_args_is_help=True)
 users_app = typer.Typer(help="People: experts, secretariat, practitioners.", no_args_is_help=True)
@@ -79,17 +80,32 @@ def config_check(file: Annotated[Path | None, typer.Argument(help="config file")
         console.print(f"{path}: warning: {warning}", markup=False)
 
 
+@config_app.command("example")
+def config_example() -> None:
+    """Print the shipped default config, to copy and edit: `helpdesk config example > helpdesk.toml`."""
+    typer.echo(DEFAULT_CONFIG.read_text(encoding="utf-8"), nl=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or upgrade the database schema."""
     app_ = desk()
 
-    async def go() -> None:
-        await migrate.upgrade(app_.engine, revision)
+    async def go() -> list[str]:
+        with progress("db upgrade: revisions") as report:
+            await migrate.upgrade(app_.engine, revision, progress=report)
+        created = await app_.sync_config() if revision == "head" else []
         await app_.engine.dispose()
+        return created
 
-    run(go())
+    created = run(go())
     console.print(f"database upgraded to {revision}", markup=False)
+    _print_staff(created)
+
+
+def _print_staff(created: list[str]) -> None:
+    if created:
+        console.print(f"staff from the config added as people: {', '.join(created)}", markup=False)
 
 
 @db_app.command("downgrade")
@@ -106,8 +122,10 @@ def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g.
 
 
 @kb_app.command("import")
-def kb_import(directory: Path = typer.Argument(Path("kb/content"), help="folder of *.yaml files")) -> None:
+def kb_import(directory: Annotated[Path | None, typer.Argument(
+        help="folder of *.yaml files (default: the starter KB shipped with the package)")] = None) -> None:
     """Import FAQ files: new entries added, changed ones versioned, missing ones retired."""
+    directory = directory or STARTER_KB
     app_ = desk()
     try:
         result = load_kb_dir(directory, known_queues=app_.config.queue_ids)
@@ -119,7 +137,8 @@ def kb_import(directory: Path = typer.Argument(Path("kb/content"), help="folder 
     async def go() -> dict[str, int]:
         await app_.check_database()
         async with app_.engine.begin() as conn:
-            counts = await import_entries(conn, result.entries, app_.clock.now())
+            with progress("kb import: entries") as report:
+                counts = await import_entries(conn, result.entries, app_.clock.now(), progress=report)
         await app_.engine.dispose()
         return counts
 
@@ -200,7 +219,7 @@ def users_add(handle: str, role: Annotated[str, typer.Option(help="practitioner|
               external_id: Annotated[str | None, typer.Option(help="user id on that channel")] = None,
               chat_id: Annotated[str | None, typer.Option(help="private chat id on that channel")] = None,
               lang: str = "en", timezone: str = "UTC") -> None:
-    """Add a person with one channel identity."""
+    """Add a person with one channel identity (or give one to staff the config names)."""
     if role not in ROLES:
         raise fail(f"role must be one of {', '.join(ROLES)}")
     app_ = desk()
@@ -209,11 +228,16 @@ def users_add(handle: str, role: Annotated[str, typer.Option(help="practitioner|
         await app_.check_database()
         now = app_.clock.now()
         async with app_.engine.begin() as conn:
-            if (await conn.execute(select(P.c.id).where(P.c.handle == handle))).first():
-                raise fail(f"a person with handle {handle!r} already exists")
-            pid = (await conn.execute(insert(P).values(
-                handle=handle, display_name=name or handle.title(), role=role, language=lang,
-                timezone=timezone, blocked=False, created_at=now).returning(P.c.id))).scalar_one()
+            pid = (await conn.execute(select(P.c.id).where(P.c.handle == handle))).scalar()
+            if pid is None:
+                pid = (await conn.execute(insert(P).values(
+                    handle=handle, display_name=name or handle.title(), role=role, language=lang,
+                    timezone=timezone, blocked=False, created_at=now).returning(P.c.id))).scalar_one()
+            elif (await conn.execute(select(I.c.id).where(I.c.person_id == pid, I.c.channel == channel))).first():
+                raise fail(f"a person with handle {handle!r} already exists on {channel}")
+            else:  # named in the config (a person since `db upgrade`), now given a way to reach them
+                await conn.execute(update(P).where(P.c.id == pid).values(
+                    display_name=name or handle.title(), role=role, language=lang, timezone=timezone))
             user = external_id or handle
             await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user,
                                                 chat_id=chat_id or f"dm:{user}", created_at=now))
@@ -234,7 +258,7 @@ def users_login_link(handle: str) -> None:
     async def go() -> str | None:
         await app_.check_database()
         async with app_.engine.begin() as conn:
-            url = await staff_login_url(conn, handle, app_.clock.now(), app_.settings.public_url)
+            url = await staff_login_url(conn, handle, app_.clock.now(), await app_.links_base(conn))
         await app_.engine.dispose()
         return url
 
@@ -242,6 +266,24 @@ def users_login_link(handle: str) -> None:
     if url is None:
         raise fail(f"no expert or secretariat member with handle {handle!r} (see `helpdesk users list`)")
     console.print(url, markup=False, soft_wrap=True)
+
+
+@users_app.command("sync")
+def users_sync() -> None:
+    """Make every expert, lead and secretariat member named in the config a person, with their queues and roles
+    (`db upgrade` and every start do this too)."""
+    app_ = desk()
+
+    async def go() -> list[str]:
+        await app_.check_database()
+        created = await app_.sync_config()
+        await app_.engine.dispose()
+        return created
+
+    created = run(go())
+    _print_staff(created)
+    staff = ", ".join(sorted(app_.config.staff_handles))
+    console.print(f"config synced: {len(app_.config.queues)} queues; staff {staff}", markup=False)
 
 
 @users_app.command("list")

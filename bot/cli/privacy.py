@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.common import console, desk, fail, run
+from bot.cli.progress import progress
 from bot.core.files import FileStore
 from bot.core.privacy import erase_person, export_person, find_person
 from bot.db.models import Audit, table
@@ -60,7 +61,9 @@ def erase(person: Annotated[str, typer.Argument(help=PERSON_HELP)],
     async def go() -> dict[str, int]:
         person_id = await _locate(app_, person)
         async with app_.engine.begin() as conn:
-            counts = await erase_person(conn, person_id, app_.clock.now(), FileStore(app_.settings.helpdesk_files_dir))
+            with progress("privacy erase: steps") as report:
+                counts = await erase_person(conn, person_id, app_.clock.now(),
+                                            FileStore(app_.settings.helpdesk_files_dir), progress=report)
             await conn.execute(table(Audit).insert().values(
                 at=app_.clock.now(), actor_id=None, action="privacy.erase", allowed=True,
                 detail={"person": person_id, "by": "cli", **counts}))

@@ -11,6 +11,7 @@ from bot.core.kb_metrics import StaleEntry, stale_entries
 from bot.core.knowledge import load_entries
 from bot.core.reminders import reminder_row
 from bot.core.services import Services
+from bot.core.tickets import reachable
 from bot.db.models import AppSetting, Person, QueueMember, SlaReminder, table
 from bot.db.sql import insert_ignore
 
@@ -26,10 +27,11 @@ async def owners(conn: AsyncConnection, entry: StaleEntry, secretariat: list[str
     if person is not None:
         return [int(person)]
     leads = [int(r.person_id) for r in await conn.execute(
-        select(QM.c.person_id).where(QM.c.queue_id == entry.queue, QM.c.is_lead.is_(True)))]
+        select(QM.c.person_id).where(QM.c.queue_id == entry.queue, QM.c.is_lead.is_(True),
+                                     reachable(QM.c.person_id)))]
     if leads:
         return leads
-    return [int(r.id) for r in await conn.execute(select(P.c.id).where(P.c.handle.in_(secretariat)))]
+    return [int(r.id) for r in await conn.execute(select(P.c.id).where(P.c.handle.in_(secretariat), reachable(P.c.id)))]
 
 
 async def remind_stale_owners(engine: AsyncEngine, services: Services, now: datetime) -> int:

@@ -125,16 +125,20 @@ def _version_row(entry: KBEntry, version: int, now: datetime) -> dict[str, Any]:
 
 
 async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now: datetime,
-                         retire_missing: bool = True) -> dict[str, int]:
+                         retire_missing: bool = True, progress: Callable[[int, int], None] | None = None,
+                         ) -> dict[str, int]:
     """Store entries: new ones added, changed ones versioned, missing ones retired (never deleted).
 
     Idempotent: importing the same files twice changes nothing. ``retire_missing=False`` adds or
-    updates the given entries and leaves the others alone (an approved draft).
+    updates the given entries and leaves the others alone (an approved draft). `progress(done, total)`
+    follows the entries.
     """
     existing = {r.id: r for r in await conn.execute(select(E.c.id, E.c.version, E.c.content_hash,
                                                            E.c.retired_at))}
     counts = {"added": 0, "updated": 0, "unchanged": 0, "retired": 0, "restored": 0}
-    for entry in entries:
+    for done, entry in enumerate(entries, 1):
+        if progress is not None:
+            progress(done - 1, len(entries))
         digest = entry.content_hash()
         row = existing.get(entry.id)
         values = {"topic": entry.topic_key, "queue_id": entry.queue, "lang": entry.lang,
@@ -152,6 +156,8 @@ async def import_entries(conn: AsyncConnection, entries: Sequence[KBEntry], now:
             counts["restored"] += 1
         else:
             counts["unchanged"] += 1
+    if progress is not None:
+        progress(len(entries), len(entries))
     gone = [i for i, r in existing.items() if r.retired_at is None and i not in {e.id for e in entries}]
     if gone and retire_missing:
         await conn.execute(update(E).where(E.c.id.in_(gone)).values(retired_at=now, updated_at=now))

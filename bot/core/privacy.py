@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,37 +72,56 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
     }
 
 
-async def erase_person(conn: AsyncConnection, person_id: int, now: datetime,
-                       files: FileStore | None = None) -> dict[str, int]:
+async def erase_person(conn: AsyncConnection, person_id: int, now: datetime, files: FileStore | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Remove or anonymise the person's data everywhere; keep anonymous counts so reports still add up.
 
     Their uploads go too: the rows, and the stored bytes from `files` unless someone else sent the same file.
+    `progress(done, total)` follows its steps (tables of messages and audit rows can be large).
     """
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, ERASE_STEPS)
+
     ticket_ids = [r.id for r in await conn.execute(select(T.c.id).where(T.c.person_id == person_id))]
     counts: dict[str, int] = {"tickets": len(ticket_ids)}
     theirs = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids))
     counts["files"] = await forget(conn, files, F.c.person_id == person_id)
+    step()
     counts["messages"] = (await conn.execute(update(M).where(theirs).values(text=ERASED, attachments=None))).rowcount
     await conn.execute(update(M).where(M.c.person_id == person_id).values(chat_id=""))
+    step()
     await conn.execute(update(O).where(O.c.person_id == person_id).values(chat_id=""))
     await conn.execute(update(T).where(T.c.id.in_(ticket_ids)).values(
         question=ERASED, summary=ERASED, rating_comment=None, chat_id=""))
+    step()
     outbox = or_(O.c.person_id == person_id, O.c.ticket_id.in_(ticket_ids))
     counts["outbox"] = (await conn.execute(update(O).where(outbox).values(
         text=ERASED, buttons=None, attachments=None))).rowcount
+    step()
     await conn.execute(update(A).where(or_(A.c.actor_id == person_id, A.c.ticket_id.in_(ticket_ids)))
                        .values(detail=None))
+    step()
     await conn.execute(update(TD).where(TD.c.person_id == person_id).values(candidates=[], feedback=None))
     await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids), D.c.status == "pending")
                        .values(answer=ERASED))  # not yet reviewed: the expert's reply may name them
     await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids)).values(question=ERASED, ticket_id=None))
     await conn.execute(delete(R).where(or_(R.c.person_id == person_id, R.c.ticket_id.in_(ticket_ids))))
+    step()
     for tbl in (C, LC, I, QM):
         await conn.execute(delete(tbl).where(tbl.c.person_id == person_id))
     await conn.execute(update(P).where(P.c.id == person_id).values(
         handle=None, display_name=f"erased #{person_id}", country=None, institution=None, job_title=None,
         sector=None, region=None, role="practitioner", blocked=False, unreachable_at=now))
+    step()
     return counts
+
+
+ERASE_STEPS = 7  # the step() calls of erase_person
 
 
 async def apply_retention(conn: AsyncConnection, now: datetime, months: int, files: FileStore | None = None) -> int:

@@ -254,7 +254,8 @@ class _Round:
     async def _queue_leads(self) -> dict[str, list[int]]:
         if self._leads is None:
             self._leads = defaultdict(list)
-            for r in await self.conn.execute(select(QM.c.queue_id, QM.c.person_id).where(QM.c.is_lead.is_(True))
+            for r in await self.conn.execute(select(QM.c.queue_id, QM.c.person_id)
+                                             .where(QM.c.is_lead.is_(True), tickets.reachable(QM.c.person_id))
                                              .order_by(QM.c.person_id)):
                 self._leads[r.queue_id].append(r.person_id)
         return self._leads

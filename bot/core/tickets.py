@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo, Space
@@ -579,6 +579,12 @@ async def relay_to_experts(ctx: Context, ticket: TicketView, text: str,
     ctx.audit("ticket.practitioner_message", ticket_id=ticket.id)
 
 
+def reachable(person_id: Any) -> ColumnElement[bool]:
+    """The person has a channel identity to be told things on. Staff the config names are people from the
+    start (`sync_config`); until they first write they get no tickets, reminders or escalations."""
+    return exists().where(I.c.person_id == person_id)
+
+
 async def auto_assignee(ctx: Context, queue_id: str, lang: str) -> dict[str, Any]:
     """Round robin among the queue's available experts who speak the ticket's language (when enabled)."""
     queue = ctx.services.config.queue(queue_id)
@@ -586,7 +592,7 @@ async def auto_assignee(ctx: Context, queue_id: str, lang: str) -> dict[str, Any
         return {}
     rows = list(await ctx.conn.execute(
         select(P.c.id, P.c.language).join(QM, QM.c.person_id == P.c.id)
-        .where(QM.c.queue_id == queue_id, P.c.blocked.is_(False),
+        .where(QM.c.queue_id == queue_id, P.c.blocked.is_(False), reachable(P.c.id),
                (P.c.away_until.is_(None)) | (P.c.away_until <= ctx.now))
         .order_by(P.c.id)))
     speakers = [r.id for r in rows if r.language == lang] or [r.id for r in rows]

@@ -75,17 +75,22 @@ def _each(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 async def _asyncpg(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under `conn`, with the SQLAlchemy transaction begun on it.
+    """The asyncpg connection under `conn`, inside the SQLAlchemy transaction — through public APIs only.
 
-    SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs; a statement run on the
-    driver first has to begin it the same way, or it would run outside the transaction (and SQLAlchemy's
-    commit would not end it). Tested: `tests/test_driver.py`.
+    SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs, and has no public way to
+    begin earlier; a statement run on the driver first would run outside the transaction (and SQLAlchemy's
+    commit would not end it). So when asyncpg reports no transaction (`is_in_transaction()`), one trivial
+    statement goes through SQLAlchemy first: one round trip per transaction that starts on the driver.
+    Tested: `tests/test_driver.py` (one transaction id, undone together), `tests/test_dependencies.py`.
     """
     sync = conn.sync_connection  # set once the connection has started: no greenlet hop to reach it
-    adapted: Any = (sync.connection if sync is not None else await conn.get_raw_connection()).dbapi_connection
-    if adapted._transaction is None:
-        await adapted._start_transaction()
-    return adapted._connection
+    driver: Any = (sync.connection if sync is not None else await conn.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql(_BEGIN)
+    return driver
+
+
+_BEGIN = "SELECT 1"  # run through SQLAlchemy, it makes the adapter begin its transaction
 
 
 async def fetch(conn: AsyncConnection, stmt: Executable, params: Params) -> Sequence[Any]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import aiohttp
 from aiohttp import web
 
-from bot.fakes.served import ServedFake
+from tests.fakes.served import ServedFake
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length"})
 

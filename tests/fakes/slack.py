@@ -49,7 +49,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot.fakes.served import ServedFake
+from tests.fakes.served import ServedFake
 
 JSON = dict[str, Any]
 

@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.fakes.served import ServedFake
+from tests.fakes.served import ServedFake
 
 JSON = dict[str, Any]
 UserSpec = int | Mapping[str, Any] | None
