@@ -13,6 +13,7 @@ test queries, the odd lines, and their variants) at several thresholds.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -186,9 +187,9 @@ def confidences(samples: list[Sample], w: np.ndarray, cal: np.ndarray, bias: flo
 
 
 def main() -> None:
-    if "-h" in sys.argv or "--help" in sys.argv:
-        print(__doc__)
-        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help=f"store the fitted model in kb/{MODEL_FILE}")
+    args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"skip: {SHARED} not found: the shared FAQ sets are needed to fit the model")
         return
@@ -207,7 +208,7 @@ def main() -> None:
             precision = (answered & right).sum() / max(answered.sum(), 1)
             cells.append(f"{name} {precision:.3f}/{answered.mean():.3f}/{answered[~in_scope].mean():.3f}")
         print(f"  {t:.2f}  " + " | ".join(cells))
-    if "--write" in sys.argv:
+    if args.write:
         model = {
             "fitted": "bench/fit_matcher.py: ranker on clinc150 dev, even xquad-es-en and even kb/eval queries; "
                       "confidence on the same and their half-KB near-miss variants",
