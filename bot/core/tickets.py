@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import ServiceInfo, Space
 from bot.core.context import Context, Effects, TicketReads
 from bot.core.context import Person as Sender
-from bot.core.kb_drafts import create_draft
+from bot.core.kb_drafts import draft_from_ticket
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.core.router import arguments
 from bot.core.sla_due import next_check
@@ -626,7 +626,8 @@ async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
     tell_practitioner(ctx, ticket, text, stars)
     await refresh(ctx, ticket.id, row)
     if summary.strip():
-        create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
+        await draft_from_ticket(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip(),
+                                resolved_before=ticket.summary is not None)
 
 
 async def reopen(ctx: Context, ticket: TicketView, question: str | None = None) -> TicketView | None:
