@@ -102,8 +102,8 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime,
 
     Erased: every message they sent, every message of their tickets, and every message in staff chats (sent by
     staff, or an internal note) that names them by name or handle, with or without a ticket; bot messages that
-    name them likewise. Their uploads go too: the rows, and the stored bytes from `files` unless someone else
-    sent the same file.
+    name them likewise. Their uploads and the files on their tickets go too: the rows, and the stored bytes
+    from `files` unless another upload has the same content.
     """
     ticket_ids = [r.id for r in await conn.execute(select(T.c.id).where(T.c.person_id == person_id))]
     names = await names_of(conn, person_id)
@@ -112,7 +112,8 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime,
     theirs = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids))
     if names:
         theirs = or_(theirs, (M.c.person_id.in_(staff) | M.c.internal.is_(True)) & naming(M.c.text, names))
-    counts["files"] = await forget(conn, files, F.c.person_id == person_id)
+    on_their_tickets = F.c.message_id.in_(select(M.c.id).where(M.c.ticket_id.in_(ticket_ids)))  # e.g. relayed to them
+    counts["files"] = await forget(conn, files, or_(F.c.person_id == person_id, on_their_tickets))
     counts["messages"] = (await conn.execute(update(M).where(theirs).values(text=ERASED, attachments=None))).rowcount
     await conn.execute(update(M).where(M.c.person_id == person_id).values(chat_id=""))
     await conn.execute(update(O).where(O.c.person_id == person_id).values(chat_id=""))

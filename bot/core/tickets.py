@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import ServiceInfo, Space
 from bot.core.context import Context, Effects, TicketReads
 from bot.core.context import Person as Sender
+from bot.core.files import relay_to_web
 from bot.core.kb_drafts import draft_from_ticket
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.core.router import arguments
@@ -556,6 +557,9 @@ async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
     """The assignee's reply reaches the practitioner; the first one stops the first-response clock."""
     await record_message(ctx, ticket.id)
     name = expert_name(ctx, ctx.person.display_name)
+    if ticket.channel == "web" and attachments:  # a platform's file becomes a downloadable web chat file
+        attachments = await relay_to_web(ctx.conn, attachments, ctx.person.id, ctx.message_id, ctx.now,
+                                         ctx.services.web_url)
     tell_practitioner(ctx, ticket, t("relay.from_expert", ticket.language, id=ticket.id, name=name, text=text),
                       attachments=attachments)
     values: dict[str, Any] = {"updated_at": ctx.now, "next_response_due": None}
