@@ -17,6 +17,7 @@ from bot.channels.factory import build_channels
 from bot.clock import Clock, SystemClock
 from bot.config import ServiceConfig, load_config
 from bot.core.actions import ActionSigner
+from bot.core.calendar_changes import VERSION_KEY, follow_config_calendars
 from bot.core.closed_days import closed_days_by_queue
 from bot.core.files import FileStore
 from bot.core.knowledge import KnowledgeBase, MatcherFactory, kb_version, load_entries
@@ -91,13 +92,17 @@ class HelpDesk:
             await sync_config(conn, self.config, self.clock)
             entries = await load_entries(conn)
             self._kb_version = await kb_version(conn)
+            moved = await follow_config_calendars(conn, self.config, self.clock.now())
             closed = await closed_days_by_queue(conn)
+            calendars = (await conn.execute(select(S.c.value).where(S.c.key == VERSION_KEY))).scalar() or ""
+        if moved:
+            log.info("the config's calendars changed: deadlines of %d open ticket(s) moved", moved)
         self.services = Services(config=self.config, clock=self.clock, signer=ActionSigner(key),
                                  kb=KnowledgeBase(entries, self.config, matcher_factory(self.settings)),
                                  sla=SlaClock(self.config, closed),
                                  limiter=InboundLimiter(self.config.service.messages_per_minute),
                                  web_url=self.settings.public_url,
-                                 files=FileStore(self.settings.helpdesk_files_dir))
+                                 files=FileStore(self.settings.helpdesk_files_dir), calendar_version=calendars)
         self.drainer = OutboxDrainer(self.engine, self.channels, self.clock,
                                      on_delivery=partial(record_reachability, self.services),
                                      lease=timedelta(seconds=self.settings.outbox_lease_seconds),

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.calendar_changes import follow_calendars
 from bot.core.kb_review import remind_stale_owners
 from bot.core.outbox_watch import warn_if_backed_up
 from bot.core.privacy import apply_retention
@@ -28,7 +29,8 @@ WARM_REPORTS_AFTER = 10  # seconds after start: let the channels connect first
 
 
 async def sla_round(engine: AsyncEngine, services: Services, now: datetime) -> SweepResult:
-    """One go of the SLA engine: fire what is due at `now`, then send the digests that may go."""
+    """One go of the SLA engine: follow calendar changes, fire what is due at `now`, send the digests that may go."""
+    await follow_calendars(engine, services)
     result = await sweep(engine, services, now)
     result.messages += await flush_digests(engine, services, now)
     return result

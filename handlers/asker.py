@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select, update
 
-from bot.core import tickets
+from bot.core import followups, tickets
 from bot.core.context import Context
 from bot.core.messages import Attachment
 from bot.core.router import PRACTITIONER, Router, command_args
@@ -109,23 +109,22 @@ def register(router: Router) -> None:
             return
         if await attachment_refused(ctx):
             return
-        if ctx.conversation.state == "new_question":
+        if ctx.conversation.state == "new_question":  # after /new: straight to an expert, no FAQ
+            if not text:
+                ctx.reply(ctx.t("input.file_needs_question"))
+                return
             ctx.clear_state()
-            await ask(ctx, text)
+            where = ctx.services.kb.route(text, ctx.lang)
+            await escalate(ctx, text, ctx.message_id, where.queue, where.reasons)
             return
         open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx)
-        closed = None if open_ or ctx.ticketless else await tickets.recently_closed(ctx)
-        if closed is not None and (reopened := await tickets.reopen(ctx, closed)) is not None:
-            open_ = [reopened]  # a reply reopens a ticket closed for want of one
         if len(open_) == 1:
             await tickets.relay_to_experts(ctx, open_[0], text, ctx.msg.attachments)
             ctx.reply(ctx.t("ticket.added", id=open_[0].id),
                       [ctx.button(ctx.t("ticket.new_question_button"), "newq", ctx.message_id)])
         elif open_:
-            buttons = [ctx.button(f"#{v.id} {v.question[:40]}", "to", ctx.message_id, v.id) for v in open_[:5]]
-            buttons.append(ctx.button(ctx.t("ticket.new_question_button"), "newq", ctx.message_id))
-            ctx.reply(ctx.t("ticket.which_one"), buttons)
-        else:
+            followups.which_ticket(ctx, "ticket.which_one", open_)
+        elif not await followups.follow_up(ctx, text):  # a reply to a resolved ticket reopens it
             await ask(ctx, text)
         if ctx.person.is_new:
             offer_profile(ctx)
@@ -171,16 +170,17 @@ def register(router: Router) -> None:
                                       .where(M.c.id == message_id))).first()
         ticket = await tickets.load(ctx.conn, ticket_id)
         if (row is None or row.person_id != ctx.person.id or row.ticket_id is not None or ticket is None
-                or ticket.person_id != ctx.person.id or ticket.state not in tickets.OPEN_STATES):
+                or not followups.may_continue(ctx, ticket)):
             ctx.reply(ctx.t("error.stale_button"))
             return
         saved, ctx.message_id = ctx.message_id, message_id
         try:
             files = tuple(Attachment(**a) for a in row.attachments or ())
-            await tickets.relay_to_experts(ctx, ticket, str(row.text), files)
+            told = await followups.add_message(ctx, ticket, str(row.text), files)
         finally:
             ctx.message_id = saved
-        ctx.reply(ctx.t("ticket.added", id=ticket.id))
+        if not told:
+            ctx.reply(ctx.t("ticket.added", id=ticket.id))
 
     @router.command("new", roles=ASKER, help_key="help.cmd.new")
     async def new(ctx: Context) -> None:

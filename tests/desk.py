@@ -43,12 +43,13 @@ class Actor:
         """Everything posted in this actor's chat."""
         return self.desk.channel(self.channel).posts[self.chat_id]
 
-    async def says(self, text: str, external_id: str | None = None) -> Outcome:
-        """Send a message and let the bot answer."""
+    async def says(self, text: str, external_id: str | None = None, replying_to: Post | None = None) -> Outcome:
+        """Send a message (a reply to one of the bot's posts, with `replying_to`) and let the bot answer."""
         self.seen = len(self.posts)
         msg = IncomingMessage(channel=self.channel, external_id=external_id or f"m{next(_ids)}",
                               user_id=self.name, chat_id=self.chat_id, text=text, user_name=self.name.title(),
-                              language=self.lang, chat_type=self.chat_type)
+                              language=self.lang, chat_type=self.chat_type,
+                              reply_to=replying_to.external_id if replying_to else None)
         self.last_outcome = await self.desk.app.submit(msg)
         await self.desk.settle()
         return self.last_outcome

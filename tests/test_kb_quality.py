@@ -17,7 +17,7 @@ from bot.cli.main import app
 from bot.config import DEFAULT_CONFIG
 from bot.core import kb_metrics
 from bot.core.knowledge import import_entries, load_entries
-from bot.db.models import KBDraft, Message, Person, Ticket, TriageDecision, table
+from bot.db.models import KBDraft, KBEntryVersion, Message, Person, Ticket, TriageDecision, table
 from bot.settings import Settings
 from kb.entry import KBEntry
 from kb.export import write_kb_dir
@@ -158,6 +158,33 @@ async def test_resolve_without_summary_makes_no_draft_and_reject_keeps_the_kb(de
     assert len(desk.app.services.kb.entries) == before  # type: ignore[union-attr]
     await sam.says("/drafts")
     sam.sees("No FAQ drafts")
+
+
+async def test_a_re_resolve_revises_the_tickets_draft_then_the_entrys_next_version(desk: Desk) -> None:
+    alice, sam = await resolved_with_a_summary(desk)
+    amina = desk.practitioner("amina")
+    secretariat = desk.channel("console").posts["secretariat"]
+    await alice.presses("Reopen")
+    await amina.says("/resolve 1 Use a block tariff with prepaid metering and a lifeline band; see ESMAP.")
+    revised = secretariat[-1]
+    assert revised.text.startswith("FAQ draft #1 from ticket #1 (ENERGY, en) is revised") and "lifeline" in revised.text
+    assert not any("FAQ draft #2" in p.text for p in secretariat)
+
+    await sam.presses_on(revised, "Approve")
+    sam.sees("Draft #1 approved", "draft-1")
+    await alice.presses("Reopen")
+    await amina.says("/resolve 1 Block tariff, prepaid meters, a lifeline band and a seasonal pumping rate.")
+    proposal = secretariat[-1]
+    assert "FAQ entry draft-1 (draft #1, ticket #1" in proposal.text and "seasonal" in proposal.text
+    await sam.presses_on(proposal, "Approve")
+    sam.sees("Draft #1 approved")
+    async with desk.app.engine.connect() as conn:
+        drafts = (await conn.execute(select(table(KBDraft).c.id, table(KBDraft).c.status))).all()
+        entry = next(e for e in await load_entries(conn) if e.id == "draft-1")
+        versions = (await conn.execute(select(table(KBEntryVersion).c.version)
+                                       .where(table(KBEntryVersion).c.entry_id == "draft-1"))).scalars().all()
+    assert [tuple(d) for d in drafts] == [(1, "approved")]
+    assert "seasonal" in entry.answer and sorted(versions) == [1, 2]
 
 
 # --- export / import, stale, stats, gaps -------------------------------------------------------

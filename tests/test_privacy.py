@@ -78,6 +78,29 @@ async def test_mydata_exports_everything_and_forgetme_erases_everywhere(desk: De
     assert tickets == [("resolved", 4)]  # anonymous counts remain for the reports
 
 
+async def test_erasure_covers_staff_messages_naming_the_person_with_or_without_a_ticket(desk: Desk) -> None:
+    amina = await desk.staff("amina")
+    sam = await desk.staff("sam", role="secretariat")
+    await amina.says("/reply 1 Zoe, which pumps does your office use?")  # before the ticket exists: refused
+    amina.sees("There is no ticket #1")
+    zoe = desk.practitioner("zoe", lang="en")
+    await zoe.says(SECRET_QUESTION)
+    await amina.says("/claim 1")
+    await sam.says("Heads-up: ZOE from Zanzibar may write again next week")  # a staff chat, no ticket
+    await amina.says("//Zoe sounded unsure about the tariff")
+    kept = "Reminder to all: tariffs are due Friday"
+    await sam.says(kept)
+    before = await strings_in_database(desk)
+    assert before.count("Zoe") >= 3 and "ZOE" in before
+
+    await zoe.says("/forgetme")
+    await zoe.presses("Yes, erase")
+    after = await strings_in_database(desk)
+    for personal in ("Zoe", "ZOE", "zoe", "Zanzibar"):
+        assert personal not in after, personal
+    assert kept in after  # staff messages that do not name them stay
+
+
 async def test_forgetme_can_be_cancelled(desk: Desk) -> None:
     zara = desk.practitioner("zara", lang="es")
     await zara.says("/forgetme")

@@ -348,8 +348,9 @@ async def test_web_chat_file_reaches_the_ticket_and_only_its_people_may_download
                                           chat_id="dm-amina", text=f"/reply {ticket} See the guide",
                                           attachments=(guide,)))
     await desk.settle()
-    answer = (await alice.history())[-1]  # a Telegram file is named in the web chat (it cannot be fetched)
-    assert "See the guide" in str(answer["text"]) and answer["files"] == [{"label": "📎 guide.pdf (2 KB)", "url": ""}]
+    answer = (await alice.history())[-1]  # a Telegram file becomes a web chat link (test_files_both_ways.py) …
+    assert "See the guide" in str(answer["text"]) and answer["files"][0]["label"] == "📎 guide.pdf (2 KB)"
+    assert (await alice.client.get(answer["files"][0]["url"])).status_code == 404  # … no Telegram here to fetch it
 
 
 async def test_uploads_over_the_size_limit_or_of_other_types_are_refused_clearly(desk: Desk) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config import ConfigError
+from bot.core.files import FileStore
 from bot.core.outbox import ChannelSender
 from bot.settings import Settings
 
@@ -24,7 +25,7 @@ def build_channels(settings: Settings) -> dict[str, ChannelSender]:
         channels["telegram"] = TelegramChannel(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url,
             webhook_url=settings.telegram_webhook_url, webhook_secret=secret.get_secret_value() if secret else None,
-            max_per_second=settings.telegram_max_per_second)
+            max_per_second=settings.telegram_max_per_second, files=FileStore(settings.helpdesk_files_dir))
     if settings.slack_bot_token is not None:
         from bot.channels.slack import SlackChannel
 

@@ -119,6 +119,22 @@ class SlackChannel:
         if self.client.session is None or self.client.session.closed:
             self.client.session = aiohttp.ClientSession()
 
+    async def download(self, file_id: str, limit: int) -> bytes:
+        """The bytes of a file shared with the bot (what the web chat fetches for an expert's file), at most
+        `limit`: files.info, then the file's private URL with the bot token."""
+        self._session()
+        assert self.client.session is not None
+        info = (await self.client.files_info(file=file_id))["file"]
+        if int(info.get("size") or 0) > limit:
+            raise ValueError(f"the file has {info['size']} bytes, more than {limit}")
+        url = str(info.get("url_private_download") or info["url_private"])
+        async with self.client.session.get(url, headers={"Authorization": f"Bearer {self.client.token}"}) as got:
+            got.raise_for_status()
+            data = await got.content.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"the file has more than {limit} bytes")
+        return data
+
     async def start(self, desk: Desk) -> None:
         """Check the token, connect Socket Mode (if configured) and start refreshing App Home tabs."""
         self._desk = desk

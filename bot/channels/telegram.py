@@ -32,6 +32,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     ReplyParameters,
     Update,
@@ -54,6 +55,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_inbound import ALLOWED_UPDATES, CHANNEL, incoming
 from bot.channels.text import shorten, split_text, utf16_len
 from bot.config import ConfigError
+from bot.core.files import FileStore
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.router import EXPERT, PRACTITIONER, SECRETARIAT, Router
@@ -78,6 +80,12 @@ def _chat(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
 
+def file_url(api_url: str) -> str:
+    """Where the Bot API serves files, next to its methods: '…/bot' → '…/file/bot'."""
+    base = api_url.rstrip("/")
+    return base.removesuffix("/bot") + "/file/bot"
+
+
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """Inline keyboard: short labels share a row (up to 3), long ones get their own."""
     rows: list[list[InlineKeyboardButton]] = []
@@ -97,9 +105,10 @@ class TelegramChannel:
 
     def __init__(self, token: str, api_url: str, *, webhook_url: str | None = None,
                  webhook_secret: str | None = None, max_per_second: float = 30.0,
-                 poll_timeout: int = 25) -> None:
-        self.bot = Bot(token, base_url=api_url, request=AiohttpRequest(pool_size=64),
+                 poll_timeout: int = 25, files: FileStore | None = None) -> None:
+        self.bot = Bot(token, base_url=api_url, base_file_url=file_url(api_url), request=AiohttpRequest(pool_size=64),
                        get_updates_request=AiohttpRequest(pool_size=2))
+        self.files = files  # web chat files, sent to Telegram as files (not links) when given
         self._webhook_url = webhook_url
         self._secret = webhook_secret or ""
         self._poll_timeout = poll_timeout
@@ -256,9 +265,9 @@ class TelegramChannel:
         await self._open()
         if message.kind == "edit":
             return await self._edit(message)
-        text = with_file_notes(message.text, message.attachments, CHANNEL)
+        text = with_file_notes(message.text, [a for a in message.attachments if not self._stored(a)], CHANNEL)
         parts = [p for p in split_text(text, MAX_TEXT, utf16_len) if p.strip()]
-        files = [a for a in message.attachments if a.channel == CHANNEL]
+        files = [a for a in message.attachments if a.channel == CHANNEL or self._stored(a)]
         steps = [partial(self._post_text, message, part, index == 0, index == len(parts) - 1)
                  for index, part in enumerate(parts)]
         steps += [partial(self._post_file, message, file) for file in files]
@@ -282,13 +291,29 @@ class TelegramChannel:
             reply_markup=keyboard(message.buttons) if last else None, reply_parameters=reply))
         return post_id(sent.chat_id, sent.message_id)
 
+    def _stored(self, file: Attachment) -> bool:
+        """A web chat file whose bytes this process keeps: it goes as a file."""
+        return (file.channel == "web" and bool(file.sha256) and self.files is not None
+                and self.files.path(file.sha256).is_file())
+
     async def _post_file(self, message: OutgoingMessage, file: Attachment) -> str:
         await self._pace(message.chat_id)
         chat = _chat(message.chat_id)
-        call = (self.bot.send_photo(chat, file.file_id) if file.kind == "photo"
-                else self.bot.send_document(chat, file.file_id))
+        content: str | InputFile = file.file_id
+        if file.channel != CHANNEL and self.files is not None:  # the bytes of a web chat file
+            content = InputFile(self.files.path(file.sha256).read_bytes(), filename=file.name or "file")
+        call = (self.bot.send_photo(chat, content) if file.kind == "photo"
+                else self.bot.send_document(chat, content))
         sent: Message = await self._call(message.attempt, call)
         return post_id(sent.chat_id, sent.message_id)
+
+    async def download(self, file_id: str, limit: int) -> bytes:
+        """The bytes of a file sent to the bot (what the web chat fetches for an expert's file), at most `limit`."""
+        await self._open()
+        found = await self.bot.get_file(file_id)
+        if found.file_size and found.file_size > limit:
+            raise ValueError(f"the file has {found.file_size} bytes, more than {limit}")
+        return bytes(await found.download_as_bytearray())
 
     async def _edit(self, message: OutgoingMessage) -> str | None:
         assert message.edit_external_id is not None

@@ -64,7 +64,8 @@ class AiohttpRequest(BaseRequest):
         headers = None
         read = _seconds(read_timeout, self._read_timeout)
         if request_data is not None and request_data.contains_files:
-            form = aiohttp.FormData(request_data.json_parameters)
+            # file names in UTF-8 as browsers send them (RFC 7578), not percent-encoded: Telegram shows them as sent
+            form = aiohttp.FormData(request_data.json_parameters, quote_fields=False)
             for name, (filename, content, mime) in request_data.multipart_data.items():
                 form.add_field(name, content, filename=filename, content_type=mime)
             data, read = form, max(read or 0.0, self._media_timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
@@ -41,6 +42,16 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         reason = getattr(exc, "orig", None) or exc
         url = safe_url(Settings().database_url)
         raise fail(f"cannot use the database {url}: {reason}") from None
+
+
+def moment(text: str, option: str) -> datetime:
+    """A time given on the command line: ISO 8601 ('2026-03-04T13:00', '2026-03-04 13:00+03:00', a date);
+    UTC unless it names an offset."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"{option}: {text!r} is not a time; write e.g. 2026-03-04T13:00 or 2026-03-04T13:00+03:00") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def settings() -> Settings:

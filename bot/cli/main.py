@@ -20,6 +20,7 @@ from bot.cli.console_chat import chat_with_web
 from bot.cli.privacy import privacy_app
 from bot.cli.progress import progress
 from bot.cli.report import report_app
+from bot.cli.sla import sla_app
 from bot.config import DEFAULT_CONFIG, ConfigError, config_warnings, load_config
 from bot.core.knowledge import KnowledgeBase, import_entries, load_entries
 from bot.db import migrate
@@ -35,7 +36,8 @@ kb_app = typer.Typer(help="Knowledge base (FAQ entries).", no_args_is_help=True)
 users_app = typer.Typer(help="People: experts, secretariat, practitioners.", no_args_is_help=True)
 queues_app = typer.Typer(help="Expert queues.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (db_app, "db"), (kb_app, "kb"), (users_app, "users"),
-                  (queues_app, "queues"), (privacy_app, "privacy"), (report_app, "report"), (calendar_app, "calendar")):
+                  (queues_app, "queues"), (privacy_app, "privacy"), (report_app, "report"), (calendar_app, "calendar"),
+                  (sla_app, "sla")):
     app.add_typer(sub, name=name)
 kb_quality.register(kb_app)
 

@@ -14,13 +14,15 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import HelpDesk
-from bot.cli.common import console, desk, fail, run
+from bot.cli.common import console, desk, fail, moment, run
 from bot.core.closed_days import closed_days_by_queue
 from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
 
 report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
 WIDTH = 130  # the table's width when the output is not a terminal
+AS_OF_HELP = ("compute as at this time (ISO 8601, UTC unless an offset is given): deadlines passed by then "
+              "count as missed and open tickets are aged to it; states are those stored now")
 Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC day, included)")]
 
 
@@ -36,12 +38,14 @@ class Format(StrEnum):
 def report_sla(since: Day = None, until: Day = None,
                queue: Annotated[str | None, typer.Option(help="only this queue")] = None,
                output: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+               as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
                ) -> None:
     """Service levels of the tickets opened in the period: compliance, response times, breaches, backlog."""
+    now = moment(as_of, "--as-of") if as_of is not None else None
     app_ = desk()
     if queue is not None and queue.upper() not in app_.config.queue_ids:
         raise fail(f"unknown queue {queue!r}; queues: {', '.join(app_.config.queue_ids)}")
-    report = run(_report(app_, since and since.date(), until and until.date(), queue and queue.upper()))
+    report = run(_report(app_, since and since.date(), until and until.date(), queue and queue.upper(), now))
     if output is Format.json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     elif output is Format.csv:
@@ -50,11 +54,12 @@ def report_sla(since: Day = None, until: Day = None,
         (console if console.is_terminal else Console(width=WIDTH)).print(_table(report))
 
 
-async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None) -> SlaReport:
+async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None,
+                  now: datetime | None) -> SlaReport:
     await app_.check_database()
     async with app_.engine.connect() as conn:
         sla = SlaClock(app_.config, await closed_days_by_queue(conn))
-        report = await sla_report(conn, app_.config, sla, app_.clock.now(), since, until, queue)
+        report = await sla_report(conn, app_.config, sla, now or app_.clock.now(), since, until, queue)
     await app_.engine.dispose()
     return report
 

@@ -10,25 +10,27 @@ whatever it is called.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+import secrets
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceInfo
 from bot.core.messages import Attachment
-from bot.db.models import Message, StoredFile, table
+from bot.db.models import Message, StoredFile, Ticket, table
 
-F, M = table(StoredFile), table(Message)
+F, M, T = table(StoredFile), table(Message), table(Ticket)
 MAX_NAME = 200  # characters of a file name kept
 ZIP, OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office Open XML / OpenDocument; old Office
 
@@ -169,6 +171,59 @@ def upload_rows(attachments: Iterable[Attachment], person_id: int, message_id: i
             for a in attachments if a.channel == "web" and a.sha256]
 
 
+FILES_PATH = "/files/"  # where the web pages serve a stored file: FILES_PATH + its id
+
+
+def _guess_mime(name: str) -> str:
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    return TYPES[ext][0] if ext in TYPES else ""
+
+
+async def relay_to_web(conn: AsyncConnection, attachments: Iterable[Attachment], person_id: int, message_id: int,
+                       now: datetime, web_url: str) -> tuple[Attachment, ...]:
+    """The attachments of a message for a web chat: a file from a chat platform (an expert's Telegram or Slack
+    file) becomes a web chat file with its own `stored_file` row and link, owned by its sender and carried by
+    `message_id` (so the upload access rules apply); its bytes are fetched from the platform on the first
+    download (`fetch_relayed`)."""
+    kept, rows = [], []
+    for a in attachments:
+        if a.channel in ("", "web"):
+            kept.append(a)
+            continue
+        name = clean_name(a.name or ("photo.jpg" if a.kind == "photo" else "file"))
+        file_id = secrets.token_urlsafe(16)
+        mime = a.mime or _guess_mime(name)
+        rows.append({"id": file_id, "sha256": "", "name": name, "size": a.size, "mime": mime, "person_id": person_id,
+                     "message_id": message_id, "created_at": now, "source_channel": a.channel,
+                     "source_file_id": a.file_id})
+        kept.append(Attachment(a.kind, file_id, name, a.size, mime, "web", web_url + FILES_PATH + file_id))
+    await record(conn, rows)
+    return tuple(kept)
+
+
+Download = Callable[[str, int], Awaitable[bytes]]  # a platform's file id, the most bytes taken -> the bytes
+
+
+class FetchError(Exception):
+    """A relayed file could not be fetched from its platform, or is not a file the web chat takes."""
+
+
+async def fetch_relayed(conn: AsyncConnection, store: FileStore, found: Any, download: Download,
+                        service: ServiceInfo) -> tuple[str, str]:
+    """Fetch the bytes of a relayed file (a `find` row with an empty sha256) from its platform, check them as
+    an upload is checked, keep them in the store; return their SHA-256 and MIME type."""
+    try:
+        data = await download(found.source_file_id, service.max_attachment_bytes + 1)
+    except Exception as exc:  # the platform's errors are its own; the viewer gets a 404 and the log says why
+        raise FetchError(f"{found.source_channel} refused file {found.id}: {exc}") from exc
+    verdict = check(found.name, data, service)
+    if isinstance(verdict, Refusal):
+        raise FetchError(f"relayed file {found.id} is not taken: {verdict.key}")
+    sha256 = await asyncio.to_thread(store.put, data)
+    await conn.execute(update(F).where(F.c.id == found.id).values(sha256=sha256, size=len(data), mime=verdict))
+    return sha256, verdict
+
+
 async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Describe uploads (rows from `upload_rows`), in the transaction that stores their messages."""
     if rows:
@@ -176,8 +231,10 @@ async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
 
 
 async def find(conn: AsyncConnection, file_id: str) -> Any | None:
-    """An upload's row, with the ticket of the message that carried it (`ticket_id`, may be None)."""
-    return (await conn.execute(select(F, M.c.ticket_id).outerjoin(M, M.c.id == F.c.message_id)
+    """An upload's row, with the ticket of the message that carried it (`ticket_id`, may be None), whether that
+    message was an internal note (`internal`) and the ticket's practitioner (`ticket_person_id`)."""
+    return (await conn.execute(select(F, M.c.ticket_id, M.c.internal, T.c.person_id.label("ticket_person_id"))
+                               .outerjoin(M, M.c.id == F.c.message_id).outerjoin(T, T.c.id == M.c.ticket_id)
                                .where(F.c.id == file_id))).first()
 
 
@@ -187,9 +244,10 @@ async def forget(conn: AsyncConnection, store: FileStore | None, where: ColumnEl
     The bytes go at once, before the transaction commits: a failed erasure leaves rows without content
     (their links answer 404) rather than content that was asked to go.
     """
-    hashes = {r.sha256 for r in await conn.execute(select(F.c.sha256).where(where))}
-    if not hashes:
+    found = {r.sha256 for r in await conn.execute(select(F.c.sha256).where(where))}
+    if not found:
         return 0
+    hashes = found - {""}  # a relayed file never downloaded has no bytes here
     count = (await conn.execute(delete(F).where(where))).rowcount
     if store is not None:
         shared = {r.sha256 for r in await conn.execute(select(F.c.sha256).where(F.c.sha256.in_(hashes)))}

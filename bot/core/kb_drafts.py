@@ -59,6 +59,40 @@ def create_draft(ctx: Context, ticket_id: int, queue_id: str, lang: str, questio
                                  "answer": summary, "status": "pending", "created_at": ctx.now}))
 
 
+async def draft_from_ticket(ctx: Context, ticket_id: int, queue_id: str, lang: str, question: str, summary: str,
+                            resolved_before: bool) -> None:
+    """The FAQ draft of a resolved ticket: one per ticket.
+
+    The first resolve creates it; a re-resolve (`resolved_before`) revises the ticket's draft and puts it up
+    for review again: a pending draft gets the new answer, an approved one becomes its entry's next version
+    when approved again (a rejected one is proposed anew).
+    """
+    found = None
+    if resolved_before:
+        found = (await ctx.conn.execute(select(D.c.id, D.c.entry_id).where(D.c.ticket_id == ticket_id)
+                                        .order_by(D.c.id.desc()).limit(1))).first()
+    if found is None:
+        create_draft(ctx, ticket_id, queue_id, lang, question, summary)
+        return
+    await ctx.conn.execute(update(D).where(D.c.id == found.id).values(
+        question=question, answer=summary, status="pending", reviewed_by=None, reviewed_at=None))
+    key = "draft.revised" if found.entry_id is None else "draft.next_version"
+    _post(ctx, found.id, key, {"ticket_id": ticket_id, "queue_id": queue_id, "lang": lang, "question": question,
+                               "answer": summary}, entry=found.entry_id)
+    ctx.audit("kb.draft_revised", ticket_id=ticket_id, draft=found.id, entry=found.entry_id)
+
+
+def _post(ctx: Context, draft_id: int, key: str, row: dict[str, Any], **values: object) -> None:
+    """Show a draft to the secretariat with Approve / Reject buttons."""
+    lang_ui = ctx.services.config.service.default_language
+    text = t(key, lang_ui, id=draft_id, ticket=row["ticket_id"], queue=row["queue_id"], lang=row["lang"],
+             question=row["question"], answer=row["answer"], **values)
+    buttons = [ctx.button(t("kb.approve_button", lang_ui), "kbapprove", draft_id),
+               ctx.button(t("kb.reject_button", lang_ui), "kbreject", draft_id)]
+    for space in secretariat_spaces(ctx.services.config):
+        ctx.send(space.channel, space.chat, text, buttons, ticket_id=row["ticket_id"])
+
+
 @dataclass
 class _NewDrafts:
     """The drafts of one batch, inserted together; each then posted and audited as its own message's."""
@@ -68,13 +102,7 @@ class _NewDrafts:
     async def __call__(self, conn: AsyncConnection) -> None:
         ids = await insert_rows(conn, D, [row for _, row in self.drafts], ids=True)
         for (ctx, row), draft_id in zip(self.drafts, ids, strict=True):
-            lang_ui = ctx.services.config.service.default_language
-            text = t("kb.draft_posted", lang_ui, id=draft_id, ticket=row["ticket_id"], queue=row["queue_id"],
-                     lang=row["lang"], question=row["question"], answer=row["answer"])
-            buttons = [ctx.button(t("kb.approve_button", lang_ui), "kbapprove", draft_id),
-                       ctx.button(t("kb.reject_button", lang_ui), "kbreject", draft_id)]
-            for space in secretariat_spaces(ctx.services.config):
-                ctx.send(space.channel, space.chat, text, buttons, ticket_id=row["ticket_id"])
+            _post(ctx, draft_id, "kb.draft_posted", row)
             ctx.audit("kb.draft", ticket_id=row["ticket_id"], draft=draft_id)
 
 

@@ -55,6 +55,9 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
     tickets = _rows(await conn.execute(select(T).where(T.c.person_id == person_id).order_by(T.c.id)))
     ticket_ids = [t["id"] for t in tickets]
     mine = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids) & M.c.internal.is_(False))
+    names = await names_of(conn, person_id)
+    naming_them = (select(M.c.id, M.c.created_at).where(M.c.person_id.in_(select(P.c.id).where(
+        P.c.role != "practitioner")), M.c.person_id != person_id, naming(M.c.text, names)) if names else None)
     return {
         "person": _rows(await conn.execute(select(P).where(P.c.id == person_id))),
         "identities": _rows(await conn.execute(select(I).where(I.c.person_id == person_id))),
@@ -69,15 +72,40 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
         "kb_drafts_from_their_tickets": _rows(await conn.execute(select(D).where(D.c.ticket_id.in_(ticket_ids)))),
         "audit": _rows(await conn.execute(select(A).where(A.c.actor_id == person_id))),
         "files": _rows(await conn.execute(select(F).where(F.c.person_id == person_id).order_by(F.c.created_at))),
+        # staff messages that name them: which and when (their text is the staff member's, erased with theirs)
+        "staff_messages_naming_them": [] if naming_them is None else _rows(await conn.execute(naming_them)),
     }
+
+
+SHORTEST_NAME = 3  # a shorter name or handle would match too many unrelated words
+
+
+async def names_of(conn: AsyncConnection, person_id: int) -> set[str]:
+    """The strings that name a person in a message: display name, its first word, handle, channel usernames."""
+    person = (await conn.execute(select(P.c.display_name, P.c.handle).where(P.c.id == person_id))).first()
+    if person is None:
+        return set()
+    usernames = (await conn.execute(select(I.c.username).where(I.c.person_id == person_id))).scalars()
+    display = (person.display_name or "").strip()
+    names = {display, display.split()[0] if display else "", person.handle or "", *(u or "" for u in usernames)}
+    names |= {f"@{n}" for n in (person.handle, *usernames) if n}
+    return {n.strip() for n in names if len(n.strip()) >= SHORTEST_NAME}
+
+
+def naming(column: Any, names: set[str]) -> Any:
+    """`column` (a text) names one of `names`, ignoring case."""
+    return or_(*(column.icontains(name, autoescape=True) for name in sorted(names)))
 
 
 async def erase_person(conn: AsyncConnection, person_id: int, now: datetime, files: FileStore | None = None,
                        progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Remove or anonymise the person's data everywhere; keep anonymous counts so reports still add up.
 
-    Their uploads go too: the rows, and the stored bytes from `files` unless someone else sent the same file.
-    `progress(done, total)` follows its steps (tables of messages and audit rows can be large).
+    Erased: every message they sent, every message of their tickets, and every message in staff chats (sent by
+    staff, or an internal note) that names them by name or handle, with or without a ticket; bot messages that
+    name them likewise. Their uploads and the files on their tickets go too: the rows, and the stored bytes
+    from `files` unless another upload has the same content. `progress(done, total)` follows its steps
+    (tables of messages and audit rows can be large).
     """
     done = 0
 
@@ -88,9 +116,14 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime, fil
             progress(done, ERASE_STEPS)
 
     ticket_ids = [r.id for r in await conn.execute(select(T.c.id).where(T.c.person_id == person_id))]
+    names = await names_of(conn, person_id)
     counts: dict[str, int] = {"tickets": len(ticket_ids)}
+    staff = select(P.c.id).where(P.c.role != "practitioner")
     theirs = or_(M.c.person_id == person_id, M.c.ticket_id.in_(ticket_ids))
-    counts["files"] = await forget(conn, files, F.c.person_id == person_id)
+    if names:
+        theirs = or_(theirs, (M.c.person_id.in_(staff) | M.c.internal.is_(True)) & naming(M.c.text, names))
+    on_their_tickets = F.c.message_id.in_(select(M.c.id).where(M.c.ticket_id.in_(ticket_ids)))  # e.g. relayed to them
+    counts["files"] = await forget(conn, files, or_(F.c.person_id == person_id, on_their_tickets))
     step()
     counts["messages"] = (await conn.execute(update(M).where(theirs).values(text=ERASED, attachments=None))).rowcount
     await conn.execute(update(M).where(M.c.person_id == person_id).values(chat_id=""))
@@ -100,6 +133,8 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime, fil
         question=ERASED, summary=ERASED, rating_comment=None, chat_id=""))
     step()
     outbox = or_(O.c.person_id == person_id, O.c.ticket_id.in_(ticket_ids))
+    if names:
+        outbox = or_(outbox, naming(O.c.text, names))
     counts["outbox"] = (await conn.execute(update(O).where(outbox).values(
         text=ERASED, buttons=None, attachments=None))).rowcount
     step()

@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import ServiceLevels, parse_quiet_hours
 from bot.core.calendar import CalendarError, QuietHours
@@ -49,35 +49,40 @@ def quiet_hours(own: str | None, timezone: str, defaults: ServiceLevels) -> Quie
 
 async def flush_digests(engine: AsyncEngine, services: Services, now: datetime) -> int:
     """Send every expert whose digest may go now one message listing all their waiting lines."""
-    defaults = services.config.service_levels
     async with engine.begin() as conn:
-        waiting = list(await conn.execute(select(R).where(R.c.sent_at.is_(None)).order_by(R.c.person_id, R.c.id)
-                                          .with_for_update(**skip_locked(conn))))
-        if not waiting:
-            return 0
-        people = {r.person_id for r in waiting}
-        last = dict((await conn.execute(select(R.c.person_id, func.max(R.c.sent_at))
-                                        .where(R.c.person_id.in_(people), R.c.sent_at.is_not(None))
-                                        .group_by(R.c.person_id))).all())
-        info = {r.id: r for r in await conn.execute(select(P.c.id, P.c.language, P.c.timezone, P.c.quiet_hours)
-                                                    .where(P.c.id.in_(people)))}
-        ctx = Context.system(services, conn, Effects(), now)
-        sent: list[int] = []
-        for person_id, rows in groupby(waiting, key=lambda r: r.person_id):
-            lines = list(rows)
-            person = info[person_id]
-            if person_id in last and now < last[person_id] + timedelta(minutes=defaults.digest_minutes):
-                continue
-            quiet = quiet_hours(person.quiet_hours, person.timezone, defaults)
-            if quiet.is_quiet(now):
-                continue
-            items = "\n".join("• " + t(r.text_key, person.language, **r.params,
-                                       due=local_time(r.due_at, quiet.timezone) if r.due_at else "")
-                              for r in lines)
-            if not await notify_person(ctx, person_id, "sla.digest", None, count=len(lines), items=items):
-                log.warning("person %s has no private chat; %d reminder(s) dropped", person_id, len(lines))
-            sent += [r.id for r in lines]
-        if sent:
-            await conn.execute(update(R).where(R.c.id.in_(sent)).values(sent_at=now))
-        await ctx.effects.write(conn)
+        return await flush_digests_on(conn, services, now)
+
+
+async def flush_digests_on(conn: AsyncConnection, services: Services, now: datetime) -> int:
+    """`flush_digests` in the caller's transaction."""
+    defaults = services.config.service_levels
+    waiting = list(await conn.execute(select(R).where(R.c.sent_at.is_(None)).order_by(R.c.person_id, R.c.id)
+                                      .with_for_update(**skip_locked(conn))))
+    if not waiting:
+        return 0
+    people = {r.person_id for r in waiting}
+    last = dict((await conn.execute(select(R.c.person_id, func.max(R.c.sent_at))
+                                    .where(R.c.person_id.in_(people), R.c.sent_at.is_not(None))
+                                    .group_by(R.c.person_id))).all())
+    info = {r.id: r for r in await conn.execute(select(P.c.id, P.c.language, P.c.timezone, P.c.quiet_hours)
+                                                .where(P.c.id.in_(people)))}
+    ctx = Context.system(services, conn, Effects(), now)
+    sent: list[int] = []
+    for person_id, rows in groupby(waiting, key=lambda r: r.person_id):
+        lines = list(rows)
+        person = info[person_id]
+        if person_id in last and now < last[person_id] + timedelta(minutes=defaults.digest_minutes):
+            continue
+        quiet = quiet_hours(person.quiet_hours, person.timezone, defaults)
+        if quiet.is_quiet(now):
+            continue
+        items = "\n".join("• " + t(r.text_key, person.language, **r.params,
+                                   due=local_time(r.due_at, quiet.timezone) if r.due_at else "")
+                          for r in lines)
+        if not await notify_person(ctx, person_id, "sla.digest", None, count=len(lines), items=items):
+            log.warning("person %s has no private chat; %d reminder(s) dropped", person_id, len(lines))
+        sent += [r.id for r in lines]
+    if sent:
+        await conn.execute(update(R).where(R.c.id.in_(sent)).values(sent_at=now))
+    await ctx.effects.write(conn)
     return len(ctx.effects.outbox)

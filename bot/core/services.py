@@ -26,3 +26,4 @@ class Services:
     limiter: InboundLimiter
     web_url: str = "http://127.0.0.1:8080"  # where browsers reach the web pages (login links)
     files: FileStore | None = None  # web chat uploads (erasure and retention delete them)
+    calendar_version: str = ""  # of the custom closed days `sla` was built with (see core/calendar_changes.py)

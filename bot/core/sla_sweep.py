@@ -74,6 +74,16 @@ async def sweep(engine: AsyncEngine, services: Services, now: datetime, batch: i
             return total
 
 
+async def sweep_on(conn: AsyncConnection, services: Services, now: datetime, batch: int = BATCH) -> SweepResult:
+    """`sweep` in the caller's transaction (what `helpdesk sla preview` runs and rolls back)."""
+    total = SweepResult()
+    while True:
+        done = await _Round(conn, services, now).run(batch)
+        total.add(done)
+        if done.tickets < batch:
+            return total
+
+
 async def _one_by_one(engine: AsyncEngine, services: Services, now: datetime, batch: int) -> SweepResult:
     """A failed round again, one transaction per ticket: a ticket that fails is logged and postponed."""
     result = SweepResult()

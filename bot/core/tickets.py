@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import ServiceInfo, Space
 from bot.core.context import Context, Effects, TicketReads
 from bot.core.context import Person as Sender
-from bot.core.kb_drafts import create_draft
+from bot.core.files import relay_to_web
+from bot.core.kb_drafts import draft_from_ticket
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.core.router import arguments
 from bot.core.sla_due import next_check
@@ -62,6 +63,7 @@ class TicketView:
     channel: str
     chat_id: str
     resolved_at: datetime | None
+    closed_at: datetime | None
     first_response_at: datetime | None
     summary: str | None
     created_at: datetime
@@ -91,7 +93,7 @@ def _with_names(query: Select[Any]) -> Select[Any]:
 # Built once: these run several times per ticket action, on the hot path.
 _VIEWED = _with_names(select(T.c.id, T.c.queue_id, T.c.state, T.c.priority, T.c.person_id, T.c.assignee_id,
                              T.c.language, T.c.question, T.c.channel, T.c.chat_id, T.c.resolved_at,
-                             T.c.first_response_at, T.c.summary, T.c.created_at))
+                             T.c.closed_at, T.c.first_response_at, T.c.summary, T.c.created_at))
 _LOAD = _VIEWED.where(T.c.id == bindparam("ticket_id"))
 _IN_QUEUE = QM.alias("sender_in_queue")
 
@@ -279,21 +281,28 @@ async def opening_files(ctx: Context, message_id: int | None) -> tuple[Attachmen
 
 
 def reopen_since(service: ServiceInfo, now: datetime) -> datetime:
-    """Tickets closed (for want of a reply) after this are reopened by the practitioner's next message."""
+    """Tickets resolved or closed after this are reopened by the practitioner's next message."""
     return now - timedelta(days=service.reopen_days)
 
 
+def within_reopen_window(service: ServiceInfo, ticket: TicketView, now: datetime) -> bool:
+    """Was the ticket resolved (or closed) recently enough to reopen?"""
+    ended = ticket.closed_at if ticket.state == "closed" else ticket.resolved_at
+    return ended is None or ended >= reopen_since(service, now)
+
+
 # A ticket the practitioner's next message reopens; `since` is `reopen_since`.
-REOPENABLE = (T.c.state == "closed") & (T.c.closed_at >= bindparam("since"))
-_RECENTLY_CLOSED = (select(T.c.id).where(T.c.person_id == bindparam("person_id"), REOPENABLE)
-                    .order_by(T.c.closed_at.desc()).limit(1))
+REOPENABLE = (((T.c.state == "closed") & (T.c.closed_at >= bindparam("since")))
+              | ((T.c.state == "resolved") & (T.c.resolved_at >= bindparam("since"))))
+_RECENTLY_ENDED = (select(T.c.id).where(T.c.person_id == bindparam("person_id"), REOPENABLE)
+                   .order_by(T.c.id.desc()).limit(5))
 
 
-async def recently_closed(ctx: Context) -> TicketView | None:
-    """The sender's ticket closed (unanswered) within the reopen window, if any: their reply reopens it."""
-    found = (await ctx.conn.execute(_RECENTLY_CLOSED, {
-        "person_id": ctx.person.id, "since": reopen_since(ctx.services.config.service, ctx.now)})).scalar()
-    return None if found is None else await load(ctx.conn, found)
+async def recently_ended(ctx: Context) -> list[TicketView]:
+    """The sender's tickets resolved or closed within the reopen window, newest first (at most five)."""
+    found = (await ctx.conn.execute(_RECENTLY_ENDED, {
+        "person_id": ctx.person.id, "since": reopen_since(ctx.services.config.service, ctx.now)})).scalars()
+    return [view for ticket_id in found if (view := await load(ctx.conn, ticket_id)) is not None]
 
 
 async def open_tickets_of(ctx: Context) -> list[TicketView]:
@@ -548,6 +557,9 @@ async def relay_to_practitioner(ctx: Context, ticket: TicketView, text: str,
     """The assignee's reply reaches the practitioner; the first one stops the first-response clock."""
     await record_message(ctx, ticket.id)
     name = expert_name(ctx, ctx.person.display_name)
+    if ticket.channel == "web" and attachments:  # a platform's file becomes a downloadable web chat file
+        attachments = await relay_to_web(ctx.conn, attachments, ctx.person.id, ctx.message_id, ctx.now,
+                                         ctx.services.web_url)
     tell_practitioner(ctx, ticket, t("relay.from_expert", ticket.language, id=ticket.id, name=name, text=text),
                       attachments=attachments)
     values: dict[str, Any] = {"updated_at": ctx.now, "next_response_due": None}
@@ -619,19 +631,24 @@ async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
     lang = ticket.language
     stars = [ctx.button("★" * n, "rate", ticket.id, n) for n in range(1, 6)]
     stars.append(ctx.button(t("ticket.reopen_button", lang), "reopen", ticket.id))
-    tell_practitioner(ctx, ticket, t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary), stars)
+    text = t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary,
+             days=ctx.services.config.service.reopen_days)
+    tell_practitioner(ctx, ticket, text, stars)
     await refresh(ctx, ticket.id, row)
     if summary.strip():
-        create_draft(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip())
+        await draft_from_ticket(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip(),
+                                resolved_before=ticket.summary is not None)
 
 
-async def reopen(ctx: Context, ticket: TicketView) -> TicketView | None:
-    """Reopen a resolved ticket within the reopen window; after it, open a new ticket linked to the old one."""
-    limit = ctx.services.config.service.reopen_days
-    if ticket.resolved_at is not None and ctx.now - ticket.resolved_at > timedelta(days=limit):
-        fresh = await open_ticket(ctx, ticket.question, ticket.queue_id, None, [f"follow-up of #{ticket.id}"])
+async def reopen(ctx: Context, ticket: TicketView, question: str | None = None) -> TicketView | None:
+    """Reopen a resolved or closed ticket within the reopen window; after it, open a new ticket linked to the old
+    one (for `question`, the sender's current message, else the old question)."""
+    if not within_reopen_window(ctx.services.config.service, ticket, ctx.now):
+        fresh = await open_ticket(ctx, question or ticket.question, ticket.queue_id,
+                                  ctx.message_id if question else None, [f"follow-up of #{ticket.id}"])
         if fresh is not None:
             await change(ctx, fresh.id, linked_ticket_id=ticket.id)
+            await post_in_queue(ctx, fresh, "followup.card", old=ticket.id)
         return fresh
     new_state = "open" if ticket.assignee_id is not None else "new"
     row = await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,

@@ -368,7 +368,7 @@ class LoginToken(Base):
 
 
 class StoredFile(Base):
-    """A file uploaded in the web chat; its bytes live once per content hash in the files directory."""
+    """A file uploaded in the web chat, or relayed to it; its bytes live once per content hash in the files dir."""
 
     __tablename__ = "stored_file"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random: the /files/<id> link
@@ -379,3 +379,7 @@ class StoredFile(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)  # the uploader
     message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime]
+    # A file relayed from a chat platform (an expert's Telegram or Slack file): fetched from there on the
+    # first download; until then `sha256` is empty.
+    source_channel: Mapped[str | None] = mapped_column(String(16))
+    source_file_id: Mapped[str | None] = mapped_column(String(255))

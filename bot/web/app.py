@@ -7,6 +7,7 @@ audit and the outbox stay in one place. Pages are Jinja2 with autoescape; every 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections import defaultdict, deque
@@ -60,6 +61,7 @@ from bot.web.texts import (
     translator,
 )
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 P, I, T = table(Person), table(Identity), table(Ticket)  # noqa: E741
 MAX_TEXT = 4000  # characters of one chat message
@@ -345,20 +347,43 @@ class WebApp:
         async with self.desk.engine.connect() as conn:
             found = await files.find(conn, str(request.path_params["id"]))
             allowed = found is not None and await self.may_download(conn, found, viewer, user)
-        if found is None or not allowed or not (path := self.desk.services.files.path(found.sha256)).is_file():
+        if found is None or not allowed:
             return self.error_page(request, 404, "notfound", viewer)
-        return FileResponse(path, media_type=found.mime, filename=found.name, content_disposition_type="attachment",
+        sha256, mime = found.sha256, found.mime
+        if not sha256 and found.source_channel:  # relayed from a chat platform: fetched on the first download
+            sha256, mime = await self.fetch_relayed(found)
+        if not sha256 or not (path := self.desk.services.files.path(sha256)).is_file():
+            return self.error_page(request, 404, "notfound", viewer)
+        return FileResponse(path, media_type=mime, filename=found.name, content_disposition_type="attachment",
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
                                      "Content-Security-Policy": "default-src 'none'; sandbox"})
 
+    async def fetch_relayed(self, found: Any) -> tuple[str, str]:
+        """The SHA-256 and checked type of a relayed file's bytes, fetched now from its platform ("" when that
+        fails)."""
+        assert self.desk.services is not None and self.desk.services.files is not None
+        download = getattr(self.desk.channels.get(found.source_channel), "download", None)
+        if download is None:
+            log.warning("file %s: the %s channel is not running here", found.id, found.source_channel)
+            return "", ""
+        try:
+            async with self.desk.engine.begin() as conn:
+                return await files.fetch_relayed(conn, self.desk.services.files, found, download,
+                                                 self.desk.config.service)
+        except files.FetchError as exc:
+            log.warning("%s", exc)
+            return "", ""
+
     @staticmethod
     async def may_download(conn: AsyncConnection, found: Any, viewer: Viewer | None, user: str | None) -> bool:
-        """The uploader (by chat cookie or session), the secretariat, or an expert who may see the file's ticket."""
+        """The uploader (by chat cookie or session), the practitioner of the file's ticket when it was sent to them
+        (not in an internal note), the secretariat, or an expert who may see the ticket."""
         owners: set[int | None] = {viewer.id} if viewer else set()
         if user is not None:
             owners.add((await conn.execute(select(I.c.person_id).where(
                 I.c.channel == "web", I.c.external_user_id == user))).scalar())
-        if found.person_id in owners:
+        sent_to = found.ticket_person_id if not found.internal else None  # the practitioner it was sent to
+        if found.person_id in owners or (sent_to is not None and sent_to in owners):
             return True
         if viewer is None or viewer.role not in STAFF_ROLES:
             return False

@@ -1,0 +1,132 @@
+"""Files both ways between Telegram and the web chat, on the real adapter against the fake Bot API: an expert's
+Telegram file becomes a download in the web chat (for the practitioner and the ticket's staff only), and a
+web chat file reaches the expert on Telegram as a file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import HelpDesk
+from bot.channels.telegram import TelegramChannel
+from bot.core.files import FileStore
+from bot.core.login import staff_login_url
+from bot.db.models import StoredFile, table
+from bot.fakes.telegram import FakeTelegram
+from bot.http import create_http_app
+from bot.settings import Settings
+from bot.web.app import web_routes
+from tests.channels_support import ENERGY_QUESTION, add_person, started_channel, write_config
+from tests.webdesk import BASE, Browser, browser
+
+pytestmark = pytest.mark.timeout(30)
+GROUP, SECRETARIAT, OMAR, SOFIA = -100500, -100900, 222, 444
+GUIDE = b"%PDF-1.4\n% ESMAP solar pumping guide\n" + b"0" * 1500
+SPECS = b"%PDF-1.4\n% pump specifications\n"
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(rate_limits=None) as fake:
+        for chat in (OMAR, SOFIA):
+            fake.add_chat(chat)
+        fake.add_chat(GROUP, "supergroup", title="Energy experts")
+        fake.add_chat(SECRETARIAT, "group", title="Secretariat")
+        yield fake
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings, tmp_path: Path, tg: FakeTelegram) -> AsyncIterator[HelpDesk]:
+    config = write_config(tmp_path / "helpdesk.toml", energy_spaces=[("telegram", str(GROUP))],
+                          secretariat_spaces=[("telegram", str(SECRETARIAT))], energy_experts=["omar"])
+    channel = TelegramChannel(tg.token, tg.api_url, poll_timeout=1, files=FileStore(sqlite_settings.helpdesk_files_dir))
+    people = [("omar", "expert", str(OMAR)), ("sam", "secretariat", "333")]
+    async with started_channel(sqlite_settings, config, "telegram", channel, people) as app:
+        yield app
+
+
+async def signed_in(app: HelpDesk, web: Any, handle: str) -> Browser:
+    async with app.engine.begin() as conn:
+        url = await staff_login_url(conn, handle, app.clock.now(), BASE)
+    assert url is not None
+    staff = browser(web)
+    await staff.sign_in(url.rsplit("=", 1)[1])
+    return staff
+
+
+async def wait_history(practitioner: Browser, text: str) -> dict[str, Any]:
+    """The newest web chat item with `text`, once it is there (within a few seconds)."""
+    for _ in range(200):
+        found = [item for item in await practitioner.history() if text in str(item["text"])]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the web chat never showed {text!r}: {await practitioner.history()}")
+
+
+async def test_a_telegram_experts_file_is_downloaded_in_the_web_chat_and_a_web_file_reaches_telegram(
+        desk: HelpDesk, tg: FakeTelegram) -> None:
+    web = create_http_app(desk, web_routes(desk))
+    alice = browser(web)
+    await alice.say(ENERGY_QUESTION)
+    await wait_history(alice, "ticket #1")
+    tg.user_sends(OMAR, "/claim 1")
+    await tg.wait_for(lambda: any("#1" in m.get("text", "") for m in tg.sent(OMAR)), 10)
+
+    tg.user_sends_document(OMAR, GUIDE, file_name="guide.pdf", mime_type="application/pdf", caption="See the guide")
+    answer = await wait_history(alice, "See the guide")
+    [item] = answer["files"]
+    assert item["label"] == "📎 guide.pdf (1 KB)" and item["url"].startswith("/files/")
+    async with desk.engine.connect() as conn:  # nothing fetched before someone asks for it
+        assert (await conn.execute(select(table(StoredFile).c.sha256))).scalar_one() == ""
+
+    got = await alice.client.get(item["url"])
+    assert got.status_code == 200 and got.content == GUIDE
+    assert got.headers["content-type"] == "application/pdf" and got.headers["content-disposition"].startswith(
+        "attachment;")
+    assert (await alice.client.get(item["url"])).content == GUIDE  # the second time from the file store
+    sam = await signed_in(desk, web, "sam")
+    assert (await sam.client.get(item["url"])).status_code == 200
+    bob = browser(web)
+    await bob.say("How do we regulate motorcycle taxis to cut emissions in our capital?")
+    assert (await bob.client.get(item["url"])).status_code == 404  # another practitioner
+    await add_person(desk, "sofia", "expert", "telegram", str(SOFIA), str(SOFIA))  # AFOLU and FINANCE only
+    sofia = await signed_in(desk, web, "sofia")
+    assert (await sofia.client.get(item["url"])).status_code == 404
+    assert (await browser(web).client.get(item["url"])).status_code == 403  # nobody known
+
+    sent = await alice.upload("pump specs.pdf", SPECS, "Our pump specifications")
+    assert sent.status_code == 202
+    await tg.wait_for(lambda: any("document" in m for m in tg.sent(OMAR)), 10)
+    document = next(m for m in tg.sent(OMAR) if "document" in m)["document"]
+    assert document["file_name"] == "pump specs.pdf"
+    channel = desk.channels["telegram"]
+    assert isinstance(channel, TelegramChannel)
+    assert await channel.download(document["file_id"], 10_000) == SPECS  # the bytes, not a link
+    relayed = [m.get("text", "") for m in tg.sent(OMAR) if "Our pump specifications" in m.get("text", "")]
+    assert relayed and "/files/" not in relayed[0]
+
+
+async def test_a_slack_experts_file_is_fetched_with_the_bot_token() -> None:
+    from bot.channels.slack import SlackChannel
+    from bot.fakes.slack import FakeSlack
+
+    async with FakeSlack() as slack:
+        shared = slack.add_file(GUIDE, "guide.pdf", mimetype="application/pdf")
+        channel = SlackChannel(slack.bot_token, slack.api_url)
+        try:
+            assert await channel.download(shared["id"], 10_000) == GUIDE
+            with pytest.raises(ValueError, match="more than 100"):
+                await channel.download(shared["id"], 100)
+        finally:
+            await channel.close()
