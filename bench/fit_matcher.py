@@ -199,6 +199,9 @@ def main() -> None:
           f"{time.time() - start:.0f} s", file=sys.stderr)
     w = fit_ranker([s for k, v in fit.items() if "/half" not in k for s in v])
     cal, bias = fit_confidence(fit, w)
+    print("held-out parts, P@1 of the ranker: " + ", ".join(
+        f"{name} {np.mean([s.labels[best_per_topic(s.feats @ w, s.topics)[0]] for s in samples if s.in_scope]):.3f}"
+        for name, samples in held.items() if any(s.in_scope for s in samples)))
     print("held-out parts (precision / coverage / share of out-of-scope queries answered):")
     for t in (0.6, 0.7, 0.75, 0.8, 0.85):
         cells = []

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 
 from kb.entry import KBEntry
 from kb.language import detect_language
-from kb.normalize import content_words, stem
+from kb.normalize import content_words, fold, stem
 
 MAX_QUERY_WORDS = 64  # longer queries are cut: a question is never that long
 GRAM = 3
@@ -62,7 +62,8 @@ FEATURES = (
     "m_entry_bm25_rel", "m_gram_bm25_rel", "m_token_set_lead", "m_ratio_lead", "m_votes_lead",
     "naive_bayes",  # multinomial naive-Bayes log-likelihood of the query words per word, minus the best candidate's
     "word_ownership",  # IDF-weighted share of each query word's occurrences in the KB that are the entry's
-    "naive_bayes_lead", "word_ownership_lead",
+    "naive_bayes_all",  # the same over every word (stop words too) and pair of neighbouring words
+    "naive_bayes_lead", "word_ownership_lead", "naive_bayes_all_lead",
     "x_query_lang_share",  # when the languages differ: the share of KB entries in the query's language
 )
 # What the confidence sees of a candidate list: the ranker's logit of the best candidate, its lead
@@ -117,13 +118,16 @@ class _Text:
     words: tuple[str, ...]
     joined: str
     folded: str
+    phrase: tuple[str, ...]  # every folded word, stop words too, and each pair of neighbours ("did_i")
 
     @classmethod
     def of(cls, text: str, lang: str, max_words: int | None = None) -> _Text:
         """Analyse ``text`` as written in ``lang``."""
         plain = content_words(text, lang)[:max_words]
         words = tuple(stem(w, lang) for w in plain)
-        return cls(words, " ".join(words), " ".join(plain))
+        every = [stem(w, lang) for w in fold(text).split()[:max_words]]
+        return cls(words, " ".join(words), " ".join(plain),
+                   (*every, *(f"{a}_{b}" for a, b in zip(every, every[1:], strict=False))))
 
     def grams(self) -> list[str]:
         """Character n-grams of the plain (accent-stripped, unstemmed) words."""
@@ -280,6 +284,11 @@ class Matcher:
         self._entry_counts = _postings(entry_docs)  # word -> entries that have it, times it occurs
         self._entry_lengths = np.array([len(doc) for doc in entry_docs], dtype=np.float64)
         self._word_totals = {w: float(c.sum()) for w, (_, c) in self._entry_counts.items()}
+        phrase_docs: list[list[str]] = [[] for _ in self._entries]
+        for owner, text in zip(owners, self._texts, strict=True):
+            phrase_docs[owner].extend(text.phrase)
+        self._phrase_counts = _postings(phrase_docs)
+        self._phrase_lengths = np.array([len(doc) for doc in phrase_docs], dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -368,35 +377,25 @@ class Matcher:
         cross = np.array([[self._entries[i].lang != query_lang] for i in entries.tolist()], dtype=np.float64)
         match = base[:, _MATCH_COLUMNS].max(axis=1, keepdims=True)
         features = [base, cross, cross * base[:, _CROSS_COLUMNS], match * base[:, _MATCHED_COLUMNS]]
-        nb, own = self._word_evidence(query, entries)
-        extra = np.column_stack([nb, own])
+        nb, nb_all, own = self._word_evidence(query, entries)
+        extra = np.column_stack([nb, own, nb_all])
         extra = np.hstack([extra, _lead(extra), cross * self._lang_share.get(query_lang, 0.0)])
         return entries, best, np.hstack([*features, extra])
 
     def _word_evidence(self, query: _Text, entries: IntArray) -> tuple[npt.NDArray[np.float64], ...]:
-        """Per candidate entry: multinomial naive-Bayes log-likelihood of the query words (per word,
-        relative to the best candidate), and the IDF-weighted share of each query word's occurrences
-        that belong to the entry."""
-        n = len(self._entries)
-        alpha = 0.1
-        vocab = len(self._entry_counts) or 1
-        loglik = np.zeros(n)
-        own = np.zeros(n)
+        """Per candidate entry: naive-Bayes likelihoods of the query's content words and of all its words and
+        word pairs, and the IDF-weighted share of each query word's occurrences that are the entry's."""
+        own = np.zeros(len(self._entries))
         total_idf = 0.0
         for word in query.words:
             found = self._entry_counts.get(word)
-            base = np.log(alpha)
-            loglik += base
-            if found is None:
-                continue
-            ids, counts = found
-            loglik[ids] += np.log(alpha + counts) - base
-            idf = self._idf.get(word, 1.0)
-            own[ids] += idf * counts / self._word_totals[word]
-            total_idf += idf
-        loglik = loglik[entries] - len(query.words) * np.log(self._entry_lengths[entries] + alpha * vocab)
-        loglik = (loglik - loglik.max()) / len(query.words)
-        return loglik, own[entries] / (total_idf or 1.0)
+            if found is not None:
+                idf = self._idf.get(word, 1.0)
+                own[found[0]] += idf * found[1] / self._word_totals[word]
+                total_idf += idf
+        return (_naive_bayes(query.words, self._entry_counts, self._entry_lengths, entries),
+                _naive_bayes(query.phrase, self._phrase_counts, self._phrase_lengths, entries),
+                own[entries] / (total_idf or 1.0))
 
     def _gram_hits(self, gram_ids: list[int], strings: IntArray) -> npt.NDArray[np.float64]:
         """Per string, how many of the distinct n-grams ``gram_ids`` it has."""
@@ -478,6 +477,24 @@ def _weighted_hits(weights: list[tuple[str, float]], postings: dict[str, tuple[I
         if word in postings:
             hits[postings[word][0]] += weight
     return hits
+
+
+NB_ALPHA = 0.1  # naive-Bayes smoothing
+
+
+def _naive_bayes(terms: Sequence[str], postings: dict[str, tuple[IntArray, npt.NDArray[np.float64]]],
+                 lengths: npt.NDArray[np.float64], entries: IntArray) -> npt.NDArray[np.float64]:
+    """Multinomial naive-Bayes log-likelihood of ``terms`` for each candidate entry, per term, minus the best
+    candidate's (the terms' shared smoothing constant cancels out)."""
+    if not terms:
+        return np.zeros(len(entries))
+    gain = np.zeros(len(lengths))
+    for term in terms:
+        if term in postings:
+            ids, counts = postings[term]
+            gain[ids] += np.log1p(counts / NB_ALPHA)
+    loglik = gain[entries] - len(terms) * np.log(lengths[entries] + NB_ALPHA * (len(postings) or 1))
+    return (loglik - loglik.max()) / len(terms)
 
 
 def _lead(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
