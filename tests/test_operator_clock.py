@@ -111,4 +111,5 @@ def test_report_sla_as_of_counts_deadlines_passed_by_then(runner: CliRunner, tmp
     assert early["tickets"] == late["tickets"] == 2
     assert early["first_response_pct"] is None  # nothing was due yet
     assert late["first_response_pct"] == 0.0  # both first-response deadlines missed by then
+    assert "as of 2026-03-20 10:00+00:00" in runner.invoke(cli, ["report", "sla", "--as-of", "2026-03-20T10:00"]).output
     assert runner.invoke(cli, ["report", "sla", "--as-of", "soon"]).exit_code == 2
