@@ -52,6 +52,22 @@ async def test_a_reply_within_the_window_reopens_the_resolved_ticket_in_english(
     assert row["next_response_due"] is not None and row["next_response_due"] > desk.clock.now()
 
 
+async def test_a_thank_you_after_the_resolve_does_not_reopen_the_ticket(desk: Desk) -> None:
+    alba = desk.practitioner("alba", lang="es")
+    amina = await desk.staff("amina")
+    await alba.says(SOLAR_ES)
+    await amina.says("/claim 1")
+    await amina.says("/resolve 1 Tarifa de bloque con medición prepago.")
+    told = len(amina.posts)
+    await alba.says("Muchas gracias, muy útil")
+    alba.sees("sigue resuelto", "5 días")
+    assert len(amina.posts) == told  # the expert is not called back for a thank-you
+    assert (await ticket(desk))["state"] == "resolved"
+    await alba.says("Gracias, ¿y si no hay cobertura móvil para los medidores prepago?")  # a question: reopens
+    alba.sees("abierto de nuevo")
+    assert (await ticket(desk))["state"] == "open"
+
+
 async def test_after_the_window_a_reply_opens_a_linked_ticket_in_spanish(desk: Desk) -> None:
     alba = desk.practitioner("alba", lang="es")
     amina = await desk.staff("amina")
