@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli.progress import progress
 from kb.entry import KBEntry
 from kb.evaluation import evaluate, load_eval_dir, tune
 from kb.matcher import Matcher
@@ -135,10 +136,12 @@ def bench_synthetic(size: int) -> None:
     for text in queries[:50]:  # warm up caches
         matcher.search(text, "en")
     latencies = []
-    for text in queries:
-        start = time.perf_counter()
-        matcher.search(text, "en")
-        latencies.append((time.perf_counter() - start) * 1000)
+    with progress(f"bench/kb {size} entries: queries") as report:
+        for text in queries:
+            start = time.perf_counter()
+            matcher.search(text, "en")
+            latencies.append((time.perf_counter() - start) * 1000)
+            report(len(latencies), len(queries))
     current, peak = rss_mb()
     p50, p99 = np.percentile(latencies, [50, 99])
     print(
@@ -154,11 +157,14 @@ def bench_shared() -> None:
     for folder in sorted(p for p in SHARED_FAQ.iterdir() if (p / "faq.jsonl").is_file()):
         data = load_eval_dir(folder)
         matcher = Matcher(data.entries)
-        tuned = tune(matcher, data)
+        with progress(f"bench/kb {folder.name}: tuning queries") as report:
+            tuned = tune(matcher, data, progress=report)
         print(f"\n== {folder.name} ({len(data.entries)} entries, {len(data.queries)} test queries)")
         print(tuned.to_text())
         print("test queries (queries.jsonl) at the tuned operating point:")
-        print(evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin).to_text())
+        with progress(f"bench/kb {folder.name}: test queries") as report:
+            result = evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin, progress=report)
+        print(result.to_text())
 
 
 def main() -> None:
