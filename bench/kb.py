@@ -157,14 +157,11 @@ def bench_shared() -> None:
     for folder in sorted(p for p in SHARED_FAQ.iterdir() if (p / "faq.jsonl").is_file()):
         data = load_eval_dir(folder)
         matcher = Matcher(data.entries)
-        with progress(f"bench/kb {folder.name}: tuning queries") as report:
-            tuned = tune(matcher, data, progress=report)
+        tuned = tune(matcher, data)
         print(f"\n== {folder.name} ({len(data.entries)} entries, {len(data.queries)} test queries)")
         print(tuned.to_text())
         print("test queries (queries.jsonl) at the tuned operating point:")
-        with progress(f"bench/kb {folder.name}: test queries") as report:
-            result = evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin, progress=report)
-        print(result.to_text())
+        print(evaluate(matcher, data.queries, tuned.answer_threshold, tuned.margin).to_text())
 
 
 def main() -> None:
