@@ -118,9 +118,8 @@ async def test_a_telegram_experts_file_is_downloaded_in_the_web_chat_and_a_web_f
 
 
 async def test_a_slack_experts_file_is_fetched_with_the_bot_token() -> None:
-    from bot.fakes.slack import FakeSlack
-
     from bot.channels.slack import SlackChannel
+    from tests.fakes.slack import FakeSlack
 
     async with FakeSlack() as slack:
         shared = slack.add_file(GUIDE, "guide.pdf", mimetype="application/pdf")
