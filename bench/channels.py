@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
+from bot.cli.progress import progress  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -123,8 +124,11 @@ async def run(n: int, rate: float, db: str, timeout: float, profile: str | None 
                 queued[chat] = time.perf_counter()
                 tg.user_sends(chat, text, user={"id": chat, "first_name": f"P{i}", "language_code": lang})
             deadline = time.perf_counter() + timeout
-            while len(answered) < n and time.perf_counter() < deadline:
-                await asyncio.sleep(0.05)
+            with progress("bench/channels: answers") as report:
+                while len(answered) < n and time.perf_counter() < deadline:
+                    report(len(answered), n)
+                    await asyncio.sleep(0.05)
+                report(len(answered), n)
             cpu = cpu_seconds(proc.pid) - cpu_start
             await asyncio.sleep(1.0)  # late duplicates would show up now
             end = max(answered.values(), default=start)

@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli.progress import progress
 from bot.config import load_config
 from kb.entry import KBEntry
 from kb.evaluation import evaluate, load_eval_dir, tune
@@ -136,10 +137,12 @@ def bench_synthetic(size: int) -> None:
     for text in queries[:50]:  # warm up caches
         matcher.search(text, "en")
     latencies = []
-    for text in queries:
-        start = time.perf_counter()
-        matcher.search(text, "en")
-        latencies.append((time.perf_counter() - start) * 1000)
+    with progress(f"bench/kb {size} entries: queries") as report:
+        for text in queries:
+            start = time.perf_counter()
+            matcher.search(text, "en")
+            latencies.append((time.perf_counter() - start) * 1000)
+            report(len(latencies), len(queries))
     current, peak = rss_mb()
     p50, p99 = np.percentile(latencies, [50, 99])
     print(

@@ -34,6 +34,7 @@ from bench.pgschema import PG_DSN, pg_settings  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
+from bot.cli.progress import progress  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
 from bot.db import migrate  # noqa: E402
@@ -89,9 +90,12 @@ async def run(settings: Settings, n: int, senders: int, users: int, unique: bool
             latencies.append(time.perf_counter() - start)
             if i >= WARMUP:
                 after_warmup.append(latencies[-1])
+            if len(latencies) % 100 == 0 or len(latencies) == n:
+                report(len(latencies), n)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(senders)))
+    with progress(f"bench/pipeline on {app.engine.dialect.name}: messages") as report:
+        await asyncio.gather(*(sender() for _ in range(senders)))
     wall = time.perf_counter() - wall0
     deadline = time.perf_counter() + 60
     while channel.deliveries < n and time.perf_counter() < deadline:

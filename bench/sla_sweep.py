@@ -72,9 +72,11 @@ async def people(app: HelpDesk) -> int:
     async with app.engine.begin() as conn:
         ids = []
         for handle, role in (("asker", "practitioner"), ("omar", "expert")):
-            pid = (await conn.execute(insert(P).values(
-                handle=handle, display_name=handle, role=role, language="en", timezone="UTC", blocked=False,
-                created_at=NOW).returning(P.c.id))).scalar_one()
+            pid = (await conn.execute(select(P.c.id).where(P.c.handle == handle))).scalar()  # omar: the config's
+            if pid is None:
+                pid = (await conn.execute(insert(P).values(
+                    handle=handle, display_name=handle, role=role, language="en", timezone="UTC", blocked=False,
+                    created_at=NOW).returning(P.c.id))).scalar_one()
             await conn.execute(insert(I).values(person_id=pid, channel="telegram", external_user_id=handle,
                                                 chat_id=f"dm-{handle}", created_at=NOW))
             ids.append(pid)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
+from bot.cli.progress import progress  # noqa: E402
 from tests.fakes.desk_process import HELPDESK, DeskProcess  # noqa: E402
 from tests.fakes.proxy import CuttableProxy  # noqa: E402
 from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
@@ -99,27 +100,31 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
     outage_at = sorted(rng.sample(range(n // 10, n), outages)) if outages and proxy else []
     started = time.monotonic()
     try:
-        for i in range(n):
-            chat = 10_000 + rng.randrange(users)
-            tg.user_sends(chat, rng.choice(GREETINGS))
-            expected[chat] = expected.get(chat, 0) + 1
-            if i in storm_at:
-                tg.inject(method="sendMessage", status=429, times=throttled_in_storm, retry_after=1)
-                tg.inject(method="sendMessage", status=502, times=errors_in_storm)
-            if i in kill_at:
-                await app.kill()
-                await app.start()
-            if i in outage_at and proxy is not None:
-                await proxy.cut()
-                await asyncio.sleep(3)
-                await proxy.restore()
-            await asyncio.sleep(1 / rate)
-        deadline = time.monotonic() + settle_timeout
-        while time.monotonic() < deadline:
-            sent = tg.sent_counts()
-            if all(sent[chat] >= count for chat, count in expected.items()):
-                break
-            await asyncio.sleep(0.25)
+        with progress("bench/soak: messages sent") as report:
+            for i in range(n):
+                chat = 10_000 + rng.randrange(users)
+                tg.user_sends(chat, rng.choice(GREETINGS))
+                expected[chat] = expected.get(chat, 0) + 1
+                if i in storm_at:
+                    tg.inject(method="sendMessage", status=429, times=throttled_in_storm, retry_after=1)
+                    tg.inject(method="sendMessage", status=502, times=errors_in_storm)
+                if i in kill_at:
+                    await app.kill()
+                    await app.start()
+                if i in outage_at and proxy is not None:
+                    await proxy.cut()
+                    await asyncio.sleep(3)
+                    await proxy.restore()
+                await asyncio.sleep(1 / rate)
+                report(i + 1, n)
+        with progress("bench/soak: replies arrived") as report:
+            deadline = time.monotonic() + settle_timeout
+            while time.monotonic() < deadline:
+                sent = tg.sent_counts()
+                report(sum(min(sent[chat], count) for chat, count in expected.items()), n)
+                if all(sent[chat] >= count for chat, count in expected.items()):
+                    break
+                await asyncio.sleep(0.25)
         await asyncio.sleep(lease + 1)  # anything re-sent after a crash would arrive by now
         wall = time.monotonic() - started
         sent = tg.sent_counts()

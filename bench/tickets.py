@@ -27,6 +27,7 @@ from bench.pgschema import pg_settings  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.channels.memory import MemoryChannel  # noqa: E402
+from bot.cli.progress import progress  # noqa: E402
 from bot.core.messages import IncomingMessage  # noqa: E402
 from bot.db import migrate  # noqa: E402
 from bot.db.models import Identity, Person, QueueMember, Ticket, table  # noqa: E402
@@ -82,9 +83,13 @@ async def run(settings: Settings, n: int, experts: int) -> dict[str, object]:
                 ("resolve", f"x{e}", f"dx{e}", f"/resolve {ticket} Block tariff with prepaid meters, case {ticket}."),
             ):
                 latency[action].append(await say(user, chat, text))
+            done[0] += 1
+            report(done[0], len(owner))
 
+    done = [0]  # tickets worked through
     t0 = time.perf_counter()
-    await asyncio.gather(*(expert(e) for e in range(experts)))
+    with progress("bench/tickets: tickets claimed, answered and resolved") as report:
+        await asyncio.gather(*(expert(e) for e in range(experts)))
     wall = time.perf_counter() - t0
     await asyncio.sleep(0.5)
     while await app.drainer.drain_once() if app.drainer else 0:

@@ -51,11 +51,9 @@ FAQ = [FAQ_QUESTION, "¿Qué implica actualizar una NDC?", "Que contient un rapp
 async def seed(c: AsyncConnection, tickets: int, now: datetime, queues: list[str]) -> None:
     """People, `tickets` tickets over two years (older ones resolved), breaches and warnings."""
     rng = random.Random(8)
-    staff = []
-    for handle in (*STAFF, "sam"):
-        staff.append((await c.execute(insert(P).values(
-            handle=handle, display_name=handle.title(), role="secretariat" if handle == "sam" else "expert",
-            language="en", timezone="Europe/Paris", blocked=False, created_at=now).returning(P.c.id))).scalar_one())
+    named = {r.handle: r.id for r in await c.execute(select(P.c.handle, P.c.id).where(P.c.handle.in_((*STAFF, "sam"))))}
+    staff = [named[handle] for handle in (*STAFF, "sam")]  # the config's staff: people since sync_config
+    await c.execute(update(P).where(P.c.id.in_(staff)).values(timezone="Europe/Paris"))
     people = [{"display_name": f"Practitioner {n}", "role": "practitioner", "language": "en", "timezone": "UTC",
                "blocked": False, "created_at": now} for n in range(2000)]
     await c.execute(insert(P), people)

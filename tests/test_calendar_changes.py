@@ -29,8 +29,8 @@ TUESDAY = date(2026, 3, 3)
 
 
 @pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings, with_kb=False)
+async def desk(any_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(any_settings, with_kb=False)
     yield d
     await d.app.stop()
 
@@ -49,12 +49,12 @@ async def close_day(desk: Desk, day: date, name: str | None = "Team retreat") ->
 
 
 async def test_a_holiday_added_while_a_ticket_is_open_moves_its_deadlines_and_a_second_process_sees_it(
-        desk: Desk, sqlite_settings: Settings) -> None:
+        desk: Desk, any_settings: Settings) -> None:
     alice = desk.practitioner("alice", lang="en")
     await alice.says(SOLAR)  # Monday 12:00 in Nairobi: first response due Wednesday 12:00
     first = await deadlines(desk)
     assert first["first_response_due"] == datetime(2026, 3, 4, 12, tzinfo=EAT)
-    other = await start_desk(sqlite_settings, with_kb=False)  # a second process, running before the change
+    other = await start_desk(any_settings, with_kb=False)  # a second process, running before the change
     other.clock.set(desk.clock.now())
     try:
         assert await close_day(desk, TUESDAY) == 1

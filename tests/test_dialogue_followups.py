@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.config import load_config
 from bot.db.models import Ticket, TriageDecision, table
 from bot.settings import Settings
-from tests.desk import Desk, start_desk
+from tests.desk import Actor, Desk, start_desk
 
 T = table(Ticket)
 SOLAR = "We need advice on solar irrigation pumping tariffs for remote farms"
@@ -33,12 +33,18 @@ async def ticket(desk: Desk, ticket_id: int = 1) -> dict[str, object]:
         return dict((await conn.execute(select(T).where(T.c.id == ticket_id))).one()._mapping)
 
 
-async def test_a_reply_within_the_window_reopens_the_resolved_ticket_in_english(desk: Desk) -> None:
-    alice = desk.practitioner("alice", lang="en")
+async def resolved(desk: Desk, name: str, lang: str, question: str, summary: str) -> tuple[Actor, Actor]:
+    """`name` asks `question`; Amina claims ticket #1 and resolves it with `summary`."""
+    practitioner = desk.practitioner(name, lang=lang)
     amina = await desk.staff("amina")
-    await alice.says(SOLAR)
+    await practitioner.says(question)
     await amina.says("/claim 1")
-    await amina.says("/resolve 1 Use a block tariff with prepaid metering.")
+    await amina.says(f"/resolve 1 {summary}")
+    return practitioner, amina
+
+
+async def test_a_reply_within_the_window_reopens_the_resolved_ticket_in_english(desk: Desk) -> None:
+    alice, amina = await resolved(desk, "alice", "en", SOLAR, "Use a block tariff with prepaid metering.")
     alice.sees("is resolved", "Reply within 5 days to reopen it")
 
     await desk.advance(timedelta(days=1))
@@ -52,16 +58,24 @@ async def test_a_reply_within_the_window_reopens_the_resolved_ticket_in_english(
     assert row["next_response_due"] is not None and row["next_response_due"] > desk.clock.now()
 
 
+async def test_a_thank_you_after_the_resolve_does_not_reopen_the_ticket(desk: Desk) -> None:
+    alba, amina = await resolved(desk, "alba", "es", SOLAR_ES, "Tarifa de bloque con medición prepago.")
+    told = len(amina.posts)
+    await alba.says("Muchas gracias, muy útil")
+    alba.sees("sigue resuelto", "5 días")
+    assert len(amina.posts) == told  # the expert is not called back for a thank-you
+    assert (await ticket(desk))["state"] == "resolved"
+    await alba.says("Gracias, ¿y si no hay cobertura móvil para los medidores prepago?")  # a question: reopens
+    alba.sees("abierto de nuevo")
+    assert (await ticket(desk))["state"] == "open"
+
+
 async def test_after_the_window_a_reply_opens_a_linked_ticket_in_spanish(desk: Desk) -> None:
-    alba = desk.practitioner("alba", lang="es")
-    amina = await desk.staff("amina")
-    await alba.says(SOLAR_ES)
-    await amina.says("/claim 1")
-    await amina.says("/resolve 1 Tarifa de bloque con medición prepago.")
-    resolved = alba.sees("está resuelta", "Responda en 5 días para reabrirla")
+    alba, _ = await resolved(desk, "alba", "es", SOLAR_ES, "Tarifa de bloque con medición prepago.")
+    resolve_post = alba.sees("está resuelta", "Responda en 5 días para reabrirla")
 
     await desk.advance(timedelta(days=6))
-    await alba.says("¿Y para las fincas sin cobertura móvil?", replying_to=resolved)
+    await alba.says("¿Y para las fincas sin cobertura móvil?", replying_to=resolve_post)
     alba.sees("ticket #2", "ENERGY")
     desk.queue("ENERGY").sees("Ticket #2 follows up on ticket #1")
     assert (await ticket(desk, 1))["state"] == "resolved"

@@ -17,11 +17,11 @@ from bot.channels.telegram import TelegramChannel
 from bot.core.files import FileStore
 from bot.core.login import staff_login_url
 from bot.db.models import StoredFile, table
-from bot.fakes.telegram import FakeTelegram
 from bot.http import create_http_app
 from bot.settings import Settings
 from bot.web.app import web_routes
 from tests.channels_support import ENERGY_QUESTION, add_person, started_channel, write_config
+from tests.fakes.telegram import FakeTelegram
 from tests.webdesk import BASE, Browser, browser
 
 pytestmark = pytest.mark.timeout(30)
@@ -119,7 +119,7 @@ async def test_a_telegram_experts_file_is_downloaded_in_the_web_chat_and_a_web_f
 
 async def test_a_slack_experts_file_is_fetched_with_the_bot_token() -> None:
     from bot.channels.slack import SlackChannel
-    from bot.fakes.slack import FakeSlack
+    from tests.fakes.slack import FakeSlack
 
     async with FakeSlack() as slack:
         shared = slack.add_file(GUIDE, "guide.pdf", mimetype="application/pdf")

@@ -79,6 +79,15 @@ def test_kb_eval_bad_dirs_name_file_and_line(tmp_path: Path, content: str | None
         assert "".join(message.split()) in squeezed, result.output
 
 
+def test_kb_tune_will_not_write_into_the_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
+    before = DEFAULT_CONFIG.read_text()
+    result = runner.invoke(app, ["kb", "tune", str(_write_set(tmp_path / "small")), "--target-precision", "0.5",
+                                 "--write"])
+    assert result.exit_code == 2 and "helpdesk config example > helpdesk.toml" in result.output, result.output
+    assert DEFAULT_CONFIG.read_text() == before
+
+
 def test_kb_tune_writes_matcher_values_keeping_comments(tmp_path: Path) -> None:
     folder = _write_set(tmp_path / "small")
     config = tmp_path / "helpdesk.toml"

@@ -111,4 +111,30 @@ def test_report_sla_as_of_counts_deadlines_passed_by_then(runner: CliRunner, tmp
     assert early["tickets"] == late["tickets"] == 2
     assert early["first_response_pct"] is None  # nothing was due yet
     assert late["first_response_pct"] == 0.0  # both first-response deadlines missed by then
+    assert "as of 2026-03-20 10:00+00:00" in runner.invoke(cli, ["report", "sla", "--as-of", "2026-03-20T10:00"]).output
     assert runner.invoke(cli, ["report", "sla", "--as-of", "soon"]).exit_code == 2
+
+
+async def test_the_preview_matches_the_sweep_on_both_databases(any_settings: Settings) -> None:
+    from bot.core.sla_preview import preview
+
+    desk = await start_desk(any_settings, with_kb=False)
+    try:
+        amina = await desk.staff("amina")
+        await desk.practitioner("alice", lang="en").says(SOLAR)
+        await desk.practitioner("bruno", lang="es").says(GRID)
+        await amina.says("/claim 2")
+        assert desk.app.services is not None
+        at = datetime.fromisoformat(AT).replace(tzinfo=UTC)
+        planned = await preview(desk.app.engine, desk.app.services, at)
+        assert planned == await preview(desk.app.engine, desk.app.services, at)  # rolled back: the same again
+        async with desk.app.engine.connect() as conn:
+            before = (await conn.execute(select(func.max(O.c.id)))).scalar_one()
+        await sla_round(desk.app.engine, desk.app.services, at)
+        async with desk.app.engine.connect() as conn:
+            sent = [tuple(r) for r in await conn.execute(select(O.c.channel, O.c.chat_id, O.c.ticket_id, O.c.kind,
+                                                                O.c.text).where(O.c.id > before).order_by(O.c.id))]
+        assert len(planned) >= 3 and [(p.channel, p.chat_id, p.ticket_id, p.kind, p.text) for p in planned] == sent
+        assert await preview(desk.app.engine, desk.app.services, at) == []  # sent now: nothing left to send
+    finally:
+        await desk.app.stop()

