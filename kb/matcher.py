@@ -18,6 +18,7 @@ import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import pairwise
 from importlib import resources
 from typing import Any
 
@@ -127,7 +128,7 @@ class _Text:
         words = tuple(stem(w, lang) for w in plain)
         every = [stem(w, lang) for w in fold(text).split()[:max_words]]
         return cls(words, " ".join(words), " ".join(plain),
-                   (*every, *(f"{a}_{b}" for a, b in zip(every, every[1:], strict=False))))
+                   (*every, *(f"{a}_{b}" for a, b in pairwise(every))))
 
     def grams(self) -> list[str]:
         """Character n-grams of the plain (accent-stripped, unstemmed) words."""
