@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import event_loop
@@ -15,11 +14,12 @@ from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
+from bot.terminal import SafeConsole
 from kb.files import KBFileError
 
 T = TypeVar("T")
-console = Console()
-err = Console(stderr=True)
+console = SafeConsole()  # everything the CLI prints: text from outside cannot drive the terminal
+err = SafeConsole(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

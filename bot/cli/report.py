@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +17,7 @@ from bot.cli.common import console, desk, fail, run
 from bot.core.closed_days import closed_days_by_queue
 from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
+from bot.terminal import SafeConsole
 
 report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
 WIDTH = 130  # the table's width when the output is not a terminal
@@ -47,7 +47,7 @@ def report_sla(since: Day = None, until: Day = None,
     elif output is Format.csv:
         typer.echo(sla_csv(report), nl=False)
     else:
-        (console if console.is_terminal else Console(width=WIDTH)).print(_table(report))
+        (console if console.is_terminal else SafeConsole(width=WIDTH)).print(_table(report))
 
 
 async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None) -> SlaReport:
