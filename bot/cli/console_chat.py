@@ -87,7 +87,8 @@ async def chat_with_web(app: HelpDesk, channel: ConsoleChannel) -> None:
     from bot.web.app import web_routes
 
     settings = app.settings
-    web = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host, settings.helpdesk_http_port)
+    web = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host,
+                     settings.helpdesk_http_port, settings.trusted_proxies)
     server: HttpServer | None = web
     try:
         await web.start()
