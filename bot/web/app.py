@@ -155,7 +155,7 @@ class WebApp:
         if staff_page and request.query_params.get("lang") == values["lang"]:
             response.set_cookie(STAFF_LANG, values["lang"], max_age=CHAT_AGE, httponly=True, samesite="lax")
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link's token never leaves in a Referer
+        response.headers["Referrer-Policy"] = "same-origin"  # the sign-in page says no-referrer (its link's token)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; frame-ancestors " + ("*" if frame else "'none'"))
         return response
@@ -445,8 +445,10 @@ class WebApp:
     async def login(self, request: Request) -> Response:
         """GET shows a sign-in button for the link's token (link previews must not use it up); POST signs in."""
         if request.method == "GET":
-            return self.render(request, "login.html", token=request.query_params.get("token", ""),
+            page = self.render(request, "login.html", token=request.query_params.get("token", ""),
                                viewer=await self.viewer(request))
+            page.headers["Referrer-Policy"] = "no-referrer"  # the token in its address never leaves in a Referer
+            return page
         form = await self.form(request)
         if form is None or not self.may_post(request, form.get("csrf")):
             return self.error_page(request, 403, "csrf")

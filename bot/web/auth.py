@@ -123,14 +123,16 @@ class Cookies:
 def same_origin(request: Request, public_url: str) -> bool:
     """Whether a state-changing request may come from where the browser says it does.
 
-    Browsers say where a request comes from (Sec-Fetch-Site, Origin): only this site's own pages (or the person,
-    typing) may post; another port of the same host or a sibling subdomain may not. A client that says nothing
-    (not a browser) is left to the CSRF token.
+    Browsers say where a request comes from: only this site's own pages (or the person, typing) may post; another
+    port of the same host or a sibling subdomain may not. Sec-Fetch-Site decides when the browser sends it, else
+    Origin ('null' after a no-referrer page says nothing). A client that says neither (not a browser) is left to
+    the CSRF token.
     """
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     sent = _origin(origin)
     return sent is not None and sent in (_origin(public_url), _origin(str(request.base_url)))
