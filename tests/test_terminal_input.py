@@ -137,3 +137,13 @@ def test_cli_tables_and_text_logs_write_control_characters_out(caplog: pytest.Lo
         root.setLevel(saved[1])
     assert raw_sequences(stream.getvalue()) == [] and "\nsecond line" in stream.getvalue()
     assert terminal_safe("a\tb\nc\x00") == "a\tb\nc\\x00"
+
+
+@pytest.mark.parametrize("args", [["report", "sla", "--since", "0001-01-01"],
+                                  ["report", "sla", "--until", "9999-12-31"],
+                                  ["kb", "approve", "9" * 25], ["kb", "reject", "0"]])
+def test_out_of_range_command_arguments_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", "LOG_LEVEL": "WARNING"}
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 2 and "Invalid value" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

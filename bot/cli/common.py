@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -13,11 +14,13 @@ from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
 from bot.logging_setup import configure_logging
+from bot.ranges import FIRST_DAY, LAST_DAY, MAX_ID
 from bot.settings import Settings
 from bot.terminal import SafeConsole
 from kb.files import KBFileError
 
 T = TypeVar("T")
+RowId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the number (#N)")]
 console = SafeConsole()  # everything the CLI prints: text from outside cannot drive the terminal
 err = SafeConsole(stderr=True)
 
@@ -26,6 +29,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a clear error (no traceback) and return the Exit to raise."""
     err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
     return typer.Exit(code)
+
+
+def report_day(value: datetime | None) -> datetime | None:
+    """A report's --since/--until, refused (usage error) outside FIRST_DAY..LAST_DAY."""
+    if value is not None and not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise typer.BadParameter(f"give a day from {FIRST_DAY} to {LAST_DAY}")
+    return value
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

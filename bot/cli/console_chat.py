@@ -132,7 +132,7 @@ async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
         if line.startswith("/as"):
             console.print(await session.become(line[3:].strip()), markup=False)
             continue
-        if line.isdigit() and channel.buttons:
+        if line.isascii() and line.isdigit() and channel.buttons:  # '²' is a digit to isdigit(), not to int()
             index = int(line) - 1
             if not 0 <= index < len(channel.buttons):
                 console.print(f"pick 1-{len(channel.buttons)}", markup=False)

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import HelpDesk
-from bot.cli.common import console, desk, fail, run
+from bot.cli.common import console, desk, fail, report_day, run
 from bot.core.closed_days import closed_days_by_queue
 from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
@@ -21,7 +21,8 @@ from bot.terminal import SafeConsole
 
 report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
 WIDTH = 130  # the table's width when the output is not a terminal
-Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC day, included)")]
+Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], callback=report_day,
+                                              help="YYYY-MM-DD (UTC day, included)")]
 
 
 class Format(StrEnum):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MAX_ID = 2**63 - 1  # the largest row id a database column holds
+from bot.ranges import FIRST_DAY, LAST_DAY, MAX_ID
+
 MAX_PAGE = 100_000
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)  # the days a report may start or end on
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes '²', which int() refuses
 
 
