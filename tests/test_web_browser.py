@@ -176,3 +176,24 @@ async def test_cookie_tossing_from_another_port_cannot_act_for_a_signed_in_exper
         row = (await conn.execute(select(table(Ticket).c.assignee_id, table(Ticket).c.state).where(
             table(Ticket).c.id == int(ticket)))).one()
     assert row.assignee_id is None and row.state == "new"
+
+
+async def test_the_chat_shows_refusals_as_notices_in_the_page_language(served: tuple[Desk, str]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    _, url = served
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await (await chromium.new_context(viewport=DESKTOP, locale="fr-FR")).new_page()
+        await page.goto(f"{url}/chat?lang=fr")
+        question = page.locator("#text")
+        await question.evaluate("(box, text) => { box.value = text; }", "x" * 4001)  # past the box's maxlength
+        await question.press("Enter")
+        await expect(page.locator(".msg.bot", has_text="dépasse 4000 caractères")).to_be_visible(timeout=WAIT)
+        await expect(page.locator(".msg.me.failed")).to_have_count(1)
+        await page.locator("#file").set_input_files(
+            files=[{"name": "a" * 5000 + ".pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])
+        await question.fill("Notre fiche technique")
+        await question.press("Enter")
+        await expect(page.locator(".msg.bot", has_text="le nom du fichier est trop long")).to_be_visible(timeout=WAIT)
+        await chromium.close()
