@@ -154,8 +154,10 @@ async def test_chat_refuses_over_long_and_oversized_messages_with_a_notice(desk:
 
 
 async def test_login_page_sends_no_referrer(desk: Desk) -> None:
-    page = await browser(http_app(desk)).client.get("/login?token=abc")
-    assert page.headers["referrer-policy"] == "no-referrer"
+    client = browser(http_app(desk)).client
+    for method in ("GET", "HEAD"):
+        page = await client.request(method, "/login?token=abc")
+        assert page.status_code == 200 and page.headers["referrer-policy"] == "no-referrer", method
 
 
 async def test_new_visitors_and_their_tickets_are_capped_per_address(sqlite_settings: Settings) -> None:

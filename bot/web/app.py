@@ -291,7 +291,7 @@ class WebApp:
         """A chat refusal the page shows as a notice (`message`, in the page's language); `wait`: Retry-After."""
         text = t(f"webchat.refusal.{key}", chat_language(request), seconds=wait, **values)
         headers = {"Retry-After": str(wait)} if wait else None
-        if request.method == "GET":
+        if request.method != "POST":  # the chat page itself (GET, HEAD)
             return PlainTextResponse(text, status, headers=headers)
         return JSONResponse({"error": key, "message": text}, status, headers=headers)
 
@@ -444,7 +444,7 @@ class WebApp:
 
     async def login(self, request: Request) -> Response:
         """GET shows a sign-in button for the link's token (link previews must not use it up); POST signs in."""
-        if request.method == "GET":
+        if request.method != "POST":  # GET, or HEAD
             page = self.render(request, "login.html", token=request.query_params.get("token", ""),
                                viewer=await self.viewer(request))
             page.headers["Referrer-Policy"] = "no-referrer"  # the token in its address never leaves in a Referer
