@@ -87,5 +87,7 @@ def _cleaned(item: Any) -> Any:
 def clean_incoming(msg: IncomingMessage) -> IncomingMessage:
     """A message from any channel made storable: invalid text never makes the message path fail."""
     msg = _cleaned(msg)
+    if not msg.attachments:
+        return msg
     attachments = tuple(_cleaned(a) for a in msg.attachments)
     return replace(msg, attachments=attachments) if attachments != msg.attachments else msg
