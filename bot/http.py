@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -50,9 +50,13 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """uvicorn serving an ASGI app in the running event loop."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, trusted_proxies: Sequence[str] = ()) -> None:
+        """`trusted_proxies`: the addresses (or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed;
+        none by default, so a client's address is the connection's (uvicorn itself would trust 127.0.0.1)."""
         self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                              access_log=False, timeout_graceful_shutdown=2))  # ends SSE streams
+                                              access_log=False, timeout_graceful_shutdown=2,  # ends SSE streams
+                                              proxy_headers=bool(trusted_proxies),
+                                              forwarded_allow_ips=list(trusted_proxies) or None))
         self._host, self._port = host, port
         self._task: asyncio.Task[None] | None = None
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bot.redact import redact_logs
 from bot.settings import Settings
+from bot.terminal import terminal_safe
 
 NOISY = ("alembic", "bm25s", "httpx", "apscheduler")
 
@@ -30,13 +31,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """The text format, control characters but newline and tab written out: a logged message cannot drive a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
+
+
 def configure_logging(settings: Settings) -> None:
     """Set up the root logger once for this process."""
     handler = logging.StreamHandler()
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

@@ -30,7 +30,8 @@ async def serve(app: HelpDesk, stop: asyncio.Event | None = None) -> None:
     settings = app.settings
     await app.start()
     tune_gc()
-    server = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host, settings.helpdesk_http_port)
+    server = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host,
+                        settings.helpdesk_http_port, settings.trusted_proxies)
     started: list[LiveChannel] = []
     try:
         await server.start()

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # How long a send may take before another round (or process) assumes it crashed and sends again.
     outbox_lease_seconds: float = Field(default=60, gt=0)
 
+    # Web security (docs/web.md, "Security model"): the proxies whose X-Forwarded-For is believed (comma-separated
+    # addresses or networks; none by default), and what one client address may start per hour in the web chat.
+    helpdesk_trusted_proxies: str = ""
+    helpdesk_web_new_chats_per_hour: int = Field(default=30, ge=1)
+    helpdesk_web_tickets_per_hour: int = Field(default=10, ge=1)
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """HELPDESK_TRUSTED_PROXIES as a list (empty: X-Forwarded-For is never believed)."""
+        return [p.strip() for p in self.helpdesk_trusted_proxies.split(",") if p.strip()]
+
     @property
     def telegram_enabled(self) -> bool:
         """Telegram runs only when its token is set."""

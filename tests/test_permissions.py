@@ -71,12 +71,10 @@ async def test_experts_of_another_queue_cannot_act_on_a_ticket(desk: Desk) -> No
     alice = desk.practitioner("alice", lang="en")
     await alice.says("We need advice on solar irrigation pumping tariffs for remote farms")
     sofia = who["expert"]
-    for command, expected in (("/claim 1", "belongs to the ENERGY queue"), ("/note 1 hi", "belongs to the ENERGY"),
-                              ("/resolve 1 a long enough summary", "not yours"), ("/wait 1", "not yours"),
-                              ("/release 1", "not yours"), ("/priority 1 high", "Only the queue's leads"),
-                              ("/assign 1 @sofia", "Only the queue's leads"), ("/reply 1 hi", "not yours")):
-        await sofia.says(command)
-        sofia.sees(expected)
+    for command in ("/claim 1", "/note 1 hi", "/resolve 1 a long enough summary", "/wait 1", "/release 1",
+                    "/priority 1 high", "/assign 1 @sofia", "/reply 1 hi"):
+        await sofia.says(command)  # the same words as for a ticket that does not exist: nothing about ENERGY
+        assert sofia.replies_text() == "There is no ticket #1.", (command, sofia.replies_text())
     sam = who["secretariat"]
     await sam.says("/priority 1 high")
     sam.sees("priority high")

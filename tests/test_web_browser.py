@@ -119,3 +119,81 @@ async def test_chat_inbox_and_dashboard_in_chromium(served: tuple[Desk, str]) ->
         await chromium.close()
     if os.environ.get("HELPDESK_UPDATE_DOCS") == "1":  # refresh the README's screenshot
         shutil.copy(ARTIFACTS / "dashboard-desktop.png", ROOT / "docs" / "dashboard.png")
+
+
+async def test_cookie_tossing_from_another_port_cannot_act_for_a_signed_in_expert(served: tuple[Desk, str]) -> None:
+    """A page on another port of the same host plants its own chat cookie and CSRF token in the expert's browser
+    (cookies do not keep ports apart) and posts a claim with the matching token: refused, nothing claimed."""
+    import httpx
+    from playwright.async_api import async_playwright, expect
+    from sqlalchemy import select
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from bot.db.models import Ticket, table
+    from tests.webdesk import csrf_of
+
+    desk, url = served
+    await desk.practitioner("alice", lang="en").says(ENERGY_QUESTION)
+    ticket = desk.queue("ENERGY").sees_new_ticket().text.split("#")[1].split()[0]
+    async with httpx.AsyncClient(base_url=url) as outsider:  # anyone may fetch a cookie and token pair
+        token = csrf_of((await outsider.get("/chat")).text)
+        planted = dict(outsider.cookies.items())
+
+    async def toss(request: Request) -> HTMLResponse:
+        page = HTMLResponse(f"""<form method="post" action="{url}/inbox/{ticket}">
+            <input name="op" value="claim"><input name="csrf" value="{token}"></form>
+            <script>document.forms[0].submit()</script>""")
+        for name, value in planted.items():
+            page.set_cookie(name, value, httponly=True, samesite="lax")
+        return page
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    attacker = HttpServer(Starlette(routes=[Route("/toss", toss)]), "127.0.0.1", port)
+    await attacker.start()
+    try:
+        async with async_playwright() as pw:
+            chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = await chromium.new_context(viewport=DESKTOP)
+            expert = await context.new_page()
+            await expert.goto(f"{url}/login?token={await login_token(desk, 'amina')}")
+            await expert.get_by_role("button", name="Sign in").click()
+            await expect(expert.get_by_role("heading", name="Inbox")).to_be_visible()
+            await expert.goto(f"http://127.0.0.1:{port}/toss")  # the page posts the claim at once
+            await expert.wait_for_url(f"{url}/inbox/{ticket}**", timeout=WAIT)
+            await expect(expert.get_by_role("heading", name="Form expired")).to_be_visible(timeout=WAIT)
+            assert {c["name"] for c in await context.cookies(url)} >= set(planted)  # the cookies were planted
+            await expert.goto(f"{url}/inbox/{ticket}")  # her own page still works, with her own token
+            await expect(expert.get_by_role("button", name="Claim")).to_be_visible()
+            await chromium.close()
+    finally:
+        await attacker.stop()
+    async with desk.app.engine.connect() as conn:
+        row = (await conn.execute(select(table(Ticket).c.assignee_id, table(Ticket).c.state).where(
+            table(Ticket).c.id == int(ticket)))).one()
+    assert row.assignee_id is None and row.state == "new"
+
+
+async def test_the_chat_shows_refusals_as_notices_in_the_page_language(served: tuple[Desk, str]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    _, url = served
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await (await chromium.new_context(viewport=DESKTOP, locale="fr-FR")).new_page()
+        await page.goto(f"{url}/chat?lang=fr")
+        question = page.locator("#text")
+        await question.evaluate("(box, text) => { box.value = text; }", "x" * 4001)  # past the box's maxlength
+        await question.press("Enter")
+        await expect(page.locator(".msg.bot", has_text="dépasse 4000 caractères")).to_be_visible(timeout=WAIT)
+        await expect(page.locator(".msg.me.failed")).to_have_count(1)
+        await page.locator("#file").set_input_files(
+            files=[{"name": "a" * 5000 + ".pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])
+        await question.fill("Notre fiche technique")
+        await question.press("Enter")
+        await expect(page.locator(".msg.bot", has_text="le nom du fichier est trop long")).to_be_visible(timeout=WAIT)
+        await chromium.close()

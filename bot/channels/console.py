@@ -8,10 +8,14 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bot.core.messages import Button, OutgoingMessage
+from bot.terminal import terminal_safe
 
 
 class ConsoleChannel:
-    """Prints what the bot sends; numbers the buttons of one burst of replies so they can be picked by number."""
+    """Prints what the bot sends; numbers the buttons of one burst of replies so they can be picked by number.
+
+    What it prints comes from people on every channel: control characters are written out, not sent to the terminal.
+    """
 
     name = "console"
 
@@ -27,15 +31,15 @@ class ConsoleChannel:
 
     async def send(self, message: OutgoingMessage) -> str | None:
         """Print one message (an edit is shown as an update of an earlier post)."""
-        where = chat_label(message.chat_id)
+        where = terminal_safe(chat_label(message.chat_id))
         prefix = "updated " if message.kind == "edit" else ""
-        self._console.print(f"\n[bold cyan]{prefix}{where}[/bold cyan]", markup=True)
-        self._console.print(message.text, markup=False)
+        self._console.print(f"\n{prefix}{where}", style="bold cyan", markup=False)
+        self._console.print(terminal_safe(message.text), markup=False)
         if message.buttons:
             first = len(self.buttons) + 1
             self.buttons.extend(message.buttons)
             for n, button in enumerate(message.buttons, first):
-                self._console.print(f"  [{n}] {button.label}", markup=False)
+                self._console.print(terminal_safe(f"  [{n}] {button.label}"), markup=False)
         if self._on_output is not None:
             self._on_output()
         return message.edit_external_id or f"console-{next(self._ids)}"

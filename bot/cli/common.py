@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -16,19 +15,29 @@ from bot.app import HelpDesk, build_app
 from bot.config import ConfigError
 from bot.db.engine import DatabaseUnavailable, safe_url
 from bot.logging_setup import configure_logging
+from bot.ranges import FIRST_DAY, LAST_DAY, MAX_ID
 from bot.semantic_model import MissingExtra
 from bot.settings import Settings
+from bot.terminal import SafeConsole
 from kb.files import KBFileError
 
 T = TypeVar("T")
-console = Console()
-err = Console(stderr=True)
+RowId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the number (#N)")]
+console = SafeConsole()  # everything the CLI prints: text from outside cannot drive the terminal
+err = SafeConsole(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a clear error (no traceback) and return the Exit to raise."""
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)  # `[matcher]` is not markup
     return typer.Exit(code)
+
+
+def report_day(value: datetime | None) -> datetime | None:
+    """A report's --since/--until, refused (usage error) outside FIRST_DAY..LAST_DAY."""
+    if value is not None and not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise typer.BadParameter(f"give a day from {FIRST_DAY} to {LAST_DAY}")
+    return value
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

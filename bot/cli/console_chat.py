@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import logging
+import sys
 
 from sqlalchemy import insert, select, update
 
@@ -13,6 +16,7 @@ from bot.cli.common import console
 from bot.core.messages import IncomingMessage
 from bot.db.models import Identity, Person, table
 
+log = logging.getLogger(__name__)
 P = table(Person)
 I = table(Identity)  # noqa: E741
 
@@ -83,7 +87,8 @@ async def chat_with_web(app: HelpDesk, channel: ConsoleChannel) -> None:
     from bot.web.app import web_routes
 
     settings = app.settings
-    web = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host, settings.helpdesk_http_port)
+    web = HttpServer(create_http_app(app, web_routes(app)), settings.helpdesk_http_host,
+                     settings.helpdesk_http_port, settings.trusted_proxies)
     server: HttpServer | None = web
     try:
         await web.start()
@@ -111,7 +116,10 @@ async def chat_with_web(app: HelpDesk, channel: ConsoleChannel) -> None:
 
 
 async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
-    """Read lines until /quit or end of input."""
+    """Read lines until /quit or end of input. Any bytes are read (invalid UTF-8 becomes U+FFFD) and a message
+    the help desk cannot take is reported, not fatal."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     session = ConsoleSession(app, channel)
     console.print(BANNER, markup=False)
     while True:
@@ -125,7 +133,7 @@ async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
         if line.startswith("/as"):
             console.print(await session.become(line[3:].strip()), markup=False)
             continue
-        if line.isdigit() and channel.buttons:
+        if line.isascii() and line.isdigit() and channel.buttons:  # '²' is a digit to isdigit(), not to int()
             index = int(line) - 1
             if not 0 <= index < len(channel.buttons):
                 console.print(f"pick 1-{len(channel.buttons)}", markup=False)
@@ -134,5 +142,10 @@ async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
         else:
             msg = session.incoming(text=line)
         channel.new_burst()
-        await app.submit(msg)
+        try:
+            await app.submit(msg)
+        except Exception as exc:  # e.g. the database is down: this message is lost, the console goes on
+            log.warning("console message not handled", exc_info=True)
+            console.print(f"not sent: {exc}", markup=False)
+            continue
         await asyncio.sleep(0.2)  # let the drainer print the replies before the next prompt

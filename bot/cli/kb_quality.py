@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app import HelpDesk
-from bot.cli.common import console, desk, fail, run, settings
+from bot.cli.common import RowId, console, desk, fail, run, settings
 from bot.cli.progress import progress
 from bot.config import DEFAULT_CONFIG, ConfigError, MatcherThresholds, load_config
 from bot.core import kb_drafts, kb_metrics
@@ -193,7 +193,7 @@ def _edit(question: str, answer: str) -> tuple[str, str]:
     return first.strip(), rest.strip()
 
 
-def kb_approve(draft_id: int,
+def kb_approve(draft_id: RowId,
                edit: Annotated[bool, typer.Option("--edit", help="edit question and answer in $EDITOR")] = False,
                question: Annotated[str | None, typer.Option(help="replace the question")] = None,
                answer: Annotated[str | None, typer.Option(help="replace the answer")] = None,
@@ -218,7 +218,7 @@ def kb_approve(draft_id: int,
                   "running bots answer with it after a restart (approve in chat to use it at once)", markup=False)
 
 
-def kb_reject(draft_id: int) -> None:
+def kb_reject(draft_id: RowId) -> None:
     """Reject a draft."""
     try:
         run(_connected(lambda app_, conn: kb_drafts.reject(conn, draft_id, None, app_.clock.now())))

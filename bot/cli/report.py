@@ -9,21 +9,22 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from bot.app import HelpDesk
-from bot.cli.common import console, desk, fail, moment, run
+from bot.cli.common import console, desk, fail, moment, report_day, run
 from bot.core.closed_days import closed_days_by_queue
 from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
+from bot.terminal import SafeConsole
 
 report_app = typer.Typer(help="Reports on the advisory service.", no_args_is_help=True)
 WIDTH = 130  # the table's width when the output is not a terminal
 AS_OF_HELP = ("compute as at this time (ISO 8601, UTC unless an offset is given): deadlines passed by then "
               "count as missed and open tickets are aged to it; states are those stored now")
-Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC day, included)")]
+Day = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], callback=report_day,
+                                              help="YYYY-MM-DD (UTC day, included)")]
 
 
 class Format(StrEnum):
@@ -51,7 +52,7 @@ def report_sla(since: Day = None, until: Day = None,
     elif output is Format.csv:
         typer.echo(sla_csv(report), nl=False)
     else:
-        (console if console.is_terminal else Console(width=WIDTH)).print(_table(report, now))
+        (console if console.is_terminal else SafeConsole(width=WIDTH)).print(_table(report, now))
 
 
 async def _report(app_: HelpDesk, since: date | None, until: date | None, queue: str | None,

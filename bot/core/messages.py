@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from typing import Any
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates (undecodable bytes): no database keeps them
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,27 @@ class OutgoingMessage:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     attempt: int = 1  # the how-manieth try of this outbox row, for the adapter's backoff
     created_at: datetime | None = None  # when the row was written: no earlier delivery of it can be older
+
+
+def storable(text: str) -> str:
+    """`text` with what cannot be stored (NUL, lone surrogates from undecodable bytes) replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _cleaned(item: Any) -> Any:
+    """`item` (a message or an attachment) with every text field storable; itself when it already was."""
+    changes: dict[str, Any] = {}
+    for f in fields(item):
+        value = getattr(item, f.name)
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            changes[f.name] = storable(value)
+    return replace(item, **changes) if changes else item
+
+
+def clean_incoming(msg: IncomingMessage) -> IncomingMessage:
+    """A message from any channel made storable: invalid text never makes the message path fail."""
+    msg = _cleaned(msg)
+    if not msg.attachments:
+        return msg
+    attachments = tuple(_cleaned(a) for a in msg.attachments)
+    return replace(msg, attachments=attachments) if attachments != msg.attachments else msg

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.core import files, tickets
 from bot.core.context import Context, ConversationState, Effects, Person
 from bot.core.identity import resolve_people
-from bot.core.messages import IncomingMessage
+from bot.core.messages import IncomingMessage, clean_incoming
 from bot.core.outbox import OutboxDrainer
 from bot.core.router import Router
 from bot.core.services import Services
@@ -100,7 +100,9 @@ class Pipeline:
         self._tasks = []
 
     async def submit(self, msg: IncomingMessage) -> Outcome:
-        """Handle one message; returns when it is stored and its effects are committed."""
+        """Handle one message (its text made storable first); returns when it is stored and its effects are
+        committed."""
+        msg = clean_incoming(msg)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         shard = zlib.crc32(f"{msg.channel}:{msg.chat_id}".encode()) % len(self._queues)
         self._queues[shard].put_nowait((msg, future))
@@ -139,6 +141,8 @@ class Pipeline:
             try:
                 outcomes = [await self._store_failed(batch[0][0])]
             except Exception as exc:  # the database itself fails: the sender must keep it and retry
+                log.exception("message %s/%s could not be stored as failed either", batch[0][0].channel,
+                              batch[0][0].external_id)
                 if not batch[0][1].done():
                     batch[0][1].set_exception(exc)
                 return

@@ -423,7 +423,8 @@ def refuse(ctx: Context, ticket_id: int | None, key: str, **values: object) -> N
 
 
 async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
-    """The ticket a staff command is about (the command joins the ticket's internal thread), or a clear refusal.
+    """The ticket a staff command is about (the command joins the ticket's internal thread), or a clear refusal:
+    an expert who is neither in its queue nor its assignee hears "no such ticket", as for a ticket that is not.
 
     The same query tells whether the sender is an expert or lead of the ticket's queue.
     """
@@ -435,6 +436,9 @@ async def fetch(ctx: Context, ticket_id: int) -> TicketView | None:
         refuse(ctx, ticket_id, "ticket.unknown")
         return None
     ticket, is_lead = found
+    if is_lead is None and ctx.person.role != "secretariat" and ticket.assignee_id != ctx.person.id:
+        refuse(ctx, ticket_id, "ticket.unknown")  # another queue's ticket: told apart from none by nothing
+        return None
     ctx.queue_roles[ticket.queue_id] = is_lead
     ctx.effects.join_thread(ctx.message_id, ticket_id, internal=True, only_if_unlinked=True)
     return ticket

@@ -1,7 +1,10 @@
 """The web routes: /chat (practitioners), /login, /inbox (experts), /dashboard (secretariat), /metrics.
 
 Every action goes through the message path (HelpDesk.submit) as a `web` channel message, so permissions,
-audit and the outbox stay in one place. Pages are Jinja2 with autoescape; every POST checks a CSRF token.
+audit and the outbox stay in one place. Pages are Jinja2 with autoescape; every POST must come from the site's
+own pages (Origin / Sec-Fetch-Site) and carry the CSRF token bound to the browser's session or chat (auth.py).
+Numbers and dates from URLs and forms are checked into range (params.py): a bad one is a 400 or 404, never a 500.
+See docs/web.md, "Security model".
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -47,8 +50,10 @@ from bot.db.driver import upsert
 from bot.db.models import AppSetting, Identity, KBDraft, Person, Ticket, table
 from bot.i18n import t
 from bot.web import charts, data
-from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
+from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, same_origin, web_identity
+from bot.web.limits import HOUR, IpLimiter, RecentTickets, client_address
 from bot.web.metrics import metrics_text
+from bot.web.params import MAX_ID, MAX_PAGE, Invalid, day, in_id_range, whole_number
 from bot.web.texts import (
     LANGUAGE_NAMES,
     STAFF_LANG,
@@ -68,33 +73,11 @@ MAX_TEXT = 4000  # characters of one chat message
 UPLOAD_SLACK = 64 * 1024  # bytes an upload's request may carry beyond the file (form fields, multipart framing)
 CHAT_POSTS = 20  # chat messages one IP may send per CHAT_WINDOW seconds
 CHAT_WINDOW = 60.0
-MAX_ADDRESSES = 10_000  # addresses the chat limiter remembers before it forgets the quiet ones
 KEEPALIVE = 15.0  # seconds between SSE comments on a quiet stream
 OPS = ("claim", "release", "transfer", "resolve", "reply", "note")  # the inbox's forms, as chat commands
 STATES = ("new", "open", "waiting", "resolved", "closed")
 Handler = Callable[[Request], Awaitable[Response]]
 SIGNED_OUT = "signed_out:"  # app_setting key prefix: when a person last signed out of the web pages
-
-
-class IpLimiter:
-    """At most `limit` requests per `window` seconds from one address (sliding window, in memory)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def retry_after(self, address: str) -> int:
-        """0 when the request may go ahead (and is counted), else the seconds to wait."""
-        now = time.monotonic()
-        if len(self._hits) > MAX_ADDRESSES:  # forget addresses that went quiet
-            self._hits = defaultdict(deque, {a: h for a, h in self._hits.items() if h and h[-1] > now - self.window})
-        hits = self._hits[address]
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(1, int(hits[0] + self.window - now + 0.999))
-        hits.append(now)
-        return 0
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
@@ -115,6 +98,8 @@ class WebApp:
         self.desk = desk
         self.channel = channel
         self.limiter = IpLimiter(CHAT_POSTS, CHAT_WINDOW)
+        self.new_chats = IpLimiter(desk.settings.helpdesk_web_new_chats_per_hour, HOUR)
+        self.new_tickets = RecentTickets(desk.settings.helpdesk_web_tickets_per_hour)
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
         self.env.filters.update(pct=percent_text, hours=hours_text, local=local_time)
         self.env.globals.update(next_due=data.next_due, ops=OPS, states=STATES, code=code)
@@ -154,22 +139,25 @@ class WebApp:
 
     # --- rendering and guards ---
 
-    def render(self, request: Request, name: str, status: int = 200, frame: bool = False, **values: Any) -> Response:
-        """A page with the CSRF token in its forms (and in the browser's cookie), its words in its language.
+    def render(self, request: Request, name: str, status: int = 200, frame: bool = False, chat: str | None = None,
+               **values: Any) -> Response:
+        """A page with the browser's CSRF token in its forms, its words in its language (`chat`: a chat user the
+        response gives the browser, whose token it is).
 
         A page that does not give `lang` (the chat does) is a staff page: the language of the viewer unless the
         switch (`?lang=`, remembered in a cookie) says otherwise; it shows the switch.
         """
-        csrf = self.cookies.csrf(request)
+        csrf, anonymous = self.cookies.csrf(request, chat)
         staff_page = "lang" not in values
         if staff_page:
             values.update(lang=self.staff_lang(request, values.get("viewer")), switch=language_links(request))
         html = self.env.get_template(name).render(request=request, csrf=csrf, _=translator(values["lang"]), **values)
         response = HTMLResponse(html, status)
-        self.cookies.ensure_csrf(request, response, csrf)
+        self.cookies.keep(response, anonymous)
         if staff_page and request.query_params.get("lang") == values["lang"]:
             response.set_cookie(STAFF_LANG, values["lang"], max_age=CHAT_AGE, httponly=True, samesite="lax")
         response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"  # the sign-in page says no-referrer (its link's token)
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; frame-ancestors " + ("*" if frame else "'none'"))
         return response
@@ -183,11 +171,29 @@ class WebApp:
         """An error page (401 not signed in, 403 not allowed, 404 not found)."""
         return self.render(request, "error.html", status, message=message, viewer=viewer)
 
+    def invalid_page(self, request: Request, invalid: Invalid, viewer: Viewer | None = None) -> Response:
+        """400: a number or date of the request out of range, said in the page's language."""
+        detail = t(invalid.key, self.staff_lang(request, viewer), **invalid.values)
+        return self.render(request, "error.html", 400, message="invalid", detail=detail, viewer=viewer)
+
+    @staticmethod
+    async def form(request: Request) -> FormData | None:
+        """The request's form; None when it cannot be read (a part too large, too many fields, bad framing)."""
+        try:
+            return await request.form()
+        except HTTPException:
+            return None
+
+    def may_post(self, request: Request, token: object) -> bool:
+        """A state-changing request from this site's own page, with the browser's own CSRF token."""
+        return same_origin(request, self.desk.settings.public_url) and self.cookies.csrf_ok(request, token)
+
     async def viewer(self, request: Request) -> Viewer | None:
         """The signed-in person, from the session cookie."""
         session = self.cookies.get(request, SESSION, SESSION_AGE)
-        if not isinstance(session, dict) or not isinstance(session.get("p"), int):
-            return None
+        if not isinstance(session, dict) or not isinstance(session.get("p"), int) or not isinstance(session.get("s"),
+                                                                                                    str):
+            return None  # no session, or one from before sessions had an id (their CSRF tokens were not bound)
         async with self.desk.engine.connect() as conn:
             row = (await conn.execute(select(P.c.id, P.c.role, P.c.display_name, P.c.timezone, P.c.blocked,
                                              P.c.language).where(P.c.id == session["p"]))).first()
@@ -211,9 +217,16 @@ class WebApp:
                 return self.error_page(request, 401, "signin")
             if viewer.role not in allowed:
                 return self.error_page(request, 403, "forbidden", viewer)
-            if request.method == "POST" and not self.cookies.csrf_ok(request, (await request.form()).get("csrf")):
-                return self.error_page(request, 403, "csrf", viewer)
-            return await page(request, viewer)
+            if request.method == "POST":
+                form = await self.form(request)
+                if form is None:
+                    return self.invalid_page(request, Invalid("staff.invalid.form", {}), viewer)
+                if not self.may_post(request, form.get("csrf")):
+                    return self.error_page(request, 403, "csrf", viewer)
+            try:
+                return await page(request, viewer)
+            except Invalid as invalid:
+                return self.invalid_page(request, invalid, viewer)
 
         return guarded
 
@@ -232,11 +245,18 @@ class WebApp:
         upload = {"accept": ",".join(f".{ext}" for ext in types), "max": service.max_attachment_bytes,
                   "hint": t("webchat.attach_hint", lang, types=", ".join(types), limit=service.max_attachment_mb),
                   "too_big": t(big.key, lang, **big.values)}
+        new_user = None
+        if user is None:
+            wait = self.new_chats.retry_after(client_address(request))
+            if wait:
+                return self.refusal(request, 429, "new_chats", wait)
+            new_user = f"w-{secrets.token_urlsafe(12)}"
         response = self.render(request, "chat.html", lang=lang, t=chat_texts(lang), languages=LANGUAGE_NAMES,
                                embed=request.query_params.get("embed") == "1", frame=True,
-                               code=request.query_params.get("code"), upload=upload)
-        if user is None:
-            self.cookies.set(response, CHAT, f"w-{secrets.token_urlsafe(12)}", CHAT_AGE)
+                               code=request.query_params.get("code"), upload=upload, chat=new_user,
+                               max_text=MAX_TEXT)
+        if new_user is not None:
+            self.cookies.set(response, CHAT, new_user, CHAT_AGE)
         if request.query_params.get("lang") == lang:
             response.set_cookie("hd_lang", lang, max_age=CHAT_AGE, httponly=True, samesite="lax")
         return response
@@ -268,27 +288,45 @@ class WebApp:
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
+    @staticmethod
+    def refusal(request: Request, status: int, key: str, wait: int = 0, **values: object) -> Response:
+        """A chat refusal the page shows as a notice (`message`, in the page's language); `wait`: Retry-After."""
+        text = t(f"webchat.refusal.{key}", chat_language(request), seconds=wait, **values)
+        headers = {"Retry-After": str(wait)} if wait else None
+        if request.method != "POST":  # the chat page itself (GET, HEAD)
+            return PlainTextResponse(text, status, headers=headers)
+        return JSONResponse({"error": key, "message": text}, status, headers=headers)
+
     async def chat_checked(self, request: Request) -> tuple[str, FormData] | Response:
-        """The chat user and form of a chat POST, or the refusal (429, 403)."""
-        address = request.client.host if request.client else "unknown"
+        """The chat user and form of a chat POST, or the refusal (429, 413, 403)."""
+        address = client_address(request)
         wait = self.limiter.retry_after(address)
         if wait:
-            return JSONResponse({"error": "too many messages"}, 429, headers={"Retry-After": str(wait)})
-        form = await request.form()
-        if not self.cookies.csrf_ok(request, request.headers.get("x-csrf-token") or form.get("csrf")):
-            return JSONResponse({"error": "csrf"}, 403)
+            return self.refusal(request, 429, "too_many", wait)
+        form = await self.form(request)
+        if form is None:
+            return self.refusal(request, 413, "too_large")
         user = self.chat_user(request)
-        if user is None:
-            return JSONResponse({"error": "no chat"}, 403)
+        if user is None or not self.may_post(request, request.headers.get("x-csrf-token") or form.get("csrf")):
+            return self.refusal(request, 403, "expired")
+        if self.new_tickets.full(address):
+            async with self.desk.engine.connect() as conn:
+                if not await data.has_open_ticket(conn, user):  # this message could open one more
+                    return self.refusal(request, 429, "tickets", int(HOUR))
         return user, form
 
     async def chat_submit(self, request: Request, user: str, text: str, action: str | None = None,
                           attachments: tuple[Attachment, ...] = ()) -> Outcome:
-        """A browser's chat message, through the message path like every channel's."""
-        return await self.desk.submit(IncomingMessage(
-            channel="web", external_id=secrets.token_hex(12), user_id=user, chat_id=user, text=text[:MAX_TEXT],
+        """A browser's chat message, through the message path like every channel's; the tickets it opened count
+        against its address."""
+        started = self.desk.clock.now()
+        outcome = await self.desk.submit(IncomingMessage(
+            channel="web", external_id=secrets.token_hex(12), user_id=user, chat_id=user, text=text,
             action=action[:64] if action else None, language=chosen_language(request),
             user_name=f"Web visitor {user[-4:]}", attachments=attachments))
+        async with self.desk.engine.connect() as conn:
+            self.new_tickets.add(client_address(request), await data.tickets_opened_since(conn, user, started))
+        return outcome
 
     async def chat_send(self, request: Request) -> Response:
         checked = await self.chat_checked(request)
@@ -297,7 +335,9 @@ class WebApp:
         user, form = checked
         text, action = str(form.get("text") or "").strip(), form.get("action")
         if not text and not action:
-            return JSONResponse({"error": "empty"}, 400)
+            return self.refusal(request, 400, "empty")
+        if len(text) > MAX_TEXT:  # refused whole, never cut without a word
+            return self.refusal(request, 413, "too_long", limit=MAX_TEXT)
         outcome = await self.chat_submit(request, user, text, str(action) if action else None)
         return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice}, 202)
 
@@ -319,9 +359,11 @@ class WebApp:
         if isinstance(checked, Response):
             return checked
         user, form = checked
-        upload = form.get("file")
+        upload, caption = form.get("file"), str(form.get("text") or "").strip()
         if not isinstance(upload, UploadFile) or not upload.filename:
             return refused(files.Refusal("webchat.no_file"), 400)
+        if len(caption) > MAX_TEXT:
+            return self.refusal(request, 413, "too_long", limit=MAX_TEXT)
         name = files.clean_name(upload.filename)
         data = await upload.read(service.max_attachment_bytes + 1)
         verdict = files.check(name, data, service)
@@ -331,7 +373,7 @@ class WebApp:
         file_id = secrets.token_urlsafe(16)
         attachment = Attachment("photo" if verdict.startswith("image/") else "document", file_id, name, len(data),
                                 verdict, "web", self.desk.settings.public_url + file_url(file_id), sha256)
-        outcome = await self.chat_submit(request, user, str(form.get("text") or "").strip(), None, (attachment,))
+        outcome = await self.chat_submit(request, user, caption, None, (attachment,))
         return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice,
                              "files": file_items([attachment])}, 202)
 
@@ -401,7 +443,7 @@ class WebApp:
             person = (await conn.execute(select(I.c.person_id).where(
                 I.c.channel == "web", I.c.external_user_id == checked[0]))).scalar()
             if person is None:
-                return JSONResponse({"error": "write a first message"}, 400)
+                return self.refusal(request, 400, "first_message")
             return JSONResponse({"code": await linking.new_code(conn, person, now)})
 
     async def chat_redeem(self, request: Request) -> Response:
@@ -427,11 +469,13 @@ class WebApp:
 
     async def login(self, request: Request) -> Response:
         """GET shows a sign-in button for the link's token (link previews must not use it up); POST signs in."""
-        if request.method == "GET":
-            return self.render(request, "login.html", token=request.query_params.get("token", ""),
+        if request.method != "POST":  # GET, or HEAD
+            page = self.render(request, "login.html", token=request.query_params.get("token", ""),
                                viewer=await self.viewer(request))
-        form = await request.form()
-        if not self.cookies.csrf_ok(request, form.get("csrf")):
+            page.headers["Referrer-Policy"] = "no-referrer"  # the token in its address never leaves in a Referer
+            return page
+        form = await self.form(request)
+        if form is None or not self.may_post(request, form.get("csrf")):
             return self.error_page(request, 403, "csrf")
         now = self.desk.clock.now()
         async with self.desk.engine.begin() as conn:
@@ -442,11 +486,13 @@ class WebApp:
         if person is None:
             return self.error_page(request, 403, "badlink")
         response = RedirectResponse("/dashboard" if role == "secretariat" else "/inbox", 303)
-        self.cookies.set(response, SESSION, {"p": person, "t": time.time()}, SESSION_AGE)
+        session = {"p": person, "t": time.time(), "s": secrets.token_urlsafe(24)}  # s: what its CSRF token binds
+        self.cookies.set(response, SESSION, session, SESSION_AGE)
         return response
 
     async def logout(self, request: Request) -> Response:
-        if not self.cookies.csrf_ok(request, (await request.form()).get("csrf")):
+        form = await self.form(request)
+        if form is None or not self.may_post(request, form.get("csrf")):
             return self.error_page(request, 403, "csrf")
         session = self.cookies.get(request, SESSION, SESSION_AGE)
         if isinstance(session, dict) and isinstance(session.get("p"), int):
@@ -468,10 +514,13 @@ class WebApp:
     async def ticket(self, request: Request, viewer: Viewer) -> Response:
         ticket_id = int(request.path_params["id"])
         after = request.query_params.get("after", "")
+        since = whole_number("after", after, 0, MAX_ID) if after else None
+        if not in_id_range(ticket_id):
+            return self.error_page(request, 404, "notfound", viewer)
         async with self.desk.engine.connect() as conn:
             scope = await data.scope_of(conn, viewer.id, viewer.role)
             found = await data.ticket_page(conn, ticket_id)
-            answers = await data.bot_answers(conn, viewer.web_user, int(after)) if after.isdigit() else []
+            answers = await data.bot_answers(conn, viewer.web_user, since) if since is not None else []
         if found is None or not scope.allows(found[0]):
             return self.error_page(request, 404, "notfound", viewer)
         ticket, person, assignee, thread = found
@@ -488,11 +537,16 @@ class WebApp:
             return self.error_page(request, 400, "badop", viewer)
         words = [str(form.get(k) or "").strip() for k in ("target", "text")]
         command = " ".join(w for w in (f"/{op}", str(ticket_id), *words) if w)
+        if len(command) > MAX_TEXT:
+            raise Invalid("staff.invalid.too_long", {"limit": MAX_TEXT})
         async with self.desk.engine.connect() as conn:
+            place = await data.ticket_place(conn, ticket_id) if in_id_range(ticket_id) else None
+            if place is None or not (await data.scope_of(conn, viewer.id, viewer.role)).allows(place):
+                return self.error_page(request, 404, "notfound", viewer)  # another queue's ticket: as for none
             before = await data.last_outbox_id(conn)
         await self.desk.submit(IncomingMessage(channel="web", external_id=secrets.token_hex(12),
                                                user_id=viewer.web_user, chat_id=viewer.web_user,
-                                               text=command[:MAX_TEXT], user_name=viewer.name))
+                                               text=command, user_name=viewer.name))
         return RedirectResponse(f"/inbox/{ticket_id}?after={before}", 303)
 
     # --- secretariat dashboard ---
@@ -526,10 +580,10 @@ class WebApp:
     def filters(self, request: Request) -> data.TicketFilter:
         """The ticket list's filters from the query string."""
         q = request.query_params
-        page = q.get("page", "1")
         return data.TicketFilter(queue=q.get("queue", "") if q.get("queue") in self.desk.config.queue_ids else "",
                                  state=q.get("state", "") if q.get("state") in STATES else "",
-                                 search=q.get("q", "")[:200], page=max(1, int(page)) if page.isdigit() else 1)
+                                 search=q.get("q", "")[:200],
+                                 page=whole_number("page", q.get("page") or "1", 1, MAX_PAGE))
 
     async def tickets(self, request: Request, viewer: Viewer) -> Response:
         filters = self.filters(request)
@@ -566,14 +620,12 @@ class WebApp:
         """The CSV of `helpdesk report sla --format csv` (same parameters: since, until, queue)."""
         assert self.desk.services is not None
         q = request.query_params
-        try:
-            since, until = (datetime.strptime(q[k], "%Y-%m-%d").date() if q.get(k) else None
-                            for k in ("since", "until"))
-        except ValueError:
-            return PlainTextResponse("since/until: YYYY-MM-DD", 400)
+        since, until = day("since", q.get("since", "")), day("until", q.get("until", ""))
+        if since and until and since > until:
+            raise Invalid("staff.invalid.period", {})
         queue = (q.get("queue") or "").upper() or None
         if queue is not None and queue not in self.desk.config.queue_ids:
-            return PlainTextResponse("unknown queue", 400)
+            raise Invalid("staff.invalid.queue", {"queue": queue[:40]})
         async with self.desk.engine.connect() as conn:
             report = await sla_report(conn, self.desk.config, self.desk.services.sla, self.desk.clock.now(),
                                       since, until, queue)

@@ -1,12 +1,21 @@
-"""Signed session and chat cookies, CSRF tokens (double submit), the web identity of a signed-in person."""
+"""Signed session and chat cookies, CSRF tokens bound to them, the same-origin check, the web identity of a
+signed-in person.
+
+A CSRF token is an HMAC of what the browser is signed in with: the staff session's random id, else the chat
+user, else a random id in its own cookie (the sign-in form). A token fetched by someone else and planted in
+another browser (cookie tossing from another port or a sibling subdomain) is worthless there.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import insert, select
@@ -56,6 +65,7 @@ class Cookies:
 
     def __init__(self, key: bytes, secure: bool) -> None:
         self._serializer = URLSafeTimedSerializer(key, salt="helpdesk-web")
+        self._csrf_key = hmac.new(key, b"helpdesk-csrf", hashlib.sha256).digest()
         self._secure = secure
 
     def set(self, response: Response, name: str, value: Any, max_age: int) -> None:
@@ -73,17 +83,70 @@ class Cookies:
         except BadSignature:
             return None
 
-    def csrf(self, request: Request) -> str:
-        """The browser's CSRF token (a new one when it has none; `ensure_csrf` stores it)."""
-        token = self.get(request, CSRF, CHAT_AGE)
-        return token if isinstance(token, str) else secrets.token_urlsafe(24)
+    def binding(self, request: Request, chat: str | None = None) -> str | None:
+        """What this browser's CSRF token is bound to (None: nothing yet); `chat`: a chat user being given now."""
+        session = self.get(request, SESSION, SESSION_AGE)
+        if isinstance(session, dict) and isinstance(session.get("s"), str):
+            return "session:" + session["s"]
+        chat = chat or self.get(request, CHAT, CHAT_AGE)
+        if isinstance(chat, str):
+            return "chat:" + chat
+        anonymous = self.get(request, CSRF, CHAT_AGE)
+        return "anonymous:" + anonymous if isinstance(anonymous, str) else None
 
-    def ensure_csrf(self, request: Request, response: Response, token: str) -> None:
-        """Store the CSRF token the page was rendered with when the browser does not have it yet."""
-        if self.get(request, CSRF, CHAT_AGE) != token:
-            self.set(response, CSRF, token, CHAT_AGE)
+    def csrf_token(self, binding: str) -> str:
+        """The CSRF token of a binding (see `binding`)."""
+        digest = hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).digest()
+        return urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def csrf(self, request: Request, chat: str | None = None) -> tuple[str, str | None]:
+        """The token for the forms of a page, and the random id to store (`keep`) when the browser was bound to
+        nothing yet."""
+        binding = self.binding(request, chat)
+        if binding is not None:
+            return self.csrf_token(binding), None
+        anonymous = secrets.token_urlsafe(24)
+        return self.csrf_token("anonymous:" + anonymous), anonymous
+
+    def keep(self, response: Response, anonymous: str | None) -> None:
+        """Store the random id a page's token was bound to (see `csrf`)."""
+        if anonymous is not None:
+            self.set(response, CSRF, anonymous, CHAT_AGE)
 
     def csrf_ok(self, request: Request, sent: object) -> bool:
-        """Whether the token sent with a POST is the one in the browser's cookie."""
-        token = self.get(request, CSRF, CHAT_AGE)
-        return isinstance(token, str) and isinstance(sent, str) and bool(sent) and hmac.compare_digest(token, sent)
+        """Whether the token sent with a POST is this browser's."""
+        binding = self.binding(request)
+        return (binding is not None and isinstance(sent, str) and bool(sent)
+                and hmac.compare_digest(self.csrf_token(binding), sent))
+
+
+def same_origin(request: Request, public_url: str) -> bool:
+    """Whether a state-changing request may come from where the browser says it does.
+
+    Browsers say where a request comes from: only this site's own pages (or the person, typing) may post; another
+    port of the same host or a sibling subdomain may not. Sec-Fetch-Site decides when the browser sends it, else
+    Origin ('null' after a no-referrer page says nothing). A client that says neither (not a browser) is left to
+    the CSRF token.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    sent = _origin(origin)
+    return sent is not None and sent in (_origin(public_url), _origin(str(request.base_url)))
+
+
+def _origin(url: str) -> str | None:
+    """'https://Desk.example.org:443/x' → 'https://desk.example.org' (scheme, host and any port that is not the
+    scheme's default); None for what is no origin ('null', a bad port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    shown = f":{port}" if port not in (None, {"http": 80, "https": 443}[parts.scheme]) else ""
+    return f"{parts.scheme}://{parts.hostname}{shown}"

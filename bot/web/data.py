@@ -19,7 +19,7 @@ from bot.config import ServiceConfig
 from bot.core.reports import ALL, SlaReport, day_start, period_of, sla_report, sla_reports
 from bot.core.sla import SlaClock
 from bot.core.tickets import OPEN_STATES
-from bot.db.models import Message, Outbox, Person, QueueMember, SlaEvent, Ticket, TriageDecision, table
+from bot.db.models import Identity, Message, Outbox, Person, QueueMember, SlaEvent, Ticket, TriageDecision, table
 from bot.db.sql import count_where
 
 M, O, P, QM, T, E, D = (table(Message), table(Outbox), table(Person), table(QueueMember), table(Ticket),  # noqa: E741
@@ -130,6 +130,28 @@ async def ticket_page(conn: AsyncConnection, ticket_id: int) -> tuple[Any, Any, 
         .where(M.c.ticket_id == ticket_id, M.c.kind.in_(("text", "command", "note"))).order_by(M.c.id))
     thread = [entry for r in rows if (entry := thread_entry(r)) is not None]
     return ticket, person, assignee, thread
+
+
+async def ticket_place(conn: AsyncConnection, ticket_id: int) -> Any:
+    """A ticket's queue and assignee (what `Scope.allows` looks at), None when there is no such ticket."""
+    return (await conn.execute(select(T.c.queue_id, T.c.assignee_id).where(T.c.id == ticket_id))).first()
+
+
+def _tickets_of_web_user(user: str) -> Select[Any]:
+    identity = table(Identity)
+    return select(T.c.id).join(identity, and_(identity.c.person_id == T.c.person_id, identity.c.channel == "web",
+                                              identity.c.external_user_id == user))
+
+
+async def tickets_opened_since(conn: AsyncConnection, user: str, since: datetime) -> list[int]:
+    """The tickets of a web chat user opened at or after `since`."""
+    return list((await conn.execute(_tickets_of_web_user(user).where(T.c.created_at >= since))).scalars())
+
+
+async def has_open_ticket(conn: AsyncConnection, user: str) -> bool:
+    """Whether a web chat user has a ticket still open (their messages go to it, none is opened)."""
+    found = await conn.execute(_tickets_of_web_user(user).where(T.c.state.in_(OPEN_STATES)).limit(1))
+    return found.first() is not None
 
 
 async def bot_answers(conn: AsyncConnection, chat_id: str, after: int) -> list[str]:
