@@ -33,6 +33,7 @@ from bench.pgschema import pg_settings  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app, sync_config  # noqa: E402
 from bot.channels.web import WebChannel  # noqa: E402
+from bot.cli.progress import progress  # noqa: E402
 from bot.core.knowledge import import_entries  # noqa: E402
 from bot.core.login import new_login_token  # noqa: E402
 from bot.db import migrate  # noqa: E402
@@ -75,8 +76,10 @@ async def seed(c: AsyncConnection, tickets: int, now: datetime, queues: list[str
             "first_response_at": responded, "resolved_at": resolved, "closed_at": resolved,
             "first_response_due": due, "resolution_due": created + timedelta(days=14),
             "breached": bool(responded and responded > due), "sla_level": 0})
-    for start in range(0, len(rows), 10_000):
-        await c.execute(insert(T), rows[start:start + 10_000])
+    with progress("bench/web: tickets seeded") as report:
+        for start in range(0, len(rows), 10_000):
+            await c.execute(insert(T), rows[start:start + 10_000])
+            report(min(start + 10_000, len(rows)), len(rows))
     ids = [r.id for r in await c.execute(select(T.c.id, T.c.breached).where(T.c.breached))]
     events = [{"ticket_id": i, "kind": kind, "level": 0, "deadline": now,
                "fired_at": now - timedelta(days=rng.uniform(0, 700))} for i in ids for kind in ("warning", "breach")]

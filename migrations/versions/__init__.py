@@ -1,0 +1,1 @@
+"""Alembic revisions (files, loaded by Alembic; a package only so that setuptools ships it plainly)."""
