@@ -10,6 +10,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 from kb.matcher import Candidate
+from kb.normalize import fold
+from kb.stemming import terms
 
 Decision = Literal["answer", "suggest", "escalate", "chatter"]
 
@@ -100,24 +102,40 @@ def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds]
 class Router:
     """Picks a queue from keyword hits (all languages, the question's first) and the candidates' queues.
 
-    Keywords are normalised once, when the router is built.
+    Keywords and questions are compared as Snowball stems of their language (`kb.stemming.terms`:
+    elision, accents and plurals folded), each keyword once per queue however many language lists
+    hold it. Keywords are stemmed once, when the router is built.
     """
 
     def __init__(self, keywords: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
-        self._keywords = [(queue, kw_lang, word, f" {_plain(word)} ")
+        self._keywords = [(queue, kw_lang, word, terms(word, kw_lang))
                           for queue, by_lang in keywords.items()
                           for kw_lang, words in by_lang.items() for word in words]
+        self._languages = sorted({kw_lang for _, kw_lang, _, _ in self._keywords})
+
+    def keyword_hits(self, text: str, lang: str) -> dict[str, dict[str, float]]:
+        """Queue -> {folded keyword: weight} of the keywords the text contains.
+
+        A longer phrase is more specific than a single word; a keyword of the question's language
+        weighs more than one of another list, and a keyword in several lists counts once, at its best.
+        """
+        stemmed = {kw_lang: f" {' '.join(terms(text, kw_lang))} " for kw_lang in self._languages}
+        hits: dict[str, dict[str, float]] = {}
+        for queue, kw_lang, word, needle in self._keywords:
+            if needle and f" {' '.join(needle)} " in stemmed[kw_lang]:
+                weight = len(needle) * (1.0 if kw_lang == lang else 0.6)
+                key = fold(word)
+                found = hits.setdefault(queue, {})
+                found[key] = max(weight, found.get(key, 0.0))
+        return hits
 
     def route(self, text: str, lang: str, candidates: Sequence[Candidate], suggest: float) -> Route:
         """The queue for this question, or `Route(None)` when nothing points anywhere (ask the practitioner)."""
-        plain = f" {_plain(text)} "
         scores: dict[str, float] = {}
         reasons: list[str] = []
-        for queue, kw_lang, word, needle in self._keywords:
-            if needle in plain:  # a longer phrase is more specific than a single word
-                weight = len(needle.split()) * (1.0 if kw_lang == lang else 0.6)
-                scores[queue] = scores.get(queue, 0.0) + weight
-                reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
+        for queue, found in self.keyword_hits(text, lang).items():
+            scores[queue] = sum(found.values())
+            reasons += [f"keyword '{word}' -> {queue}" for word in found]
         for rank, cand in enumerate(candidates[:3]):
             if cand.score >= suggest * 0.6:
                 scores[cand.queue] = scores.get(cand.queue, 0.0) + cand.score * (1.0 - 0.25 * rank)
