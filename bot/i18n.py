@@ -7,6 +7,8 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
+
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("en", "es", "fr")
 FALLBACK = "en"
@@ -40,6 +42,11 @@ def normalise_language(lang: str | None) -> str:
     """Map 'es-MX', 'FR', None … onto a supported language."""
     code = (lang or "").split("-")[0].split("_")[0].lower()
     return code if code in LANGUAGES else FALLBACK
+
+
+def language_name(code: str, lang: str) -> str:
+    """The name of language `code` in language `lang` ("en" in "es": "inglés"), from Babel's CLDR data."""
+    return str(Locale.parse(normalise_language(lang)).languages.get(code, code))
 
 
 def load_catalogs() -> None:

@@ -322,6 +322,16 @@ def register(router: Router) -> None:
         ctx.clear_state()
         ctx.reply(ctx.t("ticket.resolved_ack", id=ticket.id))
 
+    @router.command("outofscope", roles=STAFF, help_key="help.cmd.outofscope")
+    async def out_of_scope(ctx: Context) -> None:
+        arg = ticket_arg(ctx, "/outofscope N [note for the practitioner]")
+        ticket = await held(ctx, arg[0]) if arg else None
+        if arg is None or ticket is None or not is_open(ctx, ticket):
+            return
+        await tickets.resolve(ctx, ticket, arg[1], out_of_scope=True)
+        ctx.clear_state()
+        ctx.reply(ctx.t("ticket.out_of_scope_ack", id=ticket.id))
+
     @router.command("open", roles=STAFF, help_key="help.cmd.open")
     async def focus(ctx: Context) -> None:
         arg = ticket_arg(ctx, "/open N")

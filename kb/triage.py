@@ -75,10 +75,29 @@ def _plain(text: str) -> str:
     return re.sub(r"[^\w' ]+", " ", text).strip()
 
 
+# Words that carry no question on their own: with the chatter phrases' words, a text made only of these,
+# numbers, single letters and emoji is not matched against the FAQ.
+_FILLER_TEXT = (
+    "a all again and please so very much lot lots you u ok okay oh ah hmm well what how why where who help me "
+    "nada de muchas mucho muy todo bien que como por favor ayuda y e "
+    "tres beaucoup ca va et quoi comment pourquoi aide moi vous")
+_CHATTER_WORDS = frozenset(_FILLER_TEXT.split()) | {word for phrases in _CHATTER.values() for phrase in phrases
+                             for word in phrase.replace("'", " ").split()}
+
+
+def is_number(text: str) -> bool:
+    """Only digits (with punctuation or signs around them): "4", "#12", "3.5"."""
+    words = _plain(text).split()
+    return bool(words) and all(word.isdigit() for word in words)
+
+
 def is_chatter(text: str) -> bool:
-    """Greetings and thanks that deserve a friendly word, not a ticket."""
+    """Not a question: greetings, thanks, numbers, emoji and other texts with no content words."""
     plain = " ".join(_plain(text).split())
-    return any(plain in phrases for phrases in _CHATTER.values()) or plain == ""
+    if plain == "" or any(plain in phrases for phrases in _CHATTER.values()):
+        return True
+    return all(word.isdigit() or len(word) == 1 or word in _CHATTER_WORDS
+               for word in plain.replace("'", " ").replace("_", " ").split())
 
 
 def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds], default: Thresholds,

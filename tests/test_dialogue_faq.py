@@ -70,10 +70,14 @@ async def test_language_detected_when_channel_gives_none(desk: Desk) -> None:
     ana.sees("Fuente:")
 
 
-async def test_answer_falls_back_to_another_language_with_a_note(desk: Desk) -> None:
+async def test_answer_falls_back_to_english_with_a_note_in_the_askers_language(desk: Desk) -> None:
     ana = desk.practitioner("ana", lang="es")
+    await ana.says("¿Cómo construir una curva de costos marginales de abatimiento (MACC)?")  # only in English
+    answer = ana.sees("Esta respuesta solo está disponible en inglés.", "A MACC ranks mitigation options")
+    assert [label for label, _ in answer.buttons] == ["Me sirvió", "Aún necesito un experto"]
     await ana.says("How do we build and interpret a marginal abatement cost curve (MACC)?")
-    ana.sees("solo está disponible en otro idioma (en)")
+    ana.sees("A MACC ranks mitigation options")  # asked in English: answered in English, with no note
+    assert "disponible" not in ana.replies_text() and "only available" not in ana.replies_text()
 
 
 async def test_false_deflection_opens_a_ticket(desk: Desk) -> None:
@@ -117,10 +121,11 @@ async def test_unanswered_question_reaches_energy_queue(desk: Desk) -> None:
     assert [label for label, _ in card.buttons] == ["Claim", "Transfer", "Not for us"]
 
 
-async def test_unclear_topic_asks_which_queue(desk: Desk) -> None:
+async def test_unclear_topic_says_what_the_service_covers_and_the_practitioner_picks(desk: Desk) -> None:
     bob = desk.practitioner("bob", lang="en")
     await bob.says("Could someone review the annex we drafted last week before Friday?")
-    bob.sees("Which topic is closest")
+    offer = bob.sees("does not look like one of the topics our experts cover", "• Climate finance")
+    assert [label for label, _ in offer.buttons][-2:] == ["Send it to the secretariat", "Drop it"]
     await bob.presses("Climate finance")
     bob.sees("ticket #1", "FINANCE")
     desk.queue("FINANCE").sees_new_ticket(from_="Bob")
