@@ -203,7 +203,7 @@ async def test_dashboard_pages_and_csv_export_match_the_report_command(desk: Des
     charts = (await sam.client.get("/dashboard/charts")).text
     assert charts.count("<svg viewBox") == 5 and "Tickets per week by queue" in charts
     listing = (await sam.client.get("/dashboard/tickets", params={"queue": "ENERGY"})).text
-    assert "1 tickets" in listing and "irrigation pumps" in listing
+    assert "1 ticket<" in listing and "1 tickets" not in listing and "irrigation pumps" in listing
     assert "2 tickets" in (await sam.client.get("/dashboard/tickets")).text
     experts = (await sam.client.get("/dashboard/experts")).text
     assert "Amina" in experts and "Median first reply after claim" in experts

@@ -102,7 +102,8 @@ async def _create(conn: AsyncConnection, messages: list[IncomingMessage], now: d
     people = [Person(0, "practitioner", first_language(m, default_lang), m.user_name or f"{m.channel}:{m.user_id}",
                      is_new=True) for m in messages]
     ids = await insert_rows(conn, P, [
-        {"display_name": p.display_name, "role": p.role, "language": p.language, "timezone": "UTC",
+        {"display_name": p.display_name, "role": p.role, "language": p.language, "language_chosen": False,
+         "timezone": "UTC",
          "blocked": False, "created_at": now} for p in people], ids=True)
     for person, person_id in zip(people, ids, strict=True):
         person.id = person_id
