@@ -99,6 +99,8 @@ async def test_suggestions_when_unsure_then_pick_one(cautious_desk: Desk) -> Non
     labels = alice.buttons("one of these")
     assert labels[-1] == "None of these — ask an expert"
     assert 2 <= len(labels) <= 4
+    assert len(set(labels)) == len(labels)  # never two alike
+    assert all(len(label) <= 60 and (label.endswith(("?", "…")) or label == labels[-1]) for label in labels)
     await alice.presses("What does an NDC update involve?")
     alice.sees("Source:")
 
