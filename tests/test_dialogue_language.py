@@ -34,7 +34,7 @@ async def count(desk: Desk, model: type) -> int:
 
 
 async def stored_language(desk: Desk, name: str) -> tuple[str, bool]:
-    P = table(Person)  # noqa: N806
+    P = table(Person)
     async with desk.app.engine.connect() as conn:
         row = (await conn.execute(select(P.c.language, P.c.language_chosen).where(P.c.display_name == name))).one()
     return row.language, row.language_chosen
