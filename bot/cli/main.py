@@ -179,9 +179,10 @@ def kb_routing(sets: Annotated[list[Path] | None, typer.Argument(help="routing s
         raise fail(str(exc)) from None
     for path, report in reports:
         console.print(f"{path}: {report.correct}/{report.total} routed as expected ({report.accuracy:.1%})",
-                      markup=False)
+                      markup=False, soft_wrap=True)
         for case, got in report.misses if show_misses else ():
-            console.print(f"  [{case.lang}] {case.text}  expected {case.queue or '-'}, got {got or '-'}", markup=False)
+            console.print(f"  [{case.lang}] {case.text}  expected {case.queue or '-'}, got {got or '-'}", markup=False,
+                          soft_wrap=True)
 
 
 @app.command("triage")
