@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.config import load_config
 from bot.core.knowledge import KnowledgeBase
@@ -14,6 +14,7 @@ from bot.db.models import KBDraft, Person, Ticket, TriageDecision, table
 from bot.settings import Settings
 from kb.files import load_kb_dir
 from tests.desk import Desk, start_desk
+from tests.test_dialogue_faq import count
 
 KB_DIR = Path(__file__).resolve().parents[1] / "kb" / "content"
 BTR_FR = "Que contient un rapport biennal de transparence ?"
@@ -26,11 +27,6 @@ async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
     d = await start_desk(sqlite_settings)
     yield d
     await d.app.stop()
-
-
-async def count(desk: Desk, model: type) -> int:
-    async with desk.app.engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(table(model)))).scalar_one())
 
 
 async def stored_language(desk: Desk, name: str) -> tuple[str, bool]:
