@@ -127,10 +127,16 @@ class Router:
     """
 
     def __init__(self, keywords: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
-        self._keywords = [(queue, kw_lang, word, terms(word, kw_lang))
-                          for queue, by_lang in keywords.items()
-                          for kw_lang, words in by_lang.items() for word in words]
-        self._languages = sorted({kw_lang for _, kw_lang, _, _ in self._keywords})
+        # language -> first stem -> (queue, folded keyword, its stems): a question looks up only the
+        # keywords that start with one of its own stems
+        self._index: dict[str, dict[str, list[tuple[str, str, tuple[str, ...]]]]] = {}
+        for queue, by_lang in keywords.items():
+            for kw_lang, words in by_lang.items():
+                for word in words:
+                    needle = terms(word, kw_lang)
+                    if needle:
+                        self._index.setdefault(kw_lang, {}).setdefault(needle[0], []).append(
+                            (queue, fold(word), needle))
 
     def keyword_hits(self, text: str, lang: str) -> dict[str, dict[str, float]]:
         """Queue -> {folded keyword: weight} of the keywords the text contains.
@@ -138,14 +144,15 @@ class Router:
         A longer phrase is more specific than a single word; a keyword of the question's language
         weighs more than one of another list, and a keyword in several lists counts once, at its best.
         """
-        stemmed = {kw_lang: f" {' '.join(terms(text, kw_lang))} " for kw_lang in self._languages}
         hits: dict[str, dict[str, float]] = {}
-        for queue, kw_lang, word, needle in self._keywords:
-            if needle and f" {' '.join(needle)} " in stemmed[kw_lang]:
-                weight = len(needle) * (1.0 if kw_lang == lang else 0.6)
-                key = fold(word)
-                found = hits.setdefault(queue, {})
-                found[key] = max(weight, found.get(key, 0.0))
+        for kw_lang, by_first in self._index.items():
+            stems = terms(text, kw_lang)
+            for i, stem in enumerate(stems):
+                for queue, key, needle in by_first.get(stem, ()):
+                    if stems[i:i + len(needle)] == needle:
+                        weight = len(needle) * (1.0 if kw_lang == lang else 0.6)
+                        found = hits.setdefault(queue, {})
+                        found[key] = max(weight, found.get(key, 0.0))
         return hits
 
     def route(self, text: str, lang: str, candidates: Sequence[Candidate], suggest: float) -> Route:
