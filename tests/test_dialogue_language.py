@@ -29,6 +29,13 @@ async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
     await d.app.stop()
 
 
+@pytest.fixture
+async def any_desk(any_settings: Settings) -> AsyncIterator[Desk]:
+    d = await start_desk(any_settings)
+    yield d
+    await d.app.stop()
+
+
 async def stored_language(desk: Desk, name: str) -> tuple[str, bool]:
     P = table(Person)
     async with desk.app.engine.connect() as conn:
@@ -48,7 +55,8 @@ async def test_console_french_then_english_each_in_its_own_language(desk: Desk) 
     camille.sees("Fuente:")
 
 
-async def test_telegram_app_language_does_not_override_a_clearly_written_question(desk: Desk) -> None:
+async def test_telegram_app_language_does_not_override_a_clearly_written_question(any_desk: Desk) -> None:
+    desk = any_desk
     ana = desk.practitioner("ana", lang="en")  # Telegram says English; she writes Spanish
     await ana.says(NDC_ES)
     answer = ana.sees("Fuente:")
@@ -62,7 +70,8 @@ async def test_telegram_app_language_does_not_override_a_clearly_written_questio
     assert await stored_language(desk, "Ana") == ("es", False)
 
 
-async def test_a_language_chosen_with_the_command_wins_until_auto(desk: Desk) -> None:
+async def test_a_language_chosen_with_the_command_wins_until_auto(any_desk: Desk) -> None:
+    desk = any_desk
     bob = desk.practitioner("bob", lang="en")
     await bob.says("/language fr")
     bob.sees("Je vous écrirai désormais en français.")
