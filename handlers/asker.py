@@ -55,9 +55,10 @@ def send_answer(ctx: Context, entry_id: str, message_id: int) -> None:
     ])
 
 
-async def escalate(ctx: Context, question: str, message_id: int, route: Route) -> None:
+async def escalate(ctx: Context, question: str, message_id: int, route: Route, wants_expert: bool = False) -> None:
     """Open a ticket in the routed queue; with no queue, let the practitioner pick a topic, send the question
-    to the secretariat or drop it (and when nothing at all pointed anywhere, say what the service covers)."""
+    to the secretariat or drop it (and when nothing at all pointed anywhere and they did not ask for an
+    expert with /new, say what the service covers)."""
     if route.queue is not None:
         await tickets.open_ticket(ctx, question, route.queue, message_id, route.reasons)
         return
@@ -65,7 +66,7 @@ async def escalate(ctx: Context, question: str, message_id: int, route: Route) -
     buttons = [ctx.button(q.name, "queue", message_id, q.id) for q in queues]
     buttons += [ctx.button(ctx.t("scope.secretariat_button"), "tosecretariat", message_id),
                 ctx.button(ctx.t("scope.drop_button"), "drop", message_id)]
-    if route.scores:  # keywords or FAQ entries of several queues, too close to call
+    if route.scores or wants_expert:  # keywords or FAQ entries of several queues, too close to call
         ctx.reply(ctx.t("route.ask"), buttons)
     else:
         ctx.reply(ctx.t("scope.intro", topics="\n".join(f"• {q.name}" for q in queues)), buttons)
@@ -128,7 +129,7 @@ def register(router: Router) -> None:
                 ctx.reply(ctx.t("input.file_needs_question"))
                 return
             ctx.clear_state()
-            await escalate(ctx, text, ctx.message_id, ctx.services.kb.route(text, ctx.lang))
+            await escalate(ctx, text, ctx.message_id, ctx.services.kb.route(text, ctx.lang), wants_expert=True)
             return
         open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx)
         if len(open_) == 1:

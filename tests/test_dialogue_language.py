@@ -126,12 +126,12 @@ async def test_bread_is_out_of_scope_and_can_be_dropped(desk: Desk) -> None:
 
 async def test_bread_in_spanish_goes_to_the_secretariat_not_to_a_queue(desk: Desk) -> None:
     maria = desk.practitioner("maria", lang="es")
-    await maria.says("¿Cómo hago pan casero en casa?")
+    await maria.says("¿Cómo hago pan?")
     maria.sees("no parece ser uno de los temas que cubren nuestros expertos")
     await maria.presses("Enviarla a la secretaría")
     maria.sees("He pasado su pregunta a la secretaría")
     post = desk.channel("console").posts["secretariat"][-1]
-    assert "outside the queues' topics" in post.text and "pan casero" in post.text
+    assert "outside the queues' topics" in post.text and "hago pan" in post.text
     assert await count(desk, Ticket) == 0
 
 
