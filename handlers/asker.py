@@ -8,17 +8,20 @@ from sqlalchemy import select, update
 
 from bot.core import followups, tickets
 from bot.core.context import Context
+from bot.core.labels import distinct_labels
 from bot.core.messages import Attachment
 from bot.core.router import PRACTITIONER, Router, command_args
 from bot.db.models import Message, Ticket, TriageDecision, table
+from bot.i18n import language_name
 from handlers.profile import looks_like_question, offer_profile
 from kb.entry import KBEntry
-from kb.triage import TriageResult, is_chatter
+from kb.triage import Route, TriageResult, is_chatter, is_number
 
 TD = table(TriageDecision)
 M = table(Message)
 T = table(Ticket)
 ASKER = frozenset({PRACTITIONER})
+SUGGESTION_LABEL = 60  # characters of a suggested FAQ question on its button
 
 
 def record(ctx: Context, result: TriageResult) -> None:
@@ -38,28 +41,40 @@ def answer_text(ctx: Context, entry: KBEntry) -> str:
     """The FAQ answer with its source; a note when it is in another language."""
     text = ctx.t("faq.answer", question=entry.question, answer=entry.answer.strip(), source=entry.source)
     if entry.lang != ctx.lang:
-        text = ctx.t("faq.other_language", lang=entry.lang) + "\n\n" + text
+        text = ctx.t("faq.other_language", language=language_name(entry.lang, ctx.lang)) + "\n\n" + text
     return text
 
 
 def send_answer(ctx: Context, entry_id: str, message_id: int) -> None:
     """Answer with an FAQ entry and ask whether it helped."""
     kb = ctx.services.kb
-    entry = kb.in_language(entry_id, ctx.lang) or kb.entries[entry_id]
+    entry = kb.for_reader(entry_id, ctx.lang)
     ctx.reply(answer_text(ctx, entry), [
         ctx.button(ctx.t("faq.helped"), "helped", message_id),
         ctx.button(ctx.t("faq.need_expert"), "expert", message_id),
     ])
 
 
-async def escalate(ctx: Context, question: str, message_id: int, queue: str | None,
-                   reasons: list[str]) -> None:
-    """Open a ticket in the routed queue, or ask which topic is closest."""
-    if queue is None:
-        buttons = [ctx.button(q.name, "queue", message_id, q.id) for q in ctx.services.config.queues]
-        ctx.reply(ctx.t("route.ask"), buttons)
+async def escalate(ctx: Context, question: str, message_id: int, route: Route, wants_expert: bool = False) -> None:
+    """Open a ticket in the routed queue; with no queue, let the practitioner pick a topic, send the question
+    to the secretariat or drop it (and when nothing at all pointed anywhere and they did not ask for an
+    expert with /new, say what the service covers)."""
+    if route.queue is not None:
+        await tickets.open_ticket(ctx, question, route.queue, message_id, route.reasons)
         return
-    await tickets.open_ticket(ctx, question, queue, message_id, reasons)
+    queues = ctx.services.config.queues
+    buttons = [ctx.button(q.name, "queue", message_id, q.id) for q in queues]
+    buttons += [ctx.button(ctx.t("scope.secretariat_button"), "tosecretariat", message_id),
+                ctx.button(ctx.t("scope.drop_button"), "drop", message_id)]
+    if route.scores or wants_expert:  # keywords or FAQ entries of several queues, too close to call
+        ctx.reply(ctx.t("route.ask"), buttons)
+    else:
+        ctx.reply(ctx.t("scope.intro", topics="\n".join(f"• {q.name}" for q in queues)), buttons)
+
+
+def not_a_question(ctx: Context, text: str) -> None:
+    """A friendly word for thanks and greetings; for a bare number (no buttons wait for it), how to ask."""
+    ctx.reply(ctx.t("chatter.number" if is_number(text) else "chatter.reply"))
 
 
 async def question_of(ctx: Context, message_id: int) -> str | None:
@@ -105,7 +120,7 @@ def register(router: Router) -> None:
     async def practitioner_text(ctx: Context) -> None:
         text = ctx.msg.text.strip()
         if is_chatter(text) and not ctx.msg.attachments:
-            ctx.reply(ctx.t("chatter.reply"))
+            not_a_question(ctx, text)
             return
         if await attachment_refused(ctx):
             return
@@ -114,8 +129,7 @@ def register(router: Router) -> None:
                 ctx.reply(ctx.t("input.file_needs_question"))
                 return
             ctx.clear_state()
-            where = ctx.services.kb.route(text, ctx.lang)
-            await escalate(ctx, text, ctx.message_id, where.queue, where.reasons)
+            await escalate(ctx, text, ctx.message_id, ctx.services.kb.route(text, ctx.lang), wants_expert=True)
             return
         open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx)
         if len(open_) == 1:
@@ -134,20 +148,26 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("input.file_needs_question"))
             return
         result = ctx.services.kb.triage(text, ctx.lang)
+        if result.decision == "chatter":
+            not_a_question(ctx, text)
+            return
         record(ctx, result)
         if result.decision == "answer":
             send_answer(ctx, result.candidates[0].entry_id, ctx.message_id)
         elif result.decision == "suggest":
             kb = ctx.services.kb
-            buttons = []
-            for n, cand in enumerate(result.candidates[:3]):
-                entry = kb.in_language(cand.entry_id, ctx.lang) or kb.entries[cand.entry_id]
-                buttons.append(ctx.button(entry.question[:60], "pick", ctx.message_id, n))
+            shown: dict[str, int] = {}  # entry shown -> its candidate's place (the same topic once)
+            for n, cand in enumerate(result.suggestions):
+                shown.setdefault(kb.for_reader(cand.entry_id, ctx.lang).id, n)
+            labels = distinct_labels([kb.entries[entry_id].question for entry_id in shown], SUGGESTION_LABEL)
+            buttons = [ctx.button(label, "pick", ctx.message_id, n)
+                       for label, n in zip(labels, shown.values(), strict=True)]
             buttons.append(ctx.button(ctx.t("suggest.none"), "expert", ctx.message_id))
             ctx.reply(ctx.t("suggest.intro"), buttons)
         else:
-            ctx.reply(ctx.t("escalate.no_match"))
-            await escalate(ctx, text, ctx.message_id, result.route.queue, result.route.reasons)
+            if result.route.queue is not None:
+                ctx.reply(ctx.t("escalate.no_match"))
+            await escalate(ctx, text, ctx.message_id, result.route)
 
     @router.action("newq", roles=ASKER)
     async def new_question(ctx: Context, args: list[str]) -> None:
@@ -276,8 +296,7 @@ def register(router: Router) -> None:
             ctx.audit("faq.false_deflection", message_id=message_id)
         else:
             await set_feedback(ctx, message_id, "escalated")
-        where = ctx.services.kb.route(question, ctx.lang)
-        await escalate(ctx, question, message_id, where.queue, where.reasons)
+        await escalate(ctx, question, message_id, ctx.services.kb.route(question, ctx.lang))
 
     @router.action("queue", roles=ASKER)
     async def choose_queue(ctx: Context, args: list[str]) -> None:
@@ -289,6 +308,27 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("error.stale_button"))
             return
         await tickets.open_ticket(ctx, question, queue_id, message_id, ["chosen by the practitioner"])
+
+    @router.action("tosecretariat", roles=ASKER)
+    async def to_secretariat(ctx: Context, args: list[str]) -> None:
+        message_id = int(args[0])
+        question = await question_of(ctx, message_id)
+        if question is None:
+            return
+        await set_feedback(ctx, message_id, "to_secretariat")
+        tickets.tell_secretariat(ctx, "scope.for_secretariat", name=ctx.person.display_name, id=ctx.person.id,
+                                 channel=ctx.msg.channel, question=question)
+        ctx.audit("question.to_secretariat", message_id=message_id)
+        ctx.reply(ctx.t("scope.sent"))
+
+    @router.action("drop", roles=ASKER)
+    async def drop(ctx: Context, args: list[str]) -> None:
+        message_id = int(args[0])
+        if await question_of(ctx, message_id) is None:
+            return
+        await set_feedback(ctx, message_id, "dropped")
+        ctx.audit("question.dropped", message_id=message_id)
+        ctx.reply(ctx.t("scope.dropped"))
 
     @router.command("mytickets", roles=ASKER, help_key="help.cmd.mytickets")
     async def my_tickets(ctx: Context) -> None:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-from sqlalchemy import update
-
 from bot.core.context import Context
+from bot.core.language import set_language
 from bot.core.router import Router, command_args
-from bot.db.models import Person, table
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES
 
-P = table(Person)
 _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn"}
 
 
@@ -92,10 +89,16 @@ def register(router: Router) -> None:
 
     @router.command("language", help_key="help.cmd.language")
     async def language(ctx: Context) -> None:
-        code = command_args(ctx).lower()[:2]
+        arg = command_args(ctx).lower()
+        if arg == "auto":  # back to answering each message in its own language
+            await set_language(ctx.conn, ctx.person.id, ctx.person.language, chosen=False)
+            ctx.person.language_chosen = False
+            ctx.reply(ctx.t("language.auto"))
+            return
+        code = arg[:2]
         if code not in LANGUAGES:
             ctx.reply(ctx.t("language.usage", languages=", ".join(LANGUAGES)))
             return
-        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(language=code))
-        ctx.person.language = code
-        ctx.reply(t("language.set", code))
+        await set_language(ctx.conn, ctx.person.id, code, chosen=True)
+        ctx.person.language, ctx.person.language_chosen, ctx.lang = code, True, code
+        ctx.reply(ctx.t("language.set"))

@@ -307,20 +307,26 @@ def register(router: Router) -> None:
         await tickets.wait_for_practitioner(ctx, ticket)
         ctx.reply(ctx.t("ticket.now_waiting", id=ticket.id))
 
-    @router.command("resolve", roles=STAFF, help_key="help.cmd.resolve")
-    async def resolve(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/resolve N summary")
-        if arg is None:
+    async def close(ctx: Context, *, out_of_scope: bool) -> None:
+        """/resolve N summary (the summary becomes an FAQ draft) or /outofscope N [note] (no draft)."""
+        arg = ticket_arg(ctx, "/outofscope N [note]" if out_of_scope else "/resolve N summary")
+        ticket = await held(ctx, arg[0]) if arg else None
+        if arg is None or ticket is None or not is_open(ctx, ticket):
             return
-        ticket = await held(ctx, arg[0])
-        if ticket is None or not is_open(ctx, ticket):
-            return
-        if len(arg[1]) < 10:
+        if not out_of_scope and len(arg[1]) < 10:
             ctx.reply(ctx.t("ticket.summary_needed"))
             return
-        await tickets.resolve(ctx, ticket, arg[1])
+        await tickets.resolve(ctx, ticket, arg[1], out_of_scope=out_of_scope)
         ctx.clear_state()
-        ctx.reply(ctx.t("ticket.resolved_ack", id=ticket.id))
+        ctx.reply(ctx.t("ticket.out_of_scope_ack" if out_of_scope else "ticket.resolved_ack", id=ticket.id))
+
+    @router.command("resolve", roles=STAFF, help_key="help.cmd.resolve")
+    async def resolve(ctx: Context) -> None:
+        await close(ctx, out_of_scope=False)
+
+    @router.command("outofscope", roles=STAFF, help_key="help.cmd.outofscope")
+    async def out_of_scope(ctx: Context) -> None:
+        await close(ctx, out_of_scope=True)
 
     @router.command("open", roles=STAFF, help_key="help.cmd.open")
     async def focus(ctx: Context) -> None:

@@ -19,7 +19,8 @@ def register(router: Router) -> None:
     async def my_data(ctx: Context) -> None:
         data = await export_person(ctx.conn, ctx.person.id)
         ctx.audit("privacy.export", by="self")
-        ctx.reply(ctx.t("privacy.export_intro", messages=len(data["messages"]), tickets=len(data["tickets"])))
+        ctx.reply(ctx.t("privacy.export_intro", messages=ctx.t("count.messages", n=len(data["messages"])),
+                        tickets=ctx.t("count.questions", n=len(data["tickets"]))))
         ctx.reply(json.dumps(data, ensure_ascii=False, indent=1, default=str))
 
     @router.command("forgetme", roles=ASKER, help_key="help.cmd.forgetme")

@@ -19,17 +19,20 @@ _WORDS: dict[str, str] = {
     "en": (
         "the is are was what how can could do does did my i you your to of and where when which "
         "with for this that it should we our will there have has be an in on who why would "
-        "get any about from need many much or not help report how's what's it's i'm don't"
+        "get any about from need many much or not help report how's what's it's i'm don't "
+        "hello hi thanks thank please yes okay"
     ),
     "es": (
         "el los las es esta esta estan que como donde cual cuales cuando por para con una del y "
         "puedo mi mis nuestro nuestra hay se lo al son mas tambien cuantos cuantas debo debe "
-        "sobre existe puede tengo quien hacer pais paises ayuda informe año años necesito"
+        "sobre existe puede tengo quien hacer pais paises ayuda informe año años necesito "
+        "hola gracias buenos buenas vale adios favor"
     ),
     "fr": (
         "le les est des du et une pour dans avec qui comment ou quel quelle quels quelles je "
         "nous vous mon ma mes notre nos puis peut sont pas ne au aux ce cette ces c'est j'ai "
-        "qu'est l d j qu n c faut doit dois sur il elle pays aide rapport besoin combien"
+        "qu'est l d j qu n c faut doit dois sur il elle pays aide rapport besoin combien "
+        "bonjour bonsoir salut merci oui revoir"
     ),
 }
 # Words frequent in two of the languages count half for each.

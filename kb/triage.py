@@ -10,6 +10,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 from kb.matcher import Candidate
+from kb.normalize import fold
+from kb.stemming import terms
 
 Decision = Literal["answer", "suggest", "escalate", "chatter"]
 SUGGESTIONS = 3  # buttons in a suggestion list
@@ -90,10 +92,29 @@ def _plain(text: str) -> str:
     return re.sub(r"[^\w' ]+", " ", text).strip()
 
 
+# Words that carry no question on their own: with the chatter phrases' words, a text made only of these,
+# numbers, single letters and emoji is not matched against the FAQ.
+_FILLER_TEXT = (
+    "a all again and please so very much lot lots you u ok okay oh ah hmm well what how why where who help me "
+    "nada de muchas mucho muy todo bien que como por favor ayuda y e "
+    "tres beaucoup ca va et quoi comment pourquoi aide moi vous")
+_CHATTER_WORDS = frozenset(_FILLER_TEXT.split()) | {word for phrases in _CHATTER.values() for phrase in phrases
+                             for word in phrase.replace("'", " ").split()}
+
+
+def is_number(text: str) -> bool:
+    """Only digits (with punctuation or signs around them): "4", "#12", "3.5"."""
+    words = _plain(text).split()
+    return bool(words) and all(word.isdigit() for word in words)
+
+
 def is_chatter(text: str) -> bool:
-    """Greetings and thanks that deserve a friendly word, not a ticket."""
+    """Not a question: greetings, thanks, numbers, emoji and other texts with no content words."""
     plain = " ".join(_plain(text).split())
-    return any(plain in phrases for phrases in _CHATTER.values()) or plain == ""
+    if plain == "" or any(plain in phrases for phrases in _CHATTER.values()):
+        return True
+    return all(word.isdigit() or len(word) == 1 or word in _CHATTER_WORDS
+               for word in plain.replace("'", " ").replace("_", " ").split())
 
 
 def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds], default: Thresholds,
@@ -117,24 +138,47 @@ def decide(candidates: Sequence[Candidate], thresholds: Mapping[str, Thresholds]
 class Router:
     """Picks a queue from keyword hits (all languages, the question's first) and the candidates' queues.
 
-    Keywords are normalised once, when the router is built.
+    Keywords and questions are compared as Snowball stems of their language (`kb.stemming.terms`:
+    elision, accents and plurals folded), each keyword once per queue however many language lists
+    hold it. Keywords are stemmed once, when the router is built.
     """
 
     def __init__(self, keywords: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
-        self._keywords = [(queue, kw_lang, word, f" {_plain(word)} ")
-                          for queue, by_lang in keywords.items()
-                          for kw_lang, words in by_lang.items() for word in words]
+        # language -> first stem -> (queue, folded keyword, its stems): a question looks up only the
+        # keywords that start with one of its own stems
+        self._index: dict[str, dict[str, list[tuple[str, str, tuple[str, ...]]]]] = {}
+        for queue, by_lang in keywords.items():
+            for kw_lang, words in by_lang.items():
+                for word in words:
+                    needle = terms(word, kw_lang)
+                    if needle:
+                        self._index.setdefault(kw_lang, {}).setdefault(needle[0], []).append(
+                            (queue, fold(word), needle))
+
+    def keyword_hits(self, text: str, lang: str) -> dict[str, dict[str, float]]:
+        """Queue -> {folded keyword: weight} of the keywords the text contains.
+
+        A longer phrase is more specific than a single word; a keyword of the question's language
+        weighs more than one of another list, and a keyword in several lists counts once, at its best.
+        """
+        hits: dict[str, dict[str, float]] = {}
+        for kw_lang, by_first in self._index.items():
+            stems = terms(text, kw_lang)
+            for i, stem in enumerate(stems):
+                for queue, key, needle in by_first.get(stem, ()):
+                    if stems[i:i + len(needle)] == needle:
+                        weight = len(needle) * (1.0 if kw_lang == lang else 0.6)
+                        found = hits.setdefault(queue, {})
+                        found[key] = max(weight, found.get(key, 0.0))
+        return hits
 
     def route(self, text: str, lang: str, candidates: Sequence[Candidate], suggest: float) -> Route:
         """The queue for this question, or `Route(None)` when nothing points anywhere (ask the practitioner)."""
-        plain = f" {_plain(text)} "
         scores: dict[str, float] = {}
         reasons: list[str] = []
-        for queue, kw_lang, word, needle in self._keywords:
-            if needle in plain:  # a longer phrase is more specific than a single word
-                weight = len(needle.split()) * (1.0 if kw_lang == lang else 0.6)
-                scores[queue] = scores.get(queue, 0.0) + weight
-                reasons.append(f"keyword '{word}' ({kw_lang}) -> {queue}")
+        for queue, found in self.keyword_hits(text, lang).items():
+            scores[queue] = sum(found.values())
+            reasons += [f"keyword '{word}' -> {queue}" for word in found]
         for rank, cand in enumerate(candidates[:3]):
             if cand.score >= suggest * 0.6:
                 scores[cand.queue] = scores.get(cand.queue, 0.0) + cand.score * (1.0 - 0.25 * rank)

@@ -90,6 +90,23 @@ def test_triage_explains_without_storing(cli: CliRunner) -> None:
     assert "language: es" in human and "decision:" in human
 
 
+@pytest.mark.parametrize("text", ["4", "ok", "merci", "👍"])
+def test_triage_does_not_answer_what_is_not_a_question(cli: CliRunner, text: str) -> None:
+    data = json.loads(ok(cli, "triage", text, "--kb-dir", str(KB), "--json"))
+    assert data["decision"] == "chatter" and data["candidates"] == [] and data["route"]["queue"] is None
+
+
+def test_kb_routing_reports_both_sets(cli: CliRunner, tmp_path: Path) -> None:
+    out = ok(cli, "kb", "routing", "--kb-dir", str(KB))
+    assert "routing.jsonl:" in out and "routing_heldout.jsonl:" in out and "routed as expected" in out
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text('{"text": "How do we reduce deforestation?", "lang": "en", "queue": "MRV"}\n', encoding="utf-8")
+    out = ok(cli, "kb", "routing", str(wrong), "--kb-dir", str(KB), "--misses")
+    assert "0/1 routed as expected (0.0%)" in out and "expected MRV, got AFOLU" in out
+    wrong.write_text("not json\n", encoding="utf-8")
+    assert cli.invoke(app, ["kb", "routing", str(wrong), "--kb-dir", str(KB)]).exit_code != 0
+
+
 def test_staff_named_in_the_config_are_people_after_db_upgrade(cli: CliRunner, monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
     out = ok(cli, "db", "upgrade")

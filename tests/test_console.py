@@ -15,6 +15,7 @@ KB = Path(__file__).resolve().parents[1] / "kb" / "content"
 SCRIPT = [
     "What does a Biennial Transparency Report contain?",
     "1",  # "This helped", numbered first although the profile offer came after it
+    "Que contient un rapport biennal de transparence ?",  # French in the console: the French entry, in French
     "Which wind curtailment compensation rules suit a mini-grid tariff in our province?",
     "/as expert:amina",
     "/claim 1",
@@ -23,6 +24,11 @@ SCRIPT = [
     "About 5 MW, diesel backup",
     "/as expert:amina",
     "/resolve 1 Use a deemed-energy compensation clause in the PPA.",
+    "/as practitioner:pat",  # back to the practitioner: the stars wait for her
+    "4",
+    "Très utile, merci",
+    "Merci !",  # thanks, not a question (and no buttons under the reply)
+    "4",  # a number with no choices waiting: a hint on how to ask, in her language
     "/quit",
 ]
 
@@ -46,8 +52,18 @@ def test_console_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "Thank you! Glad it helped." in text
     assert "ticket #1 in the ENERGY queue" in text
     assert "── ENERGY queue ──" in text and "Status: unclaimed" in text
-    assert "You are now amina (expert)." in text
+    assert "Now at the keyboard: amina (expert)." in text and "You are now" not in text
     assert "Ticket #1 is yours" in text
     assert "Ticket #1 — Amina:\nWhat is the installed capacity" in text
-    assert "You wrote:\nAbout 5 MW" in text
+    assert "Pat wrote:\nAbout 5 MW" in text
     assert "is resolved:\nUse a deemed-energy compensation clause" in text
+    assert "From: Pat" in text and "From: You" not in text
+    resolved = text.index("is resolved:")
+    assert "(★ · ★★ · ★★★ · ★★★★ · ★★★★★ · Reopen: for pat, after /as practitioner:pat)" in text[resolved:]
+    waiting = text.rindex("Now at the keyboard: pat (practitioner).")
+    assert "[4] ★★★★" in text[waiting:] and "(the choices above are waiting for you: type a number)" in text
+    assert "Thank you for rating the answer 4/5." in text[waiting:]
+    assert "Merci pour votre commentaire." in text[waiting:]  # the comment was in French: so is the reply
+    assert "Source :" in text[:resolved] and "Les rapports biennaux de transparence" in text[:resolved]
+    assert "Bonjour ! Écrivez votre question" in text[waiting:]  # "Merci !"
+    assert "Un nombre seul n'est pas une question" in text[waiting:]

@@ -70,10 +70,14 @@ async def test_language_detected_when_channel_gives_none(desk: Desk) -> None:
     ana.sees("Fuente:")
 
 
-async def test_answer_falls_back_to_another_language_with_a_note(desk: Desk) -> None:
+async def test_answer_falls_back_to_english_with_a_note_in_the_askers_language(desk: Desk) -> None:
     ana = desk.practitioner("ana", lang="es")
+    await ana.says("¿Cómo construir una curva de costos marginales de abatimiento (MACC)?")  # only in English
+    answer = ana.sees("Esta respuesta solo está disponible en inglés.", "A MACC ranks mitigation options")
+    assert [label for label, _ in answer.buttons] == ["Me sirvió", "Aún necesito un experto"]
     await ana.says("How do we build and interpret a marginal abatement cost curve (MACC)?")
-    ana.sees("solo está disponible en otro idioma (en)")
+    ana.sees("A MACC ranks mitigation options")  # asked in English: answered in English, with no note
+    assert "disponible" not in ana.replies_text() and "only available" not in ana.replies_text()
 
 
 async def test_false_deflection_opens_a_ticket(desk: Desk) -> None:
@@ -95,6 +99,8 @@ async def test_suggestions_when_unsure_then_pick_one(cautious_desk: Desk) -> Non
     labels = alice.buttons("one of these")
     assert labels[-1] == "None of these — ask an expert"
     assert 2 <= len(labels) <= 4
+    assert len(set(labels)) == len(labels)  # never two alike
+    assert all(len(label) <= 60 and (label.endswith(("?", "…")) or label == labels[-1]) for label in labels)
     await alice.presses("What does an NDC update involve?")
     alice.sees("Source:")
 
@@ -117,10 +123,11 @@ async def test_unanswered_question_reaches_energy_queue(desk: Desk) -> None:
     assert [label for label, _ in card.buttons] == ["Claim", "Transfer", "Not for us"]
 
 
-async def test_unclear_topic_asks_which_queue(desk: Desk) -> None:
+async def test_unclear_topic_says_what_the_service_covers_and_the_practitioner_picks(desk: Desk) -> None:
     bob = desk.practitioner("bob", lang="en")
     await bob.says("Could someone review the annex we drafted last week before Friday?")
-    bob.sees("Which topic is closest")
+    offer = bob.sees("does not look like one of the topics our experts cover", "• Climate finance")
+    assert [label for label, _ in offer.buttons][-2:] == ["Send it to the secretariat", "Drop it"]
     await bob.presses("Climate finance")
     bob.sees("ticket #1", "FINANCE")
     desk.queue("FINANCE").sees_new_ticket(from_="Bob")
@@ -157,7 +164,7 @@ async def test_empty_and_whitespace_messages_get_a_clear_answer(desk: Desk) -> N
 async def test_overlong_message_is_stored_and_answered_with_the_limit(desk: Desk) -> None:
     alice = desk.practitioner("alice", lang="fr")
     await alice.says("a" * 4001)
-    alice.sees("4001 caractères", "4000")
+    alice.sees("4\u202f001 caractères", "4\u202f000")  # French groups thousands with a narrow no-break space
     assert await count(desk, Message) == 1
     assert await count(desk, Audit, action="input.too_long") == 1
 

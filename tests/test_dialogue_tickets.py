@@ -47,7 +47,7 @@ async def test_full_life_of_a_question_in_spanish(desk: Desk) -> None:
     amina = await desk.staff("amina")
     lucas = await desk.staff("lucas")
     await alice.says(QUESTION_ES)
-    alice.sees("ticket #1", "ENERGY", "2 día(s) hábil(es)")
+    alice.sees("ticket #1", "ENERGY", "2 días hábiles")
     card = desk.queue("ENERGY").sees_new_ticket(from_="Alice")
 
     await asyncio.gather(amina.presses_on(card, "Claim"), lucas.presses_on(card, "Claim"))

@@ -112,7 +112,7 @@ async def test_friday_evening_question_over_a_kenyan_holiday_climbs_the_ladder(n
     assert len(desk.queue("ENERGY").posts) == card_only
 
     await at(desk, eat(2, 12, 55, month=6))
-    desk.queue("ENERGY").sees("Reminder: ticket #1 has waited 4 business hour(s)")
+    desk.queue("ENERGY").sees("Reminder: ticket #1 has waited 4 business hours")
 
     await at(desk, eat(2, 17, 55, month=6))  # one business day unclaimed: the lead hears of it
     assert "Ticket #1 in ENERGY, a queue you lead, is still unclaimed" in sent_to(amina)[-1]
@@ -124,7 +124,7 @@ async def test_friday_evening_question_over_a_kenyan_holiday_climbs_the_ladder(n
     await at(desk, eat(3, 17, 55, month=6))  # the deadline: escalation and breach, one message
     assert len(secretariat(desk)) == 1
     report = secretariat(desk)[0].text
-    assert "unclaimed in ENERGY for 2 business day(s)" in report
+    assert "unclaimed in ENERGY for 2 business days" in report
     assert "missed its first-response target (2026-06-03 17:55 EAT)" in report
     assert (await ticket(desk))["breached"] is True
 
@@ -155,7 +155,7 @@ async def test_claimed_but_silent_the_claim_expires_and_the_ticket_returns_to_th
 
     assert row["sla_next_at"] == eat(4, 14)  # the ladder starts again: 4 business hours
     await at(desk, eat(4, 14))
-    desk.queue("ENERGY").sees("Reminder: ticket #1 has waited 4 business hour(s)")
+    desk.queue("ENERGY").sees("Reminder: ticket #1 has waited 4 business hours")
 
 
 async def test_waiting_pauses_the_clock_and_the_reply_resumes_it_with_the_time_left(desk: Desk) -> None:

@@ -327,3 +327,19 @@ async def test_a_rejected_token_is_one_clear_error(sqlite_settings: Settings, co
             await channel.start(app)
         assert "NotTheToken" not in str(caught.value)
     await channel.close()
+
+
+async def test_reply_language_numbers_and_out_of_scope_through_telegram(
+        desk: tuple[HelpDesk, TelegramChannel], tg: FakeTelegram) -> None:
+    tg.user_sends(ALICE, "¿Qué implica actualizar una NDC?")  # her Telegram app is in English
+    answer = await wait_text(tg, ALICE, "Fuente:")
+    assert button_data(answer, "Me sirvió").startswith("helped:")
+    tg.user_sends(ALICE, "4")
+    await wait_text(tg, ALICE, "Un número solo no es una pregunta")
+    tg.user_sends(ALICE, "Que contient un rapport biennal de transparence ?")
+    await wait_text(tg, ALICE, "Source :")
+    tg.user_sends(ALICE, "How do I bake bread?")
+    offer = await wait_text(tg, ALICE, "does not look like one of the topics")
+    tg.user_presses(ALICE, offer["message_id"], button_data(offer, "Drop it"))
+    await wait_text(tg, ALICE, "I have dropped it")
+    assert not any("ticket #" in text for text in texts(tg, ALICE))

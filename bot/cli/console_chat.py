@@ -19,11 +19,12 @@ from bot.db.models import Identity, Person, table
 log = logging.getLogger(__name__)
 P = table(Person)
 I = table(Identity)  # noqa: E741
+PRACTITIONER = "pat"  # the practitioner at the keyboard until /as says otherwise
 
 BANNER = """Local help desk console. Type a question as a practitioner.
   /as expert:NAME    act as an expert (e.g. /as expert:amina — the config lists queues per expert)
   /as secretariat    act as the secretariat (sam)
-  /as practitioner[:NAME]   back to a practitioner
+  /as practitioner[:NAME]   back to a practitioner (shows the buttons waiting for them, e.g. to rate an answer)
   a number           press that button (the choices under the latest replies)
   /quit              leave"""
 
@@ -34,7 +35,8 @@ class ConsoleSession:
     def __init__(self, app: HelpDesk, channel: ConsoleChannel) -> None:
         self.app = app
         self.channel = channel
-        self.user = "you"
+        self.user = PRACTITIONER
+        channel.viewer = self.user
         self._ids = itertools.count(1)
 
     async def become(self, spec: str) -> str:
@@ -43,12 +45,13 @@ class ConsoleSession:
         role = role.strip().lower()
         if role not in ("expert", "secretariat", "practitioner"):
             return "usage: /as expert:NAME | /as secretariat | /as practitioner[:NAME]"
-        name = (name.strip().lower() or {"secretariat": "sam", "practitioner": "you"}.get(role, "")).strip()
+        name = (name.strip().lower() or {"secretariat": "sam", "practitioner": PRACTITIONER}.get(role, "")).strip()
         if not name:
             return "usage: /as expert:NAME"
         await ensure_console_person(self.app, name, role)
-        self.user = name
-        return f"You are now {name} ({role})."
+        self.user = self.channel.viewer = name
+        self.channel.new_burst()
+        return f"Now at the keyboard: {name} ({role})."
 
     def incoming(self, text: str = "", action: str | None = None) -> IncomingMessage:
         return IncomingMessage(channel="console", external_id=f"console-{self.user}-{next(self._ids)}-"
@@ -132,6 +135,8 @@ async def chat_loop(app: HelpDesk, channel: ConsoleChannel) -> None:
             return
         if line.startswith("/as"):
             console.print(await session.become(line[3:].strip()), markup=False)
+            if channel.show_waiting(session.user):
+                console.print("(the choices above are waiting for you: type a number)", markup=False)
             continue
         if line.isascii() and line.isdigit() and channel.buttons:  # '²' is a digit to isdigit(), not to int()
             index = int(line) - 1

@@ -27,6 +27,7 @@ from bot.db import migrate
 from bot.db.models import Identity, Person, Queue, QueueMember, table
 from kb.files import STARTER_KB, KBFileError, load_kb_dir
 from kb.language import detect_language
+from kb.routing_eval import ROUTING_SETS, RoutingDataError, load_routing_set, measure_routing
 
 app = typer.Typer(help="Advisory help desk: FAQ answers, expert queues and service levels.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -182,6 +183,27 @@ def kb_show(entry_id: str) -> None:
         console.print(f"  also: {p}", markup=False)
     console.print(f"\n{e.answer}\n\nsource: {e.source}\nowner: {e.owner}  review by: {e.review_by}"
                   f"  topic: {e.topic_key}  file: {e.origin}", markup=False)
+
+
+@kb_app.command("routing")
+def kb_routing(sets: Annotated[list[Path] | None, typer.Argument(help="routing sets (JSON lines)")] = None,
+               kb_dir: Annotated[Path, typer.Option(help="FAQ files to route with")] = Path("kb/content"),
+               show_misses: Annotated[bool, typer.Option("--misses", help="list the questions routed wrongly")] = False,
+               ) -> None:
+    """Routing accuracy: how many questions of each set reach the expected queue (reads files, stores nothing)."""
+    app_ = desk()
+    paths = sets or [ROUTING_SETS / "routing.jsonl", ROUTING_SETS / "routing_heldout.jsonl"]
+    try:
+        kb = KnowledgeBase(load_kb_dir(kb_dir, known_queues=app_.config.queue_ids).entries, app_.config)
+        reports = [(path, measure_routing(load_routing_set(path), kb.route)) for path in paths]
+    except (KBFileError, RoutingDataError, OSError) as exc:
+        raise fail(str(exc)) from None
+    for path, report in reports:
+        console.print(f"{path}: {report.correct}/{report.total} routed as expected ({report.accuracy:.1%})",
+                      markup=False, soft_wrap=True)
+        for case, got in report.misses if show_misses else ():
+            console.print(f"  [{case.lang}] {case.text}  expected {case.queue or '-'}, got {got or '-'}", markup=False,
+                          soft_wrap=True)
 
 
 @app.command("triage")

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
+from bot.core.language import message_language, remember
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.db.driver import fetch, inserting, new_ids, run_together, updating, upserting
 from bot.db.models import Audit, Conversation, Message, Outbox, Ticket, TriageDecision, table
@@ -43,6 +44,7 @@ class Person:
     handle: str | None = None
     timezone: str = "UTC"
     blocked: bool = False
+    language_chosen: bool = False  # set with /language: it wins over the language of each message
     is_new: bool = False
     conversation: ConversationState = field(default_factory=ConversationState)
     has_ticket: bool = False  # an open ticket, or one closed recently enough to reopen (when loaded)
@@ -176,6 +178,13 @@ class Context:
         self.ticketless = False
         # The sender's place in queues learnt while handling: queue -> is lead (None: not a member).
         self.queue_roles: dict[str, bool | None] = {}
+        # The language to answer in: this message's own for practitioners (bot/core/language.py).
+        self.lang, from_text = message_language(msg, person.language, person.language_chosen,
+                                                detect=person.role == "practitioner")
+        if from_text and self.lang != person.language:
+            person.language = self.lang  # the person's next button press or short reply follows it
+            key, write = remember(person.id, self.lang)
+            effects.deferred[key] = write
 
     @classmethod
     def system(cls, services: Services, conn: AsyncConnection, effects: Effects, now: datetime) -> Context:
@@ -183,11 +192,6 @@ class Context:
         person = Person(0, SYSTEM, services.config.service.default_language, SYSTEM)
         msg = IncomingMessage(channel=SYSTEM, external_id="", user_id="", chat_id="")
         return cls(services, conn, msg, 0, person, ConversationState(), effects, now)
-
-    @property
-    def lang(self) -> str:
-        """The language to answer in."""
-        return self.person.language
 
     def t(self, key: str, /, **values: object) -> str:
         """A text in the sender's language."""

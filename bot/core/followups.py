@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.core import tickets
 from bot.core.context import Context
+from bot.core.labels import TICKET_LABEL, distinct_labels
 from bot.core.messages import Attachment
 from bot.core.tickets import OPEN_STATES, TicketView
 from bot.db.models import Outbox, table
@@ -30,7 +31,8 @@ def is_thanks(text: str) -> bool:
 
 def which_ticket(ctx: Context, key: str, views: Sequence[TicketView]) -> None:
     """Ask which of these tickets the current message is about (or whether it is a new question)."""
-    buttons = [ctx.button(f"#{v.id} {v.question[:40]}", "to", ctx.message_id, v.id) for v in views[:5]]
+    labels = distinct_labels([f"#{v.id} {v.question}" for v in views[:5]], TICKET_LABEL)
+    buttons = [ctx.button(label, "to", ctx.message_id, v.id) for label, v in zip(labels, views, strict=False)]
     buttons.append(ctx.button(ctx.t("ticket.new_question_button"), "newq", ctx.message_id))
     ctx.reply(ctx.t(key), buttons)
 

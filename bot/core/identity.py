@@ -25,7 +25,8 @@ I = table(Identity)  # noqa: E741
 C = table(Conversation)
 T = table(Ticket)
 
-_COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked)
+_COLUMNS = (P.c.id, P.c.role, P.c.language, P.c.display_name, P.c.handle, P.c.timezone, P.c.blocked,
+            P.c.language_chosen)
 # Whether a person has an open ticket, or one their next message reopens.
 _HAS_TICKET = exists().where(T.c.person_id == P.c.id, T.c.state.in_(OPEN_STATES) | REOPENABLE)
 
@@ -73,13 +74,13 @@ async def resolve_people(conn: AsyncConnection, messages: Sequence[IncomingMessa
         params |= {"channel": [channel for channel, _ in keys], "user": [user for _, user in keys]}
     else:
         params["keys"] = keys
-    for (channel, user, chat_id, person_id, role, language, name, handle, timezone, blocked, state, data,
+    for (channel, user, chat_id, person_id, role, language, name, handle, timezone, blocked, chosen, state, data,
          has_ticket) in await fetch(conn, _SENDERS(conn), params):
         key = (channel, user)
         chats[key] = chat_id
         if person_id not in conversations:
             conversations[person_id] = ConversationState(state or "", dict(data or {}))
-        people[key] = Person(person_id, role, language, name, handle, timezone, blocked,
+        people[key] = Person(person_id, role, language, name, handle, timezone, blocked, bool(chosen),
                              conversation=conversations[person_id], has_ticket=bool(has_ticket))
     newcomers: dict[tuple[str, str], IncomingMessage] = {}
     for msg in messages:
@@ -101,7 +102,8 @@ async def _create(conn: AsyncConnection, messages: list[IncomingMessage], now: d
     people = [Person(0, "practitioner", first_language(m, default_lang), m.user_name or f"{m.channel}:{m.user_id}",
                      is_new=True) for m in messages]
     ids = await insert_rows(conn, P, [
-        {"display_name": p.display_name, "role": p.role, "language": p.language, "timezone": "UTC",
+        {"display_name": p.display_name, "role": p.role, "language": p.language, "language_chosen": False,
+         "timezone": "UTC",
          "blocked": False, "created_at": now} for p in people], ids=True)
     for person, person_id in zip(people, ids, strict=True):
         person.id = person_id

@@ -15,12 +15,13 @@ from bot.db.models import KBEntryRow, KBEntryVersion, table
 from kb.entry import KBEntry
 from kb.matcher import Matcher
 from kb.semantic import SemanticReranker
-from kb.triage import Route, Router, Thresholds, TriageResult, decide
+from kb.triage import Route, Router, Thresholds, TriageResult, decide, is_chatter
 
 E = table(KBEntryRow)
 V = table(KBEntryVersion)
 
 
+CANONICAL_LANGUAGE = "en"  # every topic is written in English first; other languages are translations
 TRIAGE_CACHE = 4096  # questions whose triage is remembered (a few MB at most)
 MatcherFactory = Callable[[Sequence[KBEntry]], Matcher | SemanticReranker]
 
@@ -67,8 +68,10 @@ class KnowledgeBase:
         return info.hits / ((info.hits + info.misses) or 1)
 
     def _triage(self, text: str, lang: str) -> TriageResult:
-        candidates = self.matcher.search(text, lang=lang, k=5)
         default = self._per_language.get(lang, self._default)  # a queue's own thresholds still win
+        if is_chatter(text):  # "4", "ok", "merci", emoji: nothing to match
+            return TriageResult("chatter", lang, [], default, Route(None, {}, ["not a question: no content words"]))
+        candidates = self.matcher.search(text, lang=lang, k=5)
         decision, limits = decide(candidates, self._per_queue, default)
         where = self._router.route(text, lang, candidates, limits.suggest)
         return TriageResult(decision, lang, candidates, limits, where)
@@ -76,6 +79,12 @@ class KnowledgeBase:
     def route(self, text: str, lang: str) -> Route:
         """The queue for a question that becomes a ticket."""
         return self.triage(text, lang).route
+
+    def for_reader(self, entry_id: str, lang: str) -> KBEntry:
+        """The entry to show someone reading `lang`: the topic in `lang`, else in the KB's canonical
+        language (English), else the entry itself."""
+        return (self.in_language(entry_id, lang) or self.in_language(entry_id, CANONICAL_LANGUAGE)
+                or self.entries[entry_id])
 
     def in_language(self, entry_id: str, lang: str) -> KBEntry | None:
         """The same topic in `lang`, when the KB has it."""

@@ -160,11 +160,11 @@ class SlaClock:
         }
 
     def describe(self, queue_id: str, priority: str, target: str, lang: str) -> str:
-        """A policy duration in words, e.g. '2 business day(s)', in `lang`."""
+        """A policy duration in words, e.g. '2 business days', '1 jour ouvré', in `lang` (plural rules by Babel)."""
         policy = self.policy(queue_id, priority)
         amount, unit = parse_duration(getattr(policy, target))
         kind = "calendar" if policy.calendar_time else "business"
-        return t(f"promise.{kind}.{unit}", lang, n=f"{amount:g}")
+        return t(f"promise.{kind}.{unit}", lang, n=int(amount) if float(amount).is_integer() else amount)
 
     def promise(self, queue_id: str, priority: str, lang: str) -> str:
         """The first-response promise, '2 business days', in the practitioner's language."""

@@ -19,7 +19,7 @@ from bot.core.kb_drafts import draft_from_ticket
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.core.router import arguments
 from bot.core.sla_due import next_check
-from bot.core.spaces import newest_private_chat, private_chat, queue_spaces
+from bot.core.spaces import newest_private_chat, private_chat, queue_spaces, secretariat_spaces
 from bot.db.driver import mappings
 from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.db.sql import one_of, per_dialect
@@ -381,6 +381,13 @@ def tell_practitioner(ctx: Context, ticket: TicketView, text: str, buttons: Sequ
              attachments=attachments)
 
 
+def tell_secretariat(ctx: Context, key: str, **values: object) -> None:
+    """Post a text to the chats the secretariat watches, in the service's default language."""
+    text = t(key, ctx.services.config.service.default_language, **values)
+    for space in secretariat_spaces(ctx.services.config):
+        ctx.send(space.channel, space.chat, text)
+
+
 async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
     """Number of tickets in each state."""
     return {r.state: r.n for r in await conn.execute(
@@ -628,18 +635,24 @@ async def wait_for_practitioner(ctx: Context, ticket: TicketView) -> None:
     await refresh(ctx, ticket.id, row)
 
 
-async def resolve(ctx: Context, ticket: TicketView, summary: str) -> None:
-    """Close the question with the expert's summary and ask the practitioner to rate the answer."""
+async def resolve(ctx: Context, ticket: TicketView, summary: str, *, out_of_scope: bool = False) -> None:
+    """Close the question with the expert's summary and ask the practitioner to rate the answer.
+
+    A summary becomes an FAQ draft for the secretariat, unless the question was outside what the service
+    covers (`out_of_scope`): then the practitioner is told so and nothing is drafted.
+    """
     row = await set_state(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
                           **ctx.services.sla.on_resolve())
     lang = ticket.language
     stars = [ctx.button("★" * n, "rate", ticket.id, n) for n in range(1, 6)]
     stars.append(ctx.button(t("ticket.reopen_button", lang), "reopen", ticket.id))
-    text = t("ticket.resolved_for_practitioner", lang, id=ticket.id, summary=summary,
-             days=ctx.services.config.service.reopen_days)
+    key = "ticket.out_of_scope_for_practitioner" if out_of_scope else "ticket.resolved_for_practitioner"
+    text = t(key, lang, id=ticket.id, summary=summary, days=ctx.services.config.service.reopen_days)
     tell_practitioner(ctx, ticket, text, stars)
     await refresh(ctx, ticket.id, row)
-    if summary.strip():
+    if out_of_scope:
+        ctx.audit("ticket.out_of_scope", ticket_id=ticket.id)
+    elif summary.strip():
         await draft_from_ticket(ctx, ticket.id, ticket.queue_id, ticket.language, ticket.question, summary.strip(),
                                 resolved_before=ticket.summary is not None)
 

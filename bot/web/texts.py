@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 from starlette.requests import Request
 
-from bot.i18n import LANGUAGES, catalog, t
+from bot.i18n import LANGUAGES, catalog, localised, text_for
 
 STAFF_LANG = "hd_staff_lang"  # cookie: the language picked with the staff pages' switch
 
@@ -65,8 +65,8 @@ def translator(lang: str) -> Callable[..., str]:
     are escaped too unless they are Markup themselves (see `code`)."""
 
     def translate(key: str, /, **values: object) -> str:
-        text = t(key, lang)
-        return Markup(escape(text)).format(**values) if values else text
+        text = text_for(key, lang, **values)
+        return Markup(escape(text)).format(**localised(values, lang)) if values else text
 
     return translate
 
