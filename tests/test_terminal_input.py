@@ -97,7 +97,7 @@ def test_the_console_goes_on_when_a_message_cannot_be_handled(tmp_path: Path,
     monkeypatch.setattr("bot.cli.console_chat.console", Console(file=out, width=200))
     result = runner.invoke(cli, ["console"], env=env)
     assert result.exit_code == 0, result.output
-    assert "not sent: database on fire" in out.getvalue() and "You are now sam" in out.getvalue()
+    assert "not sent: database on fire" in out.getvalue() and "Now at the keyboard: sam" in out.getvalue()
 
 
 def raw_sequences(text: str) -> list[str]:

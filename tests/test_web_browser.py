@@ -189,7 +189,7 @@ async def test_the_chat_shows_refusals_as_notices_in_the_page_language(served: t
         question = page.locator("#text")
         await question.evaluate("(box, text) => { box.value = text; }", "x" * 4001)  # past the box's maxlength
         await question.press("Enter")
-        await expect(page.locator(".msg.bot", has_text="dépasse 4000 caractères")).to_be_visible(timeout=WAIT)
+        await expect(page.locator(".msg.bot", has_text="dépasse 4\u202f000 caractères")).to_be_visible(timeout=WAIT)
         await expect(page.locator(".msg.me.failed")).to_have_count(1)
         await page.locator("#file").set_input_files(
             files=[{"name": "a" * 5000 + ".pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])

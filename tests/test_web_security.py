@@ -92,9 +92,9 @@ async def test_out_of_range_numbers_and_dates_answer_400_or_404_in_the_page_lang
     for path in ("/inbox/99999999999999999999999", "/inbox/9223372036854775808", "/inbox/0"):
         page = await sam.client.get(path)
         assert page.status_code == 404 and "There is no such ticket" in page.text, path
-    bad = {f"/inbox/{ticket}?after=" + "9" * 30: "“after” must be a whole number from 0 to 9223372036854775807",
+    bad = {f"/inbox/{ticket}?after=" + "9" * 30: "“after” must be a whole number from 0 to 9,223,372,036,854,775,807",
            f"/inbox/{ticket}?after=²": "“after” must be a whole number",
-           "/dashboard/tickets?page=99999999999999999999": "“page” must be a whole number from 1 to 100000",
+           "/dashboard/tickets?page=99999999999999999999": "“page” must be a whole number from 1 to 100,000",
            "/dashboard/tickets?page=-1": "“page” must be a whole number",
            "/dashboard/tickets.csv?page=0": "“page” must be a whole number",
            "/dashboard/sla.csv?since=0001-01-01": "“since” must be a day from 1970-01-01 to 2999-12-31",
@@ -106,7 +106,7 @@ async def test_out_of_range_numbers_and_dates_answer_400_or_404_in_the_page_lang
         page = await sam.client.get(path)
         assert page.status_code == 400 and message in page.text, path
     spanish = await sam.client.get("/dashboard/tickets?page=99999999999999999999&lang=es")
-    assert spanish.status_code == 400 and "«page» debe ser un número entero de 1 a 100000" in spanish.text
+    assert spanish.status_code == 400 and "«page» debe ser un número entero de 1 a 100.000" in spanish.text
     french = await sam.client.get("/dashboard/sla.csv?until=9999-12-31&lang=fr")
     assert french.status_code == 400 and "« until » doit être un jour du 1970-01-01 au 2999-12-31" in french.text
     assert (await sam.client.get("/dashboard/sla.csv?since=2026-01-01&until=2026-12-31")).status_code == 200
@@ -140,7 +140,7 @@ async def test_chat_refuses_over_long_and_oversized_messages_with_a_notice(desk:
     token = await alice.csrf("/chat")
     long = await alice.client.post("/chat/send", data={"text": "x" * 4001}, headers={"X-CSRF-Token": token})
     assert long.status_code == 413
-    assert long.json()["message"].startswith("Votre message dépasse 4000 caractères : il n’a pas été envoyé.")
+    assert long.json()["message"].startswith("Votre message dépasse 4\u202f000 caractères : il n’a pas été envoyé.")
     fits = await alice.client.post("/chat/send", data={"text": "x" * 4000}, headers={"X-CSRF-Token": token})
     assert fits.status_code == 202
     body = await alice.client.post("/chat/send", files={"text": (None, "y" * 1_100_000)},
