@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from bot.core import followups, tickets
 from bot.core.context import Context
+from bot.core.conversation import Waiting
 from bot.core.labels import distinct_labels
 from bot.core.messages import Attachment
 from bot.core.router import PRACTITIONER, Router, command_args
@@ -124,11 +125,11 @@ def register(router: Router) -> None:
             return
         if await attachment_refused(ctx):
             return
-        if ctx.conversation.state == "new_question":  # after /new: straight to an expert, no FAQ
+        if ctx.conversation.state == Waiting.NEW_QUESTION:  # after /new: straight to an expert, no FAQ
             if not text:
                 ctx.reply(ctx.t("input.file_needs_question"))
                 return
-            ctx.clear_state()
+            ctx.expect_nothing()
             await escalate(ctx, text, ctx.message_id, ctx.services.kb.route(text, ctx.lang), wants_expert=True)
             return
         open_ = [] if ctx.ticketless else await tickets.open_tickets_of(ctx)
@@ -204,7 +205,7 @@ def register(router: Router) -> None:
 
     @router.command("new", roles=ASKER, help_key="help.cmd.new")
     async def new(ctx: Context) -> None:
-        ctx.set_state("new_question")
+        ctx.expect(Waiting.NEW_QUESTION)
         ctx.reply(ctx.t("ticket.ask_new"))
 
     @router.command("status", roles=ASKER, help_key="help.cmd.status")
@@ -229,13 +230,13 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("rating.invalid"))
             return
         await tickets.rate(ctx, ticket, score)
-        ctx.set_state("rating_comment", id=ticket.id)
+        ctx.expect(Waiting.RATING_COMMENT, id=ticket.id)
         ctx.reply(ctx.t("rating.thanks", score=score), [ctx.button(ctx.t("rating.skip"), "nocomment", ticket.id)])
 
-    @router.state("rating_comment")
+    @router.state(Waiting.RATING_COMMENT)
     async def rating_comment(ctx: Context) -> None:
         if looks_like_question(ctx.msg.text):
-            ctx.clear_state()
+            ctx.expect_nothing()
             await practitioner_text(ctx)
             return
         ticket_id = int(ctx.conversation.data["id"])
@@ -243,13 +244,13 @@ def register(router: Router) -> None:
                                .values(rating_comment=ctx.msg.text.strip()[:2000]))
         ctx.effects.reads.forget(ticket_id, ctx.person.id)
         ctx.audit("ticket.rating_comment", ticket_id=ticket_id)
-        ctx.clear_state()
+        ctx.expect_nothing()
         ctx.reply(ctx.t("rating.comment_saved"))
 
     @router.action("nocomment", roles=ASKER)
     async def no_comment(ctx: Context, args: list[str]) -> None:
-        if ctx.conversation.state == "rating_comment":
-            ctx.clear_state()
+        if ctx.conversation.state == Waiting.RATING_COMMENT:
+            ctx.expect_nothing()
         ctx.reply(ctx.t("rating.comment_skipped"))
 
     @router.action("reopen", roles=ASKER)

@@ -80,7 +80,7 @@ def register(router: Router) -> None:
 
     @router.command("start", help_key="help.cmd.start")
     async def start(ctx: Context) -> None:
-        ctx.clear_state()
+        ctx.expect_nothing()
         ctx.reply(help_text(ctx, router))
 
     @router.command("help", help_key="help.cmd.help")

@@ -11,6 +11,7 @@ from bot.config import parse_quiet_hours
 from bot.core import tickets
 from bot.core.calendar import CalendarError, QuietHours
 from bot.core.context import Context
+from bot.core.conversation import Waiting
 from bot.core.router import EXPERT, SECRETARIAT, STAFF, Router, command_args
 from bot.core.spaces import secretariat_spaces
 from bot.core.tickets import TicketView
@@ -64,7 +65,7 @@ async def current_ticket(ctx: Context) -> int | None:
     replied = await ticket_of_reply(ctx)
     if replied is not None:
         return replied
-    if ctx.conversation.state == "ticket":
+    if ctx.conversation.state == Waiting.TICKET:
         return int(ctx.conversation.data["id"])
     held = [r.id for r in await ctx.conn.execute(
         select(T.c.id).where(T.c.assignee_id == ctx.person.id, T.c.state.in_(("open", "waiting"))))]
@@ -211,7 +212,7 @@ def register(router: Router) -> None:
             tickets.refuse(ctx, ticket.id, "ticket.not_claimed")
             return
         await tickets.release(ctx, ticket, arg[1] if arg else "")
-        ctx.clear_state()
+        ctx.expect_nothing()
         ctx.reply(ctx.t("ticket.released", id=ticket.id, queue=ticket.queue_id))
 
     @router.command("transfer", roles=STAFF, help_key="help.cmd.transfer")
@@ -317,7 +318,7 @@ def register(router: Router) -> None:
             ctx.reply(ctx.t("ticket.summary_needed"))
             return
         await tickets.resolve(ctx, ticket, arg[1], out_of_scope=out_of_scope)
-        ctx.clear_state()
+        ctx.expect_nothing()
         ctx.reply(ctx.t("ticket.out_of_scope_ack" if out_of_scope else "ticket.resolved_ack", id=ticket.id))
 
     @router.command("resolve", roles=STAFF, help_key="help.cmd.resolve")
@@ -334,7 +335,7 @@ def register(router: Router) -> None:
         ticket = await held(ctx, arg[0]) if arg else None
         if ticket is None:
             return
-        ctx.set_state("ticket", id=ticket.id)
+        ctx.expect(Waiting.TICKET, id=ticket.id)
         ctx.reply(ctx.t("expert.focus", id=ticket.id, question=ticket.question,
                         who=ticket.who))
 

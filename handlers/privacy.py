@@ -36,7 +36,7 @@ def register(router: Router) -> None:
         counts = await erase_person(ctx.conn, ctx.person.id, ctx.now, ctx.services.files)
         ctx.effects.reads.clear()  # their tickets were rewritten
         ctx.audit("privacy.erase", by="self", counts=counts)
-        ctx.clear_state()
+        ctx.expect_nothing()
         ctx.send(ctx.msg.channel, ctx.msg.chat_id, ctx.t("privacy.erased"), ref=SCRUB)
 
     @router.action("keep", roles=ASKER)

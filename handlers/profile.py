@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from bot.core.context import Context
+from bot.core.conversation import Waiting
 from bot.core.router import PRACTITIONER, Router
 from bot.db.models import Person, table
 
@@ -27,7 +28,7 @@ def ask_step(ctx: Context, step: str) -> None:
     """Ask one profile question, with buttons where there are fixed choices."""
     buttons = [ctx.button(ctx.t(f"profile.{step}.{c}"), "pchoice", step, c) for c in CHOICES.get(step, ())]
     buttons.append(ctx.button(ctx.t("profile.skip_step"), "pchoice", step, "-"))
-    ctx.set_state("profile", step=step)
+    ctx.expect(Waiting.PROFILE, step=step)
     ctx.reply(ctx.t(f"profile.ask.{step}"), buttons)
 
 
@@ -39,7 +40,7 @@ async def save_and_continue(ctx: Context, step: str, value: str | None) -> None:
     if following < len(STEPS):
         ask_step(ctx, STEPS[following])
         return
-    ctx.clear_state()
+    ctx.expect_nothing()
     ctx.audit("profile.saved")
     ctx.reply(ctx.t("profile.done"))
 
@@ -61,17 +62,17 @@ def register(router: Router) -> None:
     @router.action("pchoice", roles=ASKER)
     async def choice(ctx: Context, args: list[str]) -> None:
         step, value = args
-        if ctx.conversation.state != "profile" or ctx.conversation.data.get("step") != step:
+        if ctx.conversation.state != Waiting.PROFILE or ctx.conversation.data.get("step") != step:
             ctx.reply(ctx.t("error.stale_button"))
             return
         label = None if value == "-" else ctx.t(f"profile.{step}.{value}") if step in CHOICES else value
         await save_and_continue(ctx, step, label)
 
-    @router.state("profile")
+    @router.state(Waiting.PROFILE)
     async def answer(ctx: Context) -> None:
         text = ctx.msg.text.strip()
         if looks_like_question(text):  # they moved on: answer the question, forget the form
-            ctx.clear_state()
+            ctx.expect_nothing()
             await router.texts[PRACTITIONER](ctx)
             return
         await save_and_continue(ctx, str(ctx.conversation.data.get("step", STEPS[0])), text)

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Space
+from bot.core.conversation import Waiting
 from bot.core.language import message_language, remember
 from bot.core.messages import Attachment, Button, IncomingMessage
 from bot.db.driver import fetch, inserting, new_ids, run_together, updating, upserting
@@ -240,13 +241,13 @@ class Context:
             "detail": detail or None,
         })
 
-    def set_state(self, state: str, **data: Any) -> None:
-        """Remember where the dialogue is, for the person's next message."""
+    def expect(self, state: Waiting, **data: Any) -> None:
+        """Wait for this input from the person next (bot/core/conversation.py lists the states)."""
         self.conversation.state = state
         self.conversation.data = data
         self.conversation.changed = True
 
-    def clear_state(self) -> None:
+    def expect_nothing(self) -> None:
         """Back to idle."""
         if self.conversation.state or self.conversation.data:
-            self.set_state("")
+            self.expect(Waiting.NOTHING)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from bot.core.context import Context
+from bot.core.conversation import Waiting
 
 Handler = Callable[[Context], Awaitable[None]]
 ActionHandler = Callable[[Context, list[str]], Awaitable[None]]
@@ -77,7 +78,7 @@ class Router:
             return fn
         return add
 
-    def state(self, name: str) -> Callable[[Handler], Handler]:
+    def state(self, name: Waiting) -> Callable[[Handler], Handler]:
         """Register the handler of free text while the conversation is in state `name`."""
         def add(fn: Handler) -> Handler:
             self.states[name] = fn

@@ -194,7 +194,7 @@ class _Round:
             return True
         if ("waiting", len(WAITING)) in kinds:
             view = await self._view(row["id"])
-            await tickets.set_state(self.ctx, view, "closed", closed_at=self.now, **self.sla.on_resolve())
+            await tickets.transition(self.ctx, view, "closed", closed_at=self.now, **self.sla.on_resolve())
             self.ctx.audit("ticket.auto_close", ticket_id=row["id"])
             await tickets.refresh(self.ctx, row["id"])
             return True

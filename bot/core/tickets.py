@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.config import ServiceInfo, Space
 from bot.core.context import Context, Effects, TicketReads
 from bot.core.context import Person as Sender
+from bot.core.conversation import Waiting
 from bot.core.files import relay_to_web
 from bot.core.kb_drafts import draft_from_ticket
 from bot.core.messages import Attachment, Button, IncomingMessage
@@ -169,7 +170,7 @@ async def change(ctx: Context, ticket_id: int, conditions: tuple[Any, ...] = (),
     return rows[0]
 
 
-async def set_state(ctx: Context, ticket: TicketView, new: str, **values: Any) -> Mapping[str, Any]:
+async def transition(ctx: Context, ticket: TicketView, new: str, **values: Any) -> Mapping[str, Any]:
     """The one way a ticket changes state: checked, timestamped, audited; returns the new row."""
     check_transition(ticket.state, new)
     row = await change(ctx, ticket.id, state=new, updated_at=ctx.now, **values)
@@ -505,7 +506,7 @@ async def claim(ctx: Context, ticket_id: int) -> None:
         return
     ctx.audit("ticket.claim", ticket_id=ticket_id, won=True)
     ticket = await refresh(ctx, ticket_id, won)
-    ctx.set_state("ticket", id=ticket_id)
+    ctx.expect(Waiting.TICKET, id=ticket_id)
     await notify_person(ctx, ctx.person.id, "ticket.you_claimed", ticket_id, id=ticket_id, question=ticket.question,
                         who=ticket.who)
     tell_practitioner(ctx, ticket, t("ticket.expert_on_it", ticket.language, id=ticket_id,
@@ -630,7 +631,8 @@ async def auto_assignee(ctx: Context, queue_id: str, lang: str) -> dict[str, Any
 
 async def wait_for_practitioner(ctx: Context, ticket: TicketView) -> None:
     """Pause the clock until the practitioner answers."""
-    row = await set_state(ctx, ticket, "waiting", **ctx.services.sla.on_wait(ticket.queue_id, ticket.priority, ctx.now))
+    row = await transition(ctx, ticket, "waiting",
+                           **ctx.services.sla.on_wait(ticket.queue_id, ticket.priority, ctx.now))
     tell_practitioner(ctx, ticket, t("ticket.waiting_for_you", ticket.language, id=ticket.id))
     await refresh(ctx, ticket.id, row)
 
@@ -641,7 +643,7 @@ async def resolve(ctx: Context, ticket: TicketView, summary: str, *, out_of_scop
     A summary becomes an FAQ draft for the secretariat, unless the question was outside what the service
     covers (`out_of_scope`): then the practitioner is told so and nothing is drafted.
     """
-    row = await set_state(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
+    row = await transition(ctx, ticket, "resolved", resolved_at=ctx.now, summary=summary,
                           **ctx.services.sla.on_resolve())
     lang = ticket.language
     stars = [ctx.button("★" * n, "rate", ticket.id, n) for n in range(1, 6)]
@@ -668,7 +670,7 @@ async def reopen(ctx: Context, ticket: TicketView, question: str | None = None) 
             await post_in_queue(ctx, fresh, "followup.card", old=ticket.id)
         return fresh
     new_state = "open" if ticket.assignee_id is not None else "new"
-    row = await set_state(ctx, ticket, new_state, resolved_at=None, closed_at=None,
+    row = await transition(ctx, ticket, new_state, resolved_at=None, closed_at=None,
                           **ctx.services.sla.on_reopen(ticket.queue_id, ticket.priority, ctx.now,
                                                        assigned=ticket.assignee_id is not None))
     fresh = await refresh(ctx, ticket.id, row)
