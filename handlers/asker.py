@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
-
-from bot.core import followups, tickets
+from bot.core import asked, followups, tickets
 from bot.core.context import Context
 from bot.core.conversation import Waiting
 from bot.core.labels import distinct_labels
-from bot.core.messages import Attachment
 from bot.core.router import PRACTITIONER, Router, command_args
-from bot.db.models import Message, Ticket, TriageDecision, table
 from bot.i18n import language_name
 from handlers.profile import looks_like_question, offer_profile
 from kb.entry import KBEntry
 from kb.triage import Route, TriageResult, is_chatter, is_number
 
-TD = table(TriageDecision)
-M = table(Message)
-T = table(Ticket)
 ASKER = frozenset({PRACTITIONER})
 SUGGESTION_LABEL = 60  # characters of a suggested FAQ question on its button
 
@@ -79,23 +72,14 @@ def not_a_question(ctx: Context, text: str) -> None:
 
 
 async def question_of(ctx: Context, message_id: int) -> str | None:
-    """The text of one of the sender's own earlier messages (None for someone else's)."""
-    row = (await ctx.conn.execute(select(M.c.text, M.c.person_id, M.c.ticket_id)
-                                  .where(M.c.id == message_id))).first()
-    if row is None or row.person_id != ctx.person.id:
+    """The text of one of the sender's own earlier messages that has no ticket yet (None otherwise, told)."""
+    message = await asked.own_message(ctx, message_id)
+    if message is None:
         return None
-    if row.ticket_id is not None:
-        ctx.reply(ctx.t("ticket.already", id=row.ticket_id))
+    if message.ticket_id is not None:
+        ctx.reply(ctx.t("ticket.already", id=message.ticket_id))
         return None
-    return str(row.text)
-
-
-async def set_feedback(ctx: Context, message_id: int, feedback: str) -> bool:
-    """Mark a decision as helped / false deflection; False when it is not the sender's."""
-    result = await ctx.conn.execute(update(TD).where(TD.c.message_id == message_id,
-                                                     TD.c.person_id == ctx.person.id)
-                                    .values(feedback=feedback))
-    return bool(result.rowcount)
+    return message.text
 
 
 async def attachment_refused(ctx: Context) -> bool:
@@ -173,31 +157,29 @@ def register(router: Router) -> None:
     @router.action("newq", roles=ASKER)
     async def new_question(ctx: Context, args: list[str]) -> None:
         message_id = int(args[0])
-        row = (await ctx.conn.execute(select(M.c.text, M.c.person_id).where(M.c.id == message_id))).first()
-        if row is None or row.person_id != ctx.person.id:
+        message = await asked.own_message(ctx, message_id)
+        if message is None:
             ctx.reply(ctx.t("error.stale_button"))
             return
-        await ctx.conn.execute(update(M).where(M.c.id == message_id).values(ticket_id=None))
+        await asked.detach(ctx, message_id)
         saved, ctx.message_id = ctx.message_id, message_id
         try:
-            await ask(ctx, str(row.text))
+            await ask(ctx, message.text)
         finally:
             ctx.message_id = saved
 
     @router.action("to", roles=ASKER)
     async def add_to_ticket(ctx: Context, args: list[str]) -> None:
         message_id, ticket_id = int(args[0]), int(args[1])
-        row = (await ctx.conn.execute(select(M.c.text, M.c.person_id, M.c.attachments, M.c.ticket_id)
-                                      .where(M.c.id == message_id))).first()
+        message = await asked.own_message(ctx, message_id)
         ticket = await tickets.load(ctx.conn, ticket_id)
-        if (row is None or row.person_id != ctx.person.id or row.ticket_id is not None or ticket is None
+        if (message is None or message.ticket_id is not None or ticket is None
                 or not followups.may_continue(ctx, ticket)):
             ctx.reply(ctx.t("error.stale_button"))
             return
         saved, ctx.message_id = ctx.message_id, message_id
         try:
-            files = tuple(Attachment(**a) for a in row.attachments or ())
-            told = await followups.add_message(ctx, ticket, str(row.text), files)
+            told = await followups.add_message(ctx, ticket, message.text, message.attachments)
         finally:
             ctx.message_id = saved
         if not told:
@@ -239,11 +221,7 @@ def register(router: Router) -> None:
             ctx.expect_nothing()
             await practitioner_text(ctx)
             return
-        ticket_id = int(ctx.conversation.data["id"])
-        await ctx.conn.execute(update(T).where(T.c.id == ticket_id, T.c.person_id == ctx.person.id)
-                               .values(rating_comment=ctx.msg.text.strip()[:2000]))
-        ctx.effects.reads.forget(ticket_id, ctx.person.id)
-        ctx.audit("ticket.rating_comment", ticket_id=ticket_id)
+        await tickets.comment_rating(ctx, int(ctx.conversation.data["id"]), ctx.msg.text)
         ctx.expect_nothing()
         ctx.reply(ctx.t("rating.comment_saved"))
 
@@ -264,23 +242,15 @@ def register(router: Router) -> None:
     @router.action("pick", roles=ASKER)
     async def pick(ctx: Context, args: list[str]) -> None:
         message_id, n = int(args[0]), int(args[1])
-        row = (await ctx.conn.execute(select(TD.c.candidates, TD.c.person_id)
-                                      .where(TD.c.message_id == message_id))).first()
-        if row is None or row.person_id != ctx.person.id or n >= len(row.candidates):
+        entry_id = await asked.pick(ctx, message_id, n)
+        if entry_id is None:
             ctx.reply(ctx.t("error.stale_button"))
             return
-        entry_id = row.candidates[n]["entry_id"]
-        if entry_id not in ctx.services.kb.entries:
-            ctx.reply(ctx.t("error.stale_button"))
-            return
-        await ctx.conn.execute(update(TD).where(TD.c.message_id == message_id)
-                               .values(feedback=f"picked:{n}", top_entry_id=entry_id))
-        ctx.audit("faq.pick", entry=entry_id)
         send_answer(ctx, entry_id, message_id)
 
     @router.action("helped", roles=ASKER)
     async def helped(ctx: Context, args: list[str]) -> None:
-        if await set_feedback(ctx, int(args[0]), "helped"):
+        if await asked.set_feedback(ctx, int(args[0]), "helped"):
             ctx.reply(ctx.t("faq.thanks"))
         else:
             ctx.reply(ctx.t("error.stale_button"))
@@ -291,12 +261,11 @@ def register(router: Router) -> None:
         question = await question_of(ctx, message_id)
         if question is None:
             return
-        row = (await ctx.conn.execute(select(TD.c.decision).where(TD.c.message_id == message_id))).first()
-        if row is not None and row.decision == "answer":
-            await set_feedback(ctx, message_id, "false_deflection")
+        if await asked.decision(ctx, message_id) == "answer":
+            await asked.set_feedback(ctx, message_id, "false_deflection")
             ctx.audit("faq.false_deflection", message_id=message_id)
         else:
-            await set_feedback(ctx, message_id, "escalated")
+            await asked.set_feedback(ctx, message_id, "escalated")
         await escalate(ctx, question, message_id, ctx.services.kb.route(question, ctx.lang))
 
     @router.action("queue", roles=ASKER)
@@ -316,7 +285,7 @@ def register(router: Router) -> None:
         question = await question_of(ctx, message_id)
         if question is None:
             return
-        await set_feedback(ctx, message_id, "to_secretariat")
+        await asked.set_feedback(ctx, message_id, "to_secretariat")
         tickets.tell_secretariat(ctx, "scope.for_secretariat", name=ctx.person.display_name, id=ctx.person.id,
                                  channel=ctx.msg.channel, question=question)
         ctx.audit("question.to_secretariat", message_id=message_id)
@@ -327,7 +296,7 @@ def register(router: Router) -> None:
         message_id = int(args[0])
         if await question_of(ctx, message_id) is None:
             return
-        await set_feedback(ctx, message_id, "dropped")
+        await asked.set_feedback(ctx, message_id, "dropped")
         ctx.audit("question.dropped", message_id=message_id)
         ctx.reply(ctx.t("scope.dropped"))
 

@@ -704,3 +704,11 @@ async def rate(ctx: Context, ticket: TicketView, score: int) -> None:
     """Store the practitioner's 1–5 rating of the answer."""
     await change(ctx, ticket.id, rating=score, updated_at=ctx.now)
     ctx.audit("ticket.rate", ticket_id=ticket.id, rating=score)
+
+
+async def comment_rating(ctx: Context, ticket_id: int, comment: str) -> None:
+    """Store the practitioner's comment on their rating of their own ticket."""
+    await ctx.conn.execute(update(T).where(T.c.id == ticket_id, T.c.person_id == ctx.person.id)
+                           .values(rating_comment=comment.strip()[:2000]))
+    ctx.effects.reads.forget(ticket_id, ctx.person.id)
+    ctx.audit("ticket.rating_comment", ticket_id=ticket_id)
