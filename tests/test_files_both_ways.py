@@ -1,31 +1,37 @@
-"""Files both ways between Telegram and the web chat, on the real adapter against the fake Bot API: an expert's
-Telegram file becomes a download in the web chat (for the practitioner and the ticket's staff only), and a
-web chat file reaches the expert on Telegram as a file."""
+"""Files both ways between the chat platforms and the web chat, on the real adapters against the fake Bot API and
+the fake Slack: an expert's Telegram file becomes a download in the web chat (for the practitioner and the
+ticket's staff only), and a web chat file reaches the expert on Telegram as a document and on Slack as a file in
+the ticket's thread, once even when its delivery is retried after a crash."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import HelpDesk
+from bot.channels.slack import SlackChannel
 from bot.channels.telegram import TelegramChannel
 from bot.core.files import FileStore
 from bot.core.login import staff_login_url
-from bot.db.models import StoredFile, table
+from bot.db.models import Outbox, StoredFile, table
 from bot.http import create_http_app
 from bot.settings import Settings
 from bot.web.app import web_routes
 from tests.channels_support import ENERGY_QUESTION, add_person, started_channel, write_config
+from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 from tests.webdesk import BASE, Browser, browser
 
 pytestmark = pytest.mark.timeout(30)
 GROUP, SECRETARIAT, OMAR, SOFIA = -100500, -100900, 222, 444
+AMINA, ENERGY, SECRETARIAT_SLACK = "U0AMINA", "C0ENERGY", "C0SECRET"
+O = table(Outbox)  # noqa: E741
 GUIDE = b"%PDF-1.4\n% ESMAP solar pumping guide\n" + b"0" * 1500
 SPECS = b"%PDF-1.4\n% pump specifications\n"
 
@@ -118,9 +124,6 @@ async def test_a_telegram_experts_file_is_downloaded_in_the_web_chat_and_a_web_f
 
 
 async def test_a_slack_experts_file_is_fetched_with_the_bot_token() -> None:
-    from bot.channels.slack import SlackChannel
-    from tests.fakes.slack import FakeSlack
-
     async with FakeSlack() as slack:
         shared = slack.add_file(GUIDE, "guide.pdf", mimetype="application/pdf")
         channel = SlackChannel(slack.bot_token, slack.api_url)
@@ -130,3 +133,70 @@ async def test_a_slack_experts_file_is_fetched_with_the_bot_token() -> None:
                 await channel.download(shared["id"], 100)
         finally:
             await channel.close()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        fake.add_user(AMINA, name="amina", real_name="Amina K.")
+        fake.add_channel(ENERGY, "energy-experts")
+        fake.add_channel(SECRETARIAT_SLACK, "helpdesk-secretariat")
+        yield fake
+
+
+@pytest.fixture
+async def slack_desk(sqlite_settings: Settings, tmp_path: Path, slack: FakeSlack) -> AsyncIterator[HelpDesk]:
+    config = write_config(tmp_path / "helpdesk.toml", energy_spaces=[("slack", ENERGY)],
+                          secretariat_spaces=[("slack", SECRETARIAT_SLACK)], energy_experts=["amina"])
+    channel = SlackChannel(slack.bot_token, slack.api_url, app_token=slack.app_token,
+                           files=FileStore(sqlite_settings.helpdesk_files_dir))
+    async with started_channel(sqlite_settings, config, "slack", channel, [("amina", "expert", AMINA)]) as app:
+        yield app
+
+
+async def wait_recorded(app: HelpDesk, outbox_id: int) -> tuple[str, str | None]:
+    """The status and platform id of an outbox row once the drainer has recorded it as sent."""
+    for _ in range(200):
+        async with app.engine.connect() as conn:
+            row = (await conn.execute(select(O.c.status, O.c.external_id).where(O.c.id == outbox_id))).one()
+        if row.status == "sent":
+            return row.status, row.external_id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"outbox row {outbox_id} was never recorded as sent")
+
+
+async def test_a_web_chat_file_reaches_the_slack_experts_thread_as_a_file_once(
+        slack_desk: HelpDesk, slack: FakeSlack) -> None:
+    web = create_http_app(slack_desk, web_routes(slack_desk))
+    alice = browser(web)
+    await alice.say(ENERGY_QUESTION)
+    await wait_history(alice, "ticket #1")
+    await slack.wait_for(lambda: any("Ticket #1" in m["text"] for m in slack.posted(ENERGY)), 10)
+    card = next(m for m in slack.posted(ENERGY) if "Ticket #1" in m["text"])
+
+    assert (await alice.upload("pump specs.pdf", SPECS, "Our pump specifications")).status_code == 202
+    await slack.wait_for(lambda: any(m.get("files") for m in slack.posted(ENERGY)), 10)
+    relayed, shared = slack.posted(ENERGY)[-2:]
+    assert "Our pump specifications" in relayed["text"] and "/files/" not in relayed["text"]
+    assert relayed["thread_ts"] == shared["thread_ts"] == card["ts"]  # in the ticket's thread, after the text
+    [file] = shared["files"]
+    assert file["name"] == "pump specs.pdf" and file["size"] == len(SPECS)
+    channel = slack_desk.channels["slack"]
+    assert isinstance(channel, SlackChannel)
+    assert await channel.download(file["id"], 10_000) == SPECS  # files.info, then url_private: the same bytes
+    assert [c.params["thread_ts"] for c in slack.calls("files.completeUploadExternal")] == [card["ts"]]
+
+    posts = len(slack.posted(ENERGY))
+    async with slack_desk.engine.connect() as conn:
+        row_id, external_id = (await conn.execute(select(O.c.id, O.c.external_id).where(
+            O.c.attachments.is_not(None), O.c.channel == "slack"))).one()
+    async with slack_desk.engine.begin() as conn:  # the replica that sent it was killed before recording it
+        now = slack_desk.clock.now()
+        await conn.execute(update(O).where(O.c.id == row_id).values(
+            status="sending", attempts=1, external_id=None, sent_at=None, next_attempt_at=now,
+            lease_until=now - timedelta(seconds=1)))
+    assert slack_desk.drainer is not None
+    slack_desk.drainer.wake()
+    assert await wait_recorded(slack_desk, row_id) == ("sent", external_id)  # found again, by metadata and file
+    assert len(slack.calls("conversations.replies")) == 1  # it was looked up, not posted again
+    assert len(slack.calls("files.completeUploadExternal")) == 1 and len(slack.posted(ENERGY)) == posts
