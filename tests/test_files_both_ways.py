@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
 from bot.app import HelpDesk
-from bot.channels.slack import SlackChannel
+from bot.channels.slack import SlackChannel, outbox_metadata
+from bot.channels.slack_blocks import message_payload
 from bot.channels.telegram import TelegramChannel
 from bot.core.files import FileStore
 from bot.core.login import staff_login_url
+from bot.core.messages import Attachment, OutgoingMessage
 from bot.db.models import Outbox, StoredFile, table
 from bot.http import create_http_app
 from bot.settings import Settings
@@ -200,3 +204,34 @@ async def test_a_web_chat_file_reaches_the_slack_experts_thread_as_a_file_once(
     assert await wait_recorded(slack_desk, row_id) == ("sent", external_id)  # found again, by metadata and file
     assert len(slack.calls("conversations.replies")) == 1  # it was looked up, not posted again
     assert len(slack.calls("files.completeUploadExternal")) == 1 and len(slack.posted(ENERGY)) == posts
+
+
+async def test_a_retried_slack_file_row_shares_only_its_own_missing_file(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "files")
+    specs = Attachment("document", "w1", "pump specs.pdf", len(SPECS), "application/pdf", "web", "/files/w1",
+                       store.put(SPECS))
+    async with FakeSlack() as slack:
+        slack.add_channel(ENERGY, "energy-experts")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        card = await web.chat_postMessage(channel=ENERGY, text="Ticket #5")
+        thread = f"{ENERGY}/{card['ts']}"
+        # another row shared the same file in the thread; then row 8's text went out and its sender was killed
+        await web.files_upload_v2(channel=ENERGY, thread_ts=card["ts"], file=SPECS, filename="pump specs.pdf")
+        text = await web.chat_postMessage(channel=ENERGY, thread_ts=card["ts"], metadata=outbox_metadata(8, 0),
+                                          **message_payload("Our pump specifications"))
+        channel = SlackChannel(slack.bot_token, slack.api_url, files=store)
+        try:
+            row = OutgoingMessage(8, "slack", ENERGY, "Our pump specifications", thread_external_id=thread,
+                                  attachments=(specs,), attempt=2)
+            assert await channel.send(row) == f"{ENERGY}/{text['ts']}"
+            shares = [m for m in slack.posted(ENERGY) if m.get("files")]
+            assert len(shares) == 2 and float(shares[-1]["ts"]) > float(text["ts"])  # the earlier share was not its
+            assert len(slack.posted(ENERGY)) == 4
+            assert await channel.send(replace(row, attempt=3)) == f"{ENERGY}/{text['ts']}"  # now all of it is there
+            assert len(slack.posted(ENERGY)) == 4
+
+            fresh = replace(row, outbox_id=9, attempt=2)  # claimed again, but nothing of it had gone out
+            await channel.send(fresh)
+            assert [bool(m.get("files")) for m in slack.posted(ENERGY)[-2:]] == [False, True]
+        finally:
+            await channel.close()

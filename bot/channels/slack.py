@@ -90,10 +90,10 @@ def delivered_parts(messages: list[dict[str, Any]], outbox_id: int) -> dict[int,
     return found
 
 
-def shared_files(messages: list[dict[str, Any]], bot_user: str | None, after: str | None) -> list[tuple[str, int, str]]:
-    """(name, size, ts) of the files this bot shared among conversation messages, oldest first, after `after`."""
+def shared_files(messages: list[dict[str, Any]], bot_user: str, after: str | None) -> list[tuple[str, int, str]]:
+    """(name, size, ts) of the files `bot_user` shared among conversation messages, oldest first, after `after`."""
     shares = [(str(f.get("name") or ""), int(f.get("size") or 0), str(m["ts"]))
-              for m in messages if bot_user and m.get("user") == bot_user
+              for m in messages if m.get("user") == bot_user
               and (after is None or float(m["ts"]) > float(after)) for f in m.get("files") or ()]
     return sorted(shares, key=lambda share: float(share[2]))
 
@@ -293,28 +293,29 @@ class SlackChannel:
         channel, thread = split_post_id(message.chat_id)
         if message.thread_external_id:
             thread = split_post_id(message.thread_external_id)[1]
-        files = [a for a in message.attachments if self.files is not None and self.files.holds(a)]
-        text = with_file_notes(message.text, [a for a in message.attachments if a not in files], CHANNEL)
         if message.kind == "edit":
             assert message.edit_external_id is not None
             where, ts = split_post_id(message.edit_external_id)
+            text = with_file_notes(message.text, message.attachments, CHANNEL)
             await self._call(message.attempt, self.client.chat_update(
                 channel=where, ts=ts, **message_payload(text, message.buttons)))
             posted: str | None = message.edit_external_id
         else:
-            posted = await self._post_row(message, channel, thread or None, text, files)
+            posted = await self._post_row(message, channel, thread or None)
         self._home_dirty.set()
         return posted
 
-    async def _post_row(self, message: OutgoingMessage, channel: str, thread: str | None, text: str,
-                        files: list[Attachment]) -> str | None:
-        """Post a row's text parts, then share its files, skipping what an earlier attempt posted."""
+    async def _post_row(self, message: OutgoingMessage, channel: str, thread: str | None) -> str | None:
+        """Post a row's text parts, then share its web chat files (the others are named in the text), skipping
+        what an earlier attempt posted."""
+        files = [a for a in message.attachments if self.files is not None and self.files.holds(a)]
+        text = with_file_notes(message.text, [a for a in message.attachments if a not in files], CHANNEL)
         parts = [p for p in split_text(text, MAX_POST_CHARS) if p.strip()]
         where, earlier = await self._posted_before(message, channel, thread)
         delivered = delivered_parts(earlier, message.outbox_id)
         last = len(parts) - 1
-        shares = ([] if parts and last not in delivered  # the files go after the text: none went yet
-                  else shared_files(earlier, self._bot_user, delivered.get(last)))
+        shares = ([] if not (files and earlier) or (parts and last not in delivered)  # files go after the text
+                  else shared_files(earlier, await self._bot_user_id(message.attempt), delivered.get(last)))
         if delivered or shares:
             log.info("outbox row %s was delivered before (parts %s, %d file shares after them); not posting "
                      "those again", message.outbox_id, sorted(delivered), len(shares))
@@ -367,6 +368,12 @@ class SlackChannel:
                 self._suspect(message.outbox_id)
             raise
         return post_id(conversation, thread or str(response["file"]["id"]))
+
+    async def _bot_user_id(self, attempt: int) -> str:
+        """The app's bot user (auth.test, once): whose file shares are its own."""
+        if self._bot_user is None:
+            self._bot_user = str((await self._call(attempt, self.client.auth_test()))["user_id"])
+        return self._bot_user
 
     def _suspect(self, outbox_id: int) -> None:
         """Remember that this row's next attempt must look for an earlier delivery first."""
