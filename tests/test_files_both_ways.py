@@ -6,15 +6,16 @@ the ticket's thread, once even when its delivery is retried after a crash."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
+from starlette.applications import Starlette
 
 from bot.app import HelpDesk
 from bot.channels.slack import SlackChannel, outbox_metadata
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.timeout(30)
 GROUP, SECRETARIAT, OMAR, SOFIA = -100500, -100900, 222, 444
 AMINA, ENERGY, SECRETARIAT_SLACK = "U0AMINA", "C0ENERGY", "C0SECRET"
 O = table(Outbox)  # noqa: E741
+T = TypeVar("T")
 GUIDE = b"%PDF-1.4\n% ESMAP solar pumping guide\n" + b"0" * 1500
 SPECS = b"%PDF-1.4\n% pump specifications\n"
 
@@ -74,22 +76,37 @@ async def signed_in(app: HelpDesk, web: Any, handle: str) -> Browser:
     return staff
 
 
-async def wait_history(practitioner: Browser, text: str) -> dict[str, Any]:
-    """The newest web chat item with `text`, once it is there (within a few seconds)."""
+async def until(probe: Callable[[], Awaitable[T | None]], what: str) -> T:
+    """What `probe` answers once it answers something (within ten seconds)."""
     for _ in range(200):
-        found = [item for item in await practitioner.history() if text in str(item["text"])]
-        if found:
-            return found[-1]
+        found = await probe()
+        if found is not None:
+            return found
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the web chat never showed {text!r}: {await practitioner.history()}")
+    raise AssertionError(f"never: {what}")
+
+
+async def wait_history(practitioner: Browser, text: str) -> dict[str, Any]:
+    """The newest web chat item with `text`, once it is there."""
+    async def newest() -> dict[str, Any] | None:
+        found = [item for item in await practitioner.history() if text in str(item["text"])]
+        return found[-1] if found else None
+
+    return await until(newest, f"the web chat shows {text!r}")
+
+
+async def energy_ticket(app: HelpDesk) -> tuple[Starlette, Browser]:
+    """The web pages, and a practitioner whose question there became ticket #1 in ENERGY."""
+    web = create_http_app(app, web_routes(app))
+    alice = browser(web)
+    await alice.say(ENERGY_QUESTION)
+    await wait_history(alice, "ticket #1")
+    return web, alice
 
 
 async def test_a_telegram_experts_file_is_downloaded_in_the_web_chat_and_a_web_file_reaches_telegram(
         desk: HelpDesk, tg: FakeTelegram) -> None:
-    web = create_http_app(desk, web_routes(desk))
-    alice = browser(web)
-    await alice.say(ENERGY_QUESTION)
-    await wait_history(alice, "ticket #1")
+    web, alice = await energy_ticket(desk)
     tg.user_sends(OMAR, "/claim 1")
     await tg.wait_for(lambda: any("#1" in m.get("text", "") for m in tg.sent(OMAR)), 10)
 
@@ -158,23 +175,19 @@ async def slack_desk(sqlite_settings: Settings, tmp_path: Path, slack: FakeSlack
         yield app
 
 
-async def wait_recorded(app: HelpDesk, outbox_id: int) -> tuple[str, str | None]:
-    """The status and platform id of an outbox row once the drainer has recorded it as sent."""
-    for _ in range(200):
+async def wait_recorded(app: HelpDesk, outbox_id: int) -> str:
+    """The platform id of an outbox row once the drainer has recorded it as sent."""
+    async def sent() -> str | None:
         async with app.engine.connect() as conn:
             row = (await conn.execute(select(O.c.status, O.c.external_id).where(O.c.id == outbox_id))).one()
-        if row.status == "sent":
-            return row.status, row.external_id
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"outbox row {outbox_id} was never recorded as sent")
+        return row.external_id if row.status == "sent" else None
+
+    return await until(sent, f"outbox row {outbox_id} is recorded as sent")
 
 
 async def test_a_web_chat_file_reaches_the_slack_experts_thread_as_a_file_once(
         slack_desk: HelpDesk, slack: FakeSlack) -> None:
-    web = create_http_app(slack_desk, web_routes(slack_desk))
-    alice = browser(web)
-    await alice.say(ENERGY_QUESTION)
-    await wait_history(alice, "ticket #1")
+    _, alice = await energy_ticket(slack_desk)
     await slack.wait_for(lambda: any("Ticket #1" in m["text"] for m in slack.posted(ENERGY)), 10)
     card = next(m for m in slack.posted(ENERGY) if "Ticket #1" in m["text"])
 
@@ -201,7 +214,7 @@ async def test_a_web_chat_file_reaches_the_slack_experts_thread_as_a_file_once(
             lease_until=now - timedelta(seconds=1)))
     assert slack_desk.drainer is not None
     slack_desk.drainer.wake()
-    assert await wait_recorded(slack_desk, row_id) == ("sent", external_id)  # found again, by metadata and file
+    assert await wait_recorded(slack_desk, row_id) == external_id  # found again, by metadata and file
     assert len(slack.calls("conversations.replies")) == 1  # it was looked up, not posted again
     assert len(slack.calls("files.completeUploadExternal")) == 1 and len(slack.posted(ENERGY)) == posts
 
