@@ -248,3 +248,23 @@ async def test_a_retried_slack_file_row_shares_only_its_own_missing_file(tmp_pat
             assert [bool(m.get("files")) for m in slack.posted(ENERGY)[-2:]] == [False, True]
         finally:
             await channel.close()
+
+
+async def test_a_slack_app_without_files_write_links_the_file_instead(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "files")
+    specs = Attachment("document", "w1", "pump specs.pdf", len(SPECS), "application/pdf", "web",
+                       "https://desk.example/files/w1", store.put(SPECS))
+    async with FakeSlack() as slack:
+        slack.add_channel(ENERGY, "energy-experts")
+        slack.inject("files.getUploadURLExternal", status=200, error="missing_scope", times=2)
+        channel = SlackChannel(slack.bot_token, slack.api_url, files=store)
+        try:
+            row = OutgoingMessage(8, "slack", ENERGY, "Our pump specifications", attachments=(specs,))
+            await channel.send(row)
+            text, note = slack.posted(ENERGY)
+            assert text["text"] == "Our pump specifications" and not note.get("files")
+            assert note["text"] == "📎 pump specs.pdf (1 KB) https://desk.example/files/w1"
+            await channel.send(replace(row, attempt=2))  # a retry finds both posts by their metadata
+            assert len(slack.posted(ENERGY)) == 2
+        finally:
+            await channel.close()

@@ -48,7 +48,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels import slack_inbound as inbound
-from bot.channels.base import Desk, StepSender, post_id, split_post_id, with_file_notes
+from bot.channels.base import Desk, StepSender, file_note, post_id, split_post_id, with_file_notes
 from bot.channels.slack_blocks import home_view, message_payload
 from bot.channels.text import split_text
 from bot.config import ConfigError
@@ -72,6 +72,7 @@ LOOKUP_PAGE = 100  # messages per conversations.history / .replies page when che
 LOOKUP_PAGES = 5  # pages read at most; a row posted earlier than that many messages back is posted again
 CLOCK_MARGIN = timedelta(minutes=1)  # Slack's clock may be behind ours: look a little before the row was written
 MAX_UNVERIFIED = 10_000  # "maybe posted" rows remembered at most
+NO_FILES_SCOPE = "Slack: missing_scope"  # an app installed before it asked for files:write
 
 
 def outbox_metadata(outbox_id: int, part: int) -> dict[str, Any]:
@@ -322,7 +323,8 @@ class SlackChannel:
         found = {part: post_id(where, ts) for part, ts in delivered.items()}
         steps = [partial(self._post, message, channel, thread, index, part,
                          message.buttons if index == last else (), found) for index, part in enumerate(parts)]
-        steps += [partial(self._share, message, channel, thread, file, shares) for file in files]
+        steps += [partial(self._share, message, channel, thread, len(parts) + i, file, shares, found)
+                  for i, file in enumerate(files)]
         posted = await self._steps.run(message.outbox_id, steps)
         self._unverified.pop(message.outbox_id, None)
         return posted
@@ -345,11 +347,12 @@ class SlackChannel:
             raise
         return post_id(response["channel"], response["ts"])
 
-    async def _share(self, message: OutgoingMessage, channel: str, thread: str | None, file: Attachment,
-                     shares: list[tuple[str, int, str]]) -> str:
+    async def _share(self, message: OutgoingMessage, channel: str, thread: str | None, index: int, file: Attachment,
+                     shares: list[tuple[str, int, str]], found: Mapping[int, str]) -> str:
         """Upload a web chat file's stored bytes as a Slack file into the row's conversation (and thread), unless
         an earlier attempt shared it (`shares`, each taken once). Slack's answer has no ts of the share: the
-        post id names the thread, or the file outside threads."""
+        post id names the thread, or the file outside threads. Without the files:write scope the file is named
+        with its link instead, as post `index` of the row."""
         assert self.files is not None
         name = file.name or "file"
         data = self.files.path(file.sha256).read_bytes()
@@ -367,6 +370,11 @@ class SlackChannel:
             if not exc.rate_limited:  # a timeout or 5xx at files.completeUploadExternal may have shared it
                 self._suspect(message.outbox_id)
             raise
+        except PermanentFailure as exc:
+            if str(exc) != NO_FILES_SCOPE:
+                raise
+            log.warning("the Slack app lacks the files:write scope: outbox row %s links its file", message.outbox_id)
+            return await self._post(message, channel, thread, index, file_note(file), (), found)
         return post_id(conversation, thread or str(response["file"]["id"]))
 
     async def _bot_user_id(self, attempt: int) -> str:
