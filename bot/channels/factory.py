@@ -36,5 +36,6 @@ def build_channels(settings: Settings) -> dict[str, ChannelSender]:
         channels["slack"] = SlackChannel(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url,
             signing_secret=signing.get_secret_value() if signing else None,
-            app_token=app_token.get_secret_value() if app_token else None)
+            app_token=app_token.get_secret_value() if app_token else None,
+            files=FileStore(settings.helpdesk_files_dir))
     return channels

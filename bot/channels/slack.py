@@ -10,6 +10,15 @@ have been posted already — an earlier attempt ended in a crash (its lease ran 
 5xx — is first looked up in the conversation (conversations.history, or conversations.replies in a
 thread, with `include_all_metadata`); the parts found are recorded as sent instead of posted again.
 So a `kill -9` between chat.postMessage and the drainer's record duplicates nothing on Slack.
+
+A web chat file (its bytes in the file store) goes as a Slack file into the row's conversation or thread
+(`files_upload_v2`: files.getUploadURLExternal, the bytes to the upload URL, files.completeUploadExternal),
+after the row's text. A file share cannot carry metadata, so the lookup recognises it otherwise: a message of
+this bot with a file of the same name and size, after the row's last text part (files go after the text),
+each share standing for one file of the row. The bound: if, in that window, another row shared a file with
+the same name and size into the same thread, the retry takes it for this row's file and does not post it
+again — the thread shows those bytes once, not twice. An upload interrupted before files.completeUploadExternal
+leaves an unshared private file in Slack and is uploaded again.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from starlette.requests import Request
@@ -39,11 +48,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.channels import slack_inbound as inbound
-from bot.channels.base import Desk, StepSender, post_id, split_post_id, with_file_notes
+from bot.channels.base import Desk, StepSender, file_note, post_id, split_post_id, with_file_notes
 from bot.channels.slack_blocks import home_view, message_payload
 from bot.channels.text import split_text
 from bot.config import ConfigError
-from bot.core.messages import Button, IncomingMessage, OutgoingMessage
+from bot.core.files import FileStore
+from bot.core.messages import Attachment, Button, IncomingMessage, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.overview import load_overview
 from bot.core.spaces import bot_posts_in
@@ -62,6 +72,7 @@ LOOKUP_PAGE = 100  # messages per conversations.history / .replies page when che
 LOOKUP_PAGES = 5  # pages read at most; a row posted earlier than that many messages back is posted again
 CLOCK_MARGIN = timedelta(minutes=1)  # Slack's clock may be behind ours: look a little before the row was written
 MAX_UNVERIFIED = 10_000  # "maybe posted" rows remembered at most
+NO_FILES_SCOPE = "Slack: missing_scope"  # an app installed before it asked for files:write
 
 
 def outbox_metadata(outbox_id: int, part: int) -> dict[str, Any]:
@@ -80,14 +91,24 @@ def delivered_parts(messages: list[dict[str, Any]], outbox_id: int) -> dict[int,
     return found
 
 
+def shared_files(messages: list[dict[str, Any]], bot_user: str, after: str | None) -> list[tuple[str, int, str]]:
+    """(name, size, ts) of the files `bot_user` shared among conversation messages, oldest first, after `after`."""
+    shares = [(str(f.get("name") or ""), int(f.get("size") or 0), str(m["ts"]))
+              for m in messages if m.get("user") == bot_user
+              and (after is None or float(m["ts"]) > float(after)) for f in m.get("files") or ()]
+    return sorted(shares, key=lambda share: float(share[2]))
+
+
 class SlackChannel:
     """The Slack adapter: receives events, clicks and commands; sends outbox rows; keeps App Home fresh."""
 
     name = CHANNEL
 
     def __init__(self, bot_token: str, api_url: str, *, signing_secret: str | None = None,
-                 app_token: str | None = None, home_delay: float = 1.0) -> None:
+                 app_token: str | None = None, home_delay: float = 1.0, files: FileStore | None = None) -> None:
         self._app_token = app_token
+        self.files = files  # web chat files, sent to Slack as files (not links) when given
+        self._bot_user: str | None = None  # the app's bot user (auth.test): whose file shares are its own
         self.app = AsyncApp(token=bot_token, signing_secret=signing_secret or "", process_before_response=True,
                             request_verification_enabled=app_token is None)
         self.client: AsyncWebClient = self.app.client
@@ -140,7 +161,7 @@ class SlackChannel:
         self._desk = desk
         self._session()
         try:
-            await self.client.auth_test()
+            self._bot_user = str((await self.client.auth_test())["user_id"])
         except SlackApiError as exc:
             raise ConfigError("SLACK_BOT_TOKEN", [f"rejected by Slack: {exc.response.get('error')}"]) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -273,22 +294,39 @@ class SlackChannel:
         channel, thread = split_post_id(message.chat_id)
         if message.thread_external_id:
             thread = split_post_id(message.thread_external_id)[1]
-        text = with_file_notes(message.text, message.attachments, CHANNEL)
         if message.kind == "edit":
             assert message.edit_external_id is not None
             where, ts = split_post_id(message.edit_external_id)
+            text = with_file_notes(message.text, message.attachments, CHANNEL)
             await self._call(message.attempt, self.client.chat_update(
                 channel=where, ts=ts, **message_payload(text, message.buttons)))
             posted: str | None = message.edit_external_id
         else:
-            parts = [p for p in split_text(text, MAX_POST_CHARS) if p.strip()]
-            found = await self._posted_before(message, channel, thread or None)
-            steps = [partial(self._post, message, channel, thread or None, index, part,
-                             message.buttons if index == len(parts) - 1 else (), found)
-                     for index, part in enumerate(parts)]
-            posted = await self._steps.run(message.outbox_id, steps)
-            self._unverified.pop(message.outbox_id, None)
+            posted = await self._post_row(message, channel, thread or None)
         self._home_dirty.set()
+        return posted
+
+    async def _post_row(self, message: OutgoingMessage, channel: str, thread: str | None) -> str | None:
+        """Post a row's text parts, then share its web chat files (the others are named in the text), skipping
+        what an earlier attempt posted."""
+        files = [a for a in message.attachments if self.files is not None and self.files.holds(a)]
+        text = with_file_notes(message.text, [a for a in message.attachments if a not in files], CHANNEL)
+        parts = [p for p in split_text(text, MAX_POST_CHARS) if p.strip()]
+        where, earlier = await self._posted_before(message, channel, thread)
+        delivered = delivered_parts(earlier, message.outbox_id)
+        last = len(parts) - 1
+        shares = ([] if not (files and earlier) or (parts and last not in delivered)  # files go after the text
+                  else shared_files(earlier, await self._bot_user_id(message.attempt), delivered.get(last)))
+        if delivered or shares:
+            log.info("outbox row %s was delivered before (parts %s, %d file shares after them); not posting "
+                     "those again", message.outbox_id, sorted(delivered), len(shares))
+        found = {part: post_id(where, ts) for part, ts in delivered.items()}
+        steps = [partial(self._post, message, channel, thread, index, part,
+                         message.buttons if index == last else (), found) for index, part in enumerate(parts)]
+        steps += [partial(self._share, message, channel, thread, len(parts) + i, file, shares, found)
+                  for i, file in enumerate(files)]
+        posted = await self._steps.run(message.outbox_id, steps)
+        self._unverified.pop(message.outbox_id, None)
         return posted
 
     async def _post(self, message: OutgoingMessage, channel: str, thread: str | None, index: int, text: str,
@@ -309,25 +347,64 @@ class SlackChannel:
             raise
         return post_id(response["channel"], response["ts"])
 
+    async def _share(self, message: OutgoingMessage, channel: str, thread: str | None, index: int, file: Attachment,
+                     shares: list[tuple[str, int, str]], found: Mapping[int, str]) -> str:
+        """Upload a web chat file's stored bytes as a Slack file into the row's conversation (and thread), unless
+        an earlier attempt shared it (`shares`, each taken once). Slack's answer has no ts of the share: the
+        post id names the thread, or the file outside threads. Without the files:write scope the file is named
+        with its link instead, as post `index` of the row."""
+        assert self.files is not None
+        name = file.name or "file"
+        data = self.files.path(file.sha256).read_bytes()
+        conversation = await self._conversation(message.attempt, channel)
+        share = next((s for s in shares if s[:2] == (name, len(data))), None)
+        if share is not None:
+            shares.remove(share)
+            return post_id(conversation, share[2])
+        try:
+            response = await self._call(message.attempt, self.client.files_upload_v2(
+                channel=conversation, thread_ts=thread, file=data, filename=name, title=name))
+        except SlackRequestError as exc:  # the upload URL refused the bytes: nothing was shared
+            raise RetryLater(backoff(message.attempt), f"Slack: {exc}") from None
+        except RetryLater as exc:
+            if not exc.rate_limited:  # a timeout or 5xx at files.completeUploadExternal may have shared it
+                self._suspect(message.outbox_id)
+            raise
+        except PermanentFailure as exc:
+            if str(exc) != NO_FILES_SCOPE:
+                raise
+            log.warning("the Slack app lacks the files:write scope: outbox row %s links its file", message.outbox_id)
+            return await self._post(message, channel, thread, index, file_note(file), (), found)
+        return post_id(conversation, thread or str(response["file"]["id"]))
+
+    async def _bot_user_id(self, attempt: int) -> str:
+        """The app's bot user (auth.test, once): whose file shares are its own."""
+        if self._bot_user is None:
+            self._bot_user = str((await self._call(attempt, self.client.auth_test()))["user_id"])
+        return self._bot_user
+
     def _suspect(self, outbox_id: int) -> None:
         """Remember that this row's next attempt must look for an earlier delivery first."""
         self._unverified[outbox_id] = None
         while len(self._unverified) > MAX_UNVERIFIED:  # rows finished by another replica are never popped here
             self._unverified.pop(next(iter(self._unverified)))
 
-    async def _posted_before(self, message: OutgoingMessage, channel: str, thread: str | None) -> dict[int, str]:
-        """The parts of this row an earlier attempt posted (part → post id), found by their metadata.
+    async def _posted_before(self, message: OutgoingMessage, channel: str,
+                             thread: str | None) -> tuple[str, list[dict[str, Any]]]:
+        """The conversation id and its messages since the row was written, where an earlier attempt of this row
+        may have posted (its parts carry metadata; `delivered_parts`, `shared_files`).
 
         Only rows that may have been posted are looked up: a second claim of the row (the first attempt
         crashed or failed; the outbox counts attempts) or a row whose last post here timed out. A lookup
         that Slack refuses (e.g. a missing scope) is logged and the row is posted: at least once.
         """
         if message.attempt <= 1 and message.outbox_id not in self._unverified:
-            return {}
+            return channel, []
         self._suspect(message.outbox_id)  # until the lookup has answered (it may be rate limited)
+        where = channel
+        found: list[dict[str, Any]] = []
         try:
             where = await self._conversation(message.attempt, channel)
-            found: dict[int, str] = {}
             cursor: str | None = None
             oldest = f"{(message.created_at - CLOCK_MARGIN).timestamp():.6f}" if message.created_at else None
             for _ in range(LOOKUP_PAGES):
@@ -336,20 +413,16 @@ class SlackChannel:
                 call = (self.client.conversations_replies(ts=thread, **page) if thread
                         else self.client.conversations_history(**page))
                 response = await self._call(message.attempt, call)
-                found |= {part: post_id(where, ts) for part, ts in
-                          delivered_parts(response.get("messages") or [], message.outbox_id).items()}
+                found += response.get("messages") or []
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if cursor is None:
                     break
         except PermanentFailure as exc:
             log.warning("outbox row %s: could not check for an earlier delivery (%s); posting it", message.outbox_id,
                         exc)
-            found = {}
+            found = []
         self._unverified.pop(message.outbox_id, None)
-        if found:
-            log.info("outbox row %s was delivered before (parts %s); not posting those again", message.outbox_id,
-                     sorted(found))
-        return found
+        return where, found
 
     async def _conversation(self, attempt: int, channel: str) -> str:
         """The conversation id whose history holds posts to `channel` (a user id means the app's DM with them)."""

@@ -293,8 +293,7 @@ class TelegramChannel:
 
     def _stored(self, file: Attachment) -> bool:
         """A web chat file whose bytes this process keeps: it goes as a file."""
-        return (file.channel == "web" and bool(file.sha256) and self.files is not None
-                and self.files.path(file.sha256).is_file())
+        return self.files is not None and self.files.holds(file)
 
     async def _post_file(self, message: OutgoingMessage, file: Attachment) -> str:
         await self._pace(message.chat_id)

@@ -146,6 +146,10 @@ class FileStore:
         """Where the bytes with this hash are (or would be) kept."""
         return self.directory / sha256[:2] / sha256
 
+    def holds(self, file: Attachment) -> bool:
+        """Whether this is a web chat file whose bytes are kept here (so a channel can send it as a file)."""
+        return file.channel == "web" and bool(file.sha256) and self.path(file.sha256).is_file()
+
     def put(self, data: bytes) -> str:
         """Keep the bytes unless the same content is kept already; return their SHA-256."""
         sha256 = hashlib.sha256(data).hexdigest()

@@ -20,13 +20,18 @@ Message metadata (``metadata`` on chat.postMessage) is kept and returned by conv
 and conversations.replies when asked with ``include_all_metadata``, in Slack's wire shape
 (``messages[].metadata.event_type`` / ``event_payload``).
 
+Files: ``add_file`` plays a user's upload (files.info and its ``url_private`` serve it, with the bot token);
+the app's uploads take Slack's current flow — files.getUploadURLExternal answers an ``upload_url`` on the
+fake, a POST of the bytes there keeps them, files.completeUploadExternal shares the file into ``channel_id``
+(and ``thread_ts``) as a bot message with a ``files`` entry, listed by :meth:`FakeSlack.posted`.
+
 Socket Mode (the app connects with its xapp- token; envelopes are redelivered until acked)::
 
     delivery = await slack.user_says("hello")          # queued until the app connects
     await delivery.wait_acked()
 
 Not modelled: Slack's per-method rate tiers (script 429s with :meth:`FakeSlack.inject`), modals
-(views.open/update), multi-person DMs, file uploads, and Block Kit validation beyond basic shape.
+(views.open/update), multi-person DMs, the deprecated files.upload, and Block Kit validation beyond basic shape.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import copy
 import hashlib
 import hmac
 import json
+import mimetypes
 import secrets
 import time
 import uuid
@@ -61,7 +67,7 @@ DEFAULT_CHANNEL = "C0GENERAL"
 MAX_TEXT_LENGTH = 40_000
 MAX_BLOCKS = 50
 
-_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata"})
+_JSON_FIELDS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
 _TRUE = (True, "true", "1", 1)
 MAX_HISTORY_PAGE = 999
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
@@ -247,6 +253,7 @@ class FakeSlack(ServedFake):
         self._messages: dict[tuple[str, str], JSON] = {}
         self._files: dict[str, JSON] = {}
         self._file_data: dict[str, bytes] = {}
+        self._uploads: dict[str, JSON] = {}  # files.getUploadURLExternal: file id → name and announced length
         self._home_views: dict[str, JSON] = {}
         self._ts_counter = 0
         # logs
@@ -280,6 +287,8 @@ class FakeSlack(ServedFake):
             "views.publish": self._views_publish,
             "apps.connections.open": self._apps_connections_open,
             "files.info": self._files_info,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         self.add_user(DEFAULT_USER, name="alice", real_name="Alice Example")
         self.add_channel(DEFAULT_CHANNEL, "general")
@@ -293,6 +302,7 @@ class FakeSlack(ServedFake):
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/response/{id}", self._handle_response_url)
         app.router.add_get("/files-pri/{id}/{name}", self._handle_file)
+        app.router.add_post("/upload/v1/{id}", self._handle_upload)
         return await self._serve(app, host, port)
 
     async def stop(self) -> None:
@@ -395,7 +405,9 @@ class FakeSlack(ServedFake):
         self, data: bytes, name: str = "notes.txt", *, mimetype: str = "text/plain", user: str = DEFAULT_USER
     ) -> JSON:
         """Store a file as if a user had uploaded it; files.info and its url_private serve it."""
-        file_id = _random_id("F")
+        return self._keep_file(_random_id("F"), data, name, mimetype, user)
+
+    def _keep_file(self, file_id: str, data: bytes, name: str, mimetype: str, user: str) -> JSON:
         url = f"{self._base_url}/files-pri/{file_id}/{name}"
         info = {
             "id": file_id,
@@ -438,7 +450,7 @@ class FakeSlack(ServedFake):
     # --------------------------------------------------------------------------------- inspection
 
     def posted(self, channel: str | None = None) -> list[JSON]:
-        """Messages the app posted with chat.postMessage (one per successful call)."""
+        """Messages the app posted with chat.postMessage or shared files in (one per successful call)."""
         return [copy.deepcopy(m) for m in self._posted if channel is None or m["channel"] == channel]
 
     def calls(self, method: str | None = None) -> list[ApiCall]:
@@ -1233,7 +1245,64 @@ class FakeSlack(ServedFake):
             raise SlackApiError("file_not_found")
         return {"file": copy.deepcopy(info), "comments": [], "response_metadata": {"next_cursor": ""}}
 
+    def _files_get_upload_url_external(self, params: JSON, token: str) -> JSON:
+        filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not filename or not length.isdigit():
+            raise SlackApiError("invalid_arguments")
+        file_id = _random_id("F")
+        self._uploads[file_id] = {"name": filename, "length": int(length), "user": self.bot_user_id}
+        return {"upload_url": f"{self._base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, params: JSON, token: str) -> JSON:
+        """Finish uploads whose bytes arrived; share them into ``channel_id`` (``thread_ts``) as one message."""
+        files = params.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            raise SlackApiError("invalid_arguments")
+        channel = self._channel(params["channel_id"]) if params.get("channel_id") else None
+        pending = [self._uploads.get(str(f.get("id"))) for f in files]
+        if any(p is None or "data" not in p for p in pending):
+            raise SlackApiError("file_upload_not_complete" if all(pending) else "file_not_found")
+        done = []
+        for entry, upload in zip(files, pending, strict=True):
+            assert upload is not None
+            del self._uploads[str(entry["id"])]
+            mimetype = mimetypes.guess_type(upload["name"])[0] or "application/octet-stream"
+            info = self._keep_file(str(entry["id"]), upload["data"], upload["name"], mimetype, upload["user"])
+            self._files[info["id"]]["title"] = info["title"] = str(entry.get("title") or upload["name"])
+            done.append(info)
+        if channel is not None:
+            self._share(channel["id"], done, params)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in done]}
+
+    def _share(self, channel: str, files: list[JSON], params: JSON) -> None:
+        """The message that shares uploaded files into a channel or thread (as Slack posts it)."""
+        ts = self._next_ts()
+        message = self._bot_message({"text": params.get("initial_comment") or "",
+                                     "blocks": params.get("blocks")}, ts)
+        message.update({"files": copy.deepcopy(files), "upload": True})
+        thread_ts = params.get("thread_ts")
+        if thread_ts:
+            message["thread_ts"] = str(thread_ts)
+            self._count_reply(channel, str(thread_ts), self.bot_user_id, ts)
+        for info in files:
+            self._files[info["id"]].setdefault("shares", {}).setdefault("public", {}).setdefault(
+                channel, []).append({"ts": ts, "thread_ts": thread_ts or ts})
+        self._messages[(channel, ts)] = {**message, "channel": channel}
+        self._posted.append({**copy.deepcopy(message), "channel": channel})
+
     # --------------------------------------------------------------------------- other endpoints
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """An upload URL from files.getUploadURLExternal: the body is the file (its length as announced)."""
+        upload = self._uploads.get(request.match_info["id"])
+        if upload is None:
+            return web.Response(status=404, text="upload not found")
+        data = await request.read()
+        if len(data) != upload["length"]:
+            return web.Response(status=400, text=f"expected {upload['length']} bytes, got {len(data)}")
+        upload["data"] = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         body = await request.read()
