@@ -5,20 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
-
 from bot.config import parse_quiet_hours
-from bot.core import tickets
+from bot.core import staff, tickets
 from bot.core.calendar import CalendarError, QuietHours
 from bot.core.context import Context
 from bot.core.conversation import Waiting
 from bot.core.router import EXPERT, SECRETARIAT, STAFF, Router, command_args
 from bot.core.spaces import secretariat_spaces
 from bot.core.tickets import TicketView
-from bot.db.models import Outbox, Person, QueueMember, Ticket, table
 from bot.i18n import t
 
-T, P, QM, O = table(Ticket), table(Person), table(QueueMember), table(Outbox)  # noqa: E741
 FOREVER = timedelta(days=3650)
 
 
@@ -52,31 +48,15 @@ def ticket_arg(ctx: Context, usage: str) -> tuple[int, str] | None:
     return int(match.group(1)), match.group(2).strip()
 
 
-async def ticket_of_reply(ctx: Context) -> int | None:
-    """The ticket of the bot message the expert replied to (Telegram reply / Slack thread)."""
-    if ctx.msg.reply_to is None:
-        return None
-    return (await ctx.conn.execute(select(O.c.ticket_id).where(
-        O.c.channel == ctx.msg.channel, O.c.external_id == ctx.msg.reply_to))).scalar()
-
-
 async def current_ticket(ctx: Context) -> int | None:
     """Which ticket a free-text message from an expert is about."""
-    replied = await ticket_of_reply(ctx)
+    replied = await staff.ticket_of_reply(ctx)
     if replied is not None:
         return replied
     if ctx.conversation.state == Waiting.TICKET:
         return int(ctx.conversation.data["id"])
-    held = [r.id for r in await ctx.conn.execute(
-        select(T.c.id).where(T.c.assignee_id == ctx.person.id, T.c.state.in_(("open", "waiting"))))]
+    held = await staff.held_ticket_ids(ctx)
     return held[0] if len(held) == 1 else None
-
-
-async def my_queues(ctx: Context) -> list[str]:
-    """The queues an expert works in (all of them for the secretariat)."""
-    if ctx.person.role == SECRETARIAT:
-        return ctx.services.config.queue_ids
-    return [r.queue_id for r in await ctx.conn.execute(select(QM.c.queue_id).where(QM.c.person_id == ctx.person.id))]
 
 
 def line(ctx: Context, v: TicketView) -> str:
@@ -86,9 +66,7 @@ def line(ctx: Context, v: TicketView) -> str:
                  question=v.question[:70])
 
 
-async def list_tickets(ctx: Context, where: object, empty_key: str) -> None:
-    ids = [r.id for r in await ctx.conn.execute(select(T.c.id).where(where).order_by(T.c.id))]  # type: ignore[arg-type]
-    views = [v for i in ids if (v := await tickets.load(ctx.conn, i)) is not None]
+def list_tickets(ctx: Context, views: list[TicketView], empty_key: str) -> None:
     ctx.reply("\n".join(line(ctx, v) for v in views) if views else ctx.t(empty_key))
 
 
@@ -121,18 +99,13 @@ def is_open(ctx: Context, ticket: TicketView) -> bool:
     return True
 
 
-async def expert_by_handle(ctx: Context, handle: str) -> int | None:
-    return (await ctx.conn.execute(select(P.c.id).where(P.c.handle == handle.lstrip("@"),
-                                                        P.c.role.in_(STAFF)))).scalar()
-
-
 async def transfer(ctx: Context, ticket: TicketView, target: str, reason: str) -> None:
     """To another queue (by id) or another expert (by @handle)."""
     if target.upper() in ctx.services.config.queue_ids:
         await tickets.move(ctx, ticket, target.upper(), reason)
         ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=target.upper()))
         return
-    expert = await expert_by_handle(ctx, target)
+    expert = await staff.staff_by_handle(ctx, target)
     if expert is None:
         tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=target)
         return
@@ -185,12 +158,11 @@ def register(router: Router) -> None:
 
     @router.command("queue", roles=STAFF, help_key="help.cmd.queue")
     async def queue(ctx: Context) -> None:
-        await list_tickets(ctx, T.c.queue_id.in_(await my_queues(ctx)) & (T.c.state == "new"), "ticket.queue_empty")
+        list_tickets(ctx, await staff.unclaimed_tickets(ctx), "ticket.queue_empty")
 
     @router.command("mine", roles=STAFF, help_key="help.cmd.mine")
     async def mine(ctx: Context) -> None:
-        await list_tickets(ctx, (T.c.assignee_id == ctx.person.id) & T.c.state.in_(("open", "waiting")),
-                           "ticket.mine_empty")
+        list_tickets(ctx, await staff.held_tickets(ctx), "ticket.mine_empty")
 
     @router.command("claim", roles=STAFF, help_key="help.cmd.claim")
     async def claim_cmd(ctx: Context) -> None:
@@ -349,13 +321,13 @@ def register(router: Router) -> None:
             except ValueError:
                 ctx.reply(ctx.t("usage.generic", usage="/away [until YYYY-MM-DD]"))
                 return
-        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(away_until=until))
+        await staff.set_away(ctx, until)
         ctx.audit("expert.away", until=until.isoformat())
         ctx.reply(ctx.t("expert.away", until=until.date().isoformat()) if text else ctx.t("expert.away_open"))
 
     @router.command("back", roles=STAFF, help_key="help.cmd.back")
     async def back(ctx: Context) -> None:
-        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(away_until=None))
+        await staff.set_away(ctx, None)
         ctx.audit("expert.back")
         ctx.reply(ctx.t("expert.back"))
 
@@ -365,12 +337,11 @@ def register(router: Router) -> None:
         if changes is None:
             ctx.reply(ctx.t("usage.generic", usage=QUIET_USAGE))
             return
+        hours, timezone = await staff.set_quiet(ctx, changes)
         if changes:
-            await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values(**changes))
             ctx.audit("expert.quiet", changes=changes)
-        row = (await ctx.conn.execute(select(P.c.quiet_hours, P.c.timezone).where(P.c.id == ctx.person.id))).one()
         levels = ctx.services.config.service_levels
-        ctx.reply(ctx.t("expert.quiet", hours=row.quiet_hours or levels.quiet_hours, timezone=row.timezone,
+        ctx.reply(ctx.t("expert.quiet", hours=hours or levels.quiet_hours, timezone=timezone,
                         weekends=ctx.t("expert.quiet_weekends") if levels.quiet_weekends else "",
                         minutes=levels.digest_minutes))
 
@@ -380,7 +351,7 @@ def register(router: Router) -> None:
         ticket = await led(ctx, arg[0]) if arg else None
         if ticket is None or arg is None or not is_open(ctx, ticket):
             return
-        expert = await expert_by_handle(ctx, arg[1].split(" ")[0]) if arg[1] else None
+        expert = await staff.staff_by_handle(ctx, arg[1].split(" ")[0]) if arg[1] else None
         if expert is None:
             tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=arg[1] or "?")
             return

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
+from bot.core import profiles
 from bot.core.context import Context
 from bot.core.conversation import Waiting
 from bot.core.router import PRACTITIONER, Router
-from bot.db.models import Person, table
 
-P = table(Person)
 ASKER = frozenset({PRACTITIONER})
-STEPS = ("country", "institution", "job_title", "sector")
+STEPS = profiles.FIELDS
 CHOICES = {
     "job_title": ("government", "adviser", "ngo", "academia", "partner", "other"),
     "sector": ("energy", "transport", "afolu", "finance", "policy", "cities", "other"),
@@ -35,7 +32,7 @@ def ask_step(ctx: Context, step: str) -> None:
 async def save_and_continue(ctx: Context, step: str, value: str | None) -> None:
     """Store one answer, then ask the next question or finish."""
     if value:
-        await ctx.conn.execute(update(P).where(P.c.id == ctx.person.id).values({step: value[:200]}))
+        await profiles.save_answer(ctx, step, value)
     following = STEPS.index(step) + 1
     if following < len(STEPS):
         ask_step(ctx, STEPS[following])
