@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
-
-from bot.core import kb_drafts, tickets
+from bot.core import kb_drafts, oversight, tickets
 from bot.core.context import Context
 from bot.core.knowledge import load_entries
 from bot.core.reports import ALL, Figures, hours_text, percent_text, sla_report
 from bot.core.router import SECRETARIAT, Router, command_args
-from bot.db.models import Person, QueueMember, Ticket, table
 from handlers.expert import is_open, ticket_arg
 
-T, P, QM = table(Ticket), table(Person), table(QueueMember)
 SECRETARIAT_ONLY = frozenset({SECRETARIAT})
 STATS_DAYS = 30  # /stats shows the service levels of the tickets opened in this many days
 
@@ -33,11 +29,7 @@ def register(router: Router) -> None:
 
     @router.command("stats", roles=SECRETARIAT_ONLY, help_key="help.cmd.stats")
     async def stats(ctx: Context) -> None:
-        rows = await ctx.conn.execute(select(T.c.queue_id, T.c.state, func.count().label("n"))
-                                      .group_by(T.c.queue_id, T.c.state).order_by(T.c.queue_id))
-        by_queue: dict[str, dict[str, int]] = {}
-        for r in rows:
-            by_queue.setdefault(r.queue_id, {})[r.state] = r.n
+        by_queue = await oversight.ticket_counts(ctx)
         lines = [ctx.t("stats.header")]
         for queue in ctx.services.config.queue_ids:
             counts = by_queue.get(queue, {})
@@ -72,18 +64,15 @@ def register(router: Router) -> None:
 
     async def set_blocked(ctx: Context, blocked: bool) -> None:
         target = command_args(ctx).split(" ")[0]
-        if target.startswith("@"):
-            person = (await ctx.conn.execute(select(P.c.id).where(P.c.handle == target[1:]))).scalar()
-        elif target.lstrip("#").isdigit():
-            person = (await ctx.conn.execute(select(T.c.person_id).where(T.c.id == int(target.lstrip("#"))))).scalar()
+        if target.startswith("@") or target.lstrip("#").isdigit():
+            person = await oversight.person_named(ctx, target)
         else:
             ctx.reply(ctx.t("usage.generic", usage=f"/{'block' if blocked else 'unblock'} TICKET|@handle"))
             return
         if person is None or person == ctx.person.id:
             ctx.reply(ctx.t("block.unknown", target=target))
             return
-        await ctx.conn.execute(update(P).where(P.c.id == person).values(blocked=blocked))
-        ctx.audit("person.block" if blocked else "person.unblock", person=person)
+        await oversight.set_blocked(ctx, person, blocked)
         ctx.reply(ctx.t("block.done" if blocked else "block.undone", target=target))
 
     @router.command("block", roles=SECRETARIAT_ONLY, help_key="help.cmd.block")
@@ -96,20 +85,11 @@ def register(router: Router) -> None:
 
     @router.command("experts", roles=SECRETARIAT_ONLY, help_key="help.cmd.experts")
     async def experts(ctx: Context) -> None:
-        load: dict[int, int] = dict((await ctx.conn.execute(
-            select(T.c.assignee_id, func.count()).where(T.c.state.in_(("open", "waiting")))
-            .group_by(T.c.assignee_id))).all())
-        rows = await ctx.conn.execute(select(P.c.id, P.c.handle, P.c.display_name, P.c.away_until, QM.c.queue_id,
-                                             QM.c.is_lead).join(QM, QM.c.person_id == P.c.id).order_by(P.c.handle))
-        people: dict[int, list[str]] = {}
-        info: dict[int, str] = {}
-        for r in rows:
-            people.setdefault(r.id, []).append(r.queue_id + ("*" if r.is_lead else ""))
-            away = ctx.t("experts.away") if r.away_until and r.away_until > ctx.now else ""
-            info[r.id] = f"{r.display_name} (@{r.handle}){away}"
-        lines = [ctx.t("experts.header")] + [
-            ctx.t("experts.line", who=info[pid], queues=", ".join(qs), load=load.get(pid, 0))
-            for pid, qs in people.items()]
+        lines = [ctx.t("experts.header")]
+        for m in await oversight.roster(ctx):
+            away = ctx.t("experts.away") if m.away_until and m.away_until > ctx.now else ""
+            lines.append(ctx.t("experts.line", who=f"{m.display_name} (@{m.handle}){away}", queues=", ".join(m.queues),
+                               load=m.load))
         ctx.reply("\n".join(lines))
 
     @router.command("drafts", roles=SECRETARIAT_ONLY, help_key="help.cmd.drafts")
