@@ -150,8 +150,8 @@ def test_the_cli_says_how_many_tickets_moved(tmp_path: Path, monkeypatch: pytest
         assert result.exit_code == 0, result.output
         return " ".join(result.output.split())
 
-    assert f"ENERGY is closed on {day} Team retreat (deadlines of 1 open ticket(s) moved; running help desks " \
+    assert f"ENERGY is closed on {day} Team retreat (open tickets whose deadlines moved: 1; running help desks " \
            "follow at their next SLA sweep)" in said("calendar", "add-holiday", "ENERGY", day, "Team retreat")
-    assert "deadlines of 0 open ticket(s) moved" in said("calendar", "add-holiday", "MRV", day)
-    assert f"ENERGY is open again on {day} (deadlines of 1 open ticket(s) moved" in said(
+    assert "open tickets whose deadlines moved: 0" in said("calendar", "add-holiday", "MRV", day)
+    assert f"ENERGY is open again on {day} (open tickets whose deadlines moved: 1" in said(
         "calendar", "remove-holiday", "ENERGY", day)

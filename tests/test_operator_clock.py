@@ -86,7 +86,7 @@ def test_sla_preview_lists_exactly_what_the_sweep_then_sends(runner: CliRunner, 
     assert [{k: p[k] for k in ("channel", "chat_id", "ticket_id", "kind", "text")} for p in planned] == sent
 
     text = runner.invoke(cli, ["sla", "preview", "--at", AT]).output  # now it has all been sent
-    assert "would send 0 message(s); nothing was sent" in text
+    assert ": 0; nothing was sent" in text
 
 
 def test_sla_preview_prints_each_message_and_refuses_a_bad_time(runner: CliRunner, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def _change(queue: str, day: datetime, name: str | None) -> tuple[str, int | Non
 
 
 def _moved(count: int) -> str:
-    return f"deadlines of {count} open ticket(s) moved; {NOTE}"
+    return f"open tickets whose deadlines moved: {count}; {NOTE}"
 
 
 @calendar_app.command("add-holiday")

@@ -33,7 +33,7 @@ def sla_preview(at: Annotated[str, typer.Option("--at", help=AT_HELP)],
         typer.echo(json.dumps([asdict(p) for p in planned], ensure_ascii=False, indent=2))
         return
     stamp = when.isoformat(sep=" ", timespec="minutes")
-    typer.echo(f"At {stamp} the SLA job would send {len(planned)} message(s); nothing was sent.")
+    typer.echo(f"Messages the SLA job would send at {stamp}: {len(planned)}; nothing was sent.")
     for n, p in enumerate(planned, 1):
         who = f"{p.to} ({p.channel} {p.chat_id})" if p.to else f"{p.channel} {p.chat_id}"
         about = f" · ticket #{p.ticket_id}" if p.ticket_id is not None else ""

@@ -80,7 +80,7 @@ async def flush_digests_on(conn: AsyncConnection, services: Services, now: datet
                                    due=local_time(r.due_at, quiet.timezone) if r.due_at else "")
                           for r in lines)
         if not await notify_person(ctx, person_id, "sla.digest", None, count=len(lines), items=items):
-            log.warning("person %s has no private chat; %d reminder(s) dropped", person_id, len(lines))
+            log.warning("person %s has no private chat; reminders dropped: %d", person_id, len(lines))
         sent += [r.id for r in lines]
     if sent:
         await conn.execute(update(R).where(R.c.id.in_(sent)).values(sent_at=now))
