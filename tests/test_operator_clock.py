@@ -92,7 +92,7 @@ def test_sla_preview_lists_exactly_what_the_sweep_then_sends(runner: CliRunner, 
 def test_sla_preview_prints_each_message_and_refuses_a_bad_time(runner: CliRunner, tmp_path: Path) -> None:
     asyncio.run(two_tickets(tmp_path))
     out = runner.invoke(cli, ["sla", "preview", "--at", "2026-03-04T15:00+03:00"]).output
-    assert "At 2026-03-04 15:00+03:00 the SLA job would send" in out
+    assert "Messages the SLA job would send at 2026-03-04 15:00+03:00" in out
     assert "to console secretariat · ticket #1" in out and "to amina (telegram dm-amina)" in out
     assert "to console queue:ENERGY · ticket #2 · edits its card" in out  # the claim expired: the card changes
     bad = runner.invoke(cli, ["sla", "preview", "--at", "next tuesday"])
