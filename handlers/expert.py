@@ -92,6 +92,17 @@ async def led(ctx: Context, ticket_id: int) -> TicketView | None:
     return await _permitted(ctx, ticket_id, tickets.may_lead, "ticket.leads_only")
 
 
+async def acting_on(ctx: Context, usage: str, permitted: Callable[[Context, int], Awaitable[TicketView | None]] = held,
+                    must_be_open: bool = True) -> tuple[TicketView, str] | None:
+    """The ticket a '/cmd N rest' command acts on and the rest of its text: the number read (else the usage),
+    the sender permitted (`held` or `led`, else a refusal) and the ticket open (else it says so)."""
+    arg = ticket_arg(ctx, usage)
+    ticket = await permitted(ctx, arg[0]) if arg else None
+    if arg is None or ticket is None or (must_be_open and not is_open(ctx, ticket)):
+        return None
+    return ticket, arg[1]
+
+
 def is_open(ctx: Context, ticket: TicketView) -> bool:
     if ticket.state in ("resolved", "closed"):
         tickets.refuse(ctx, ticket.id, "ticket.is_closed", state=ctx.t(f"state.{ticket.state}"))
@@ -145,16 +156,14 @@ def register(router: Router) -> None:
 
     @router.command("reply", roles=STAFF, help_key="help.cmd.reply")
     async def reply(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/reply N text")
-        if arg is None:
+        acting = await acting_on(ctx, "/reply N text")
+        if acting is None:
             return
-        ticket = await held(ctx, arg[0])
-        if ticket is None or not is_open(ctx, ticket):
-            return
-        if not arg[1]:
+        ticket, text = acting
+        if not text:
             ctx.reply(ctx.t("usage.generic", usage="/reply N text"))
             return
-        await tickets.relay_to_practitioner(ctx, ticket, arg[1], ctx.msg.attachments)
+        await tickets.relay_to_practitioner(ctx, ticket, text, ctx.msg.attachments)
 
     @router.command("queue", roles=STAFF, help_key="help.cmd.queue")
     async def queue(ctx: Context) -> None:
@@ -176,14 +185,14 @@ def register(router: Router) -> None:
 
     @router.command("release", roles=STAFF, help_key="help.cmd.release")
     async def release(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/release N [reason]")
-        ticket = await held(ctx, arg[0]) if arg else None
-        if ticket is None or not is_open(ctx, ticket):
+        acting = await acting_on(ctx, "/release N [reason]")
+        if acting is None:
             return
+        ticket, reason = acting
         if ticket.assignee_id is None:
             tickets.refuse(ctx, ticket.id, "ticket.not_claimed")
             return
-        await tickets.release(ctx, ticket, arg[1] if arg else "")
+        await tickets.release(ctx, ticket, reason)
         ctx.expect_nothing()
         ctx.reply(ctx.t("ticket.released", id=ticket.id, queue=ticket.queue_id))
 
@@ -270,10 +279,10 @@ def register(router: Router) -> None:
 
     @router.command("wait", roles=STAFF, help_key="help.cmd.wait")
     async def wait(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/wait N")
-        ticket = await held(ctx, arg[0]) if arg else None
-        if ticket is None or not is_open(ctx, ticket):
+        acting = await acting_on(ctx, "/wait N")
+        if acting is None:
             return
+        ticket = acting[0]
         if ticket.state != "open":
             tickets.refuse(ctx, ticket.id, "ticket.is_closed", state=ctx.t(f"state.{ticket.state}"))
             return
@@ -282,14 +291,14 @@ def register(router: Router) -> None:
 
     async def close(ctx: Context, *, out_of_scope: bool) -> None:
         """/resolve N summary (the summary becomes an FAQ draft) or /outofscope N [note] (no draft)."""
-        arg = ticket_arg(ctx, "/outofscope N [note]" if out_of_scope else "/resolve N summary")
-        ticket = await held(ctx, arg[0]) if arg else None
-        if arg is None or ticket is None or not is_open(ctx, ticket):
+        acting = await acting_on(ctx, "/outofscope N [note]" if out_of_scope else "/resolve N summary")
+        if acting is None:
             return
-        if not out_of_scope and len(arg[1]) < 10:
+        ticket, summary = acting
+        if not out_of_scope and len(summary) < 10:
             ctx.reply(ctx.t("ticket.summary_needed"))
             return
-        await tickets.resolve(ctx, ticket, arg[1], out_of_scope=out_of_scope)
+        await tickets.resolve(ctx, ticket, summary, out_of_scope=out_of_scope)
         ctx.expect_nothing()
         ctx.reply(ctx.t("ticket.out_of_scope_ack" if out_of_scope else "ticket.resolved_ack", id=ticket.id))
 
@@ -303,10 +312,10 @@ def register(router: Router) -> None:
 
     @router.command("open", roles=STAFF, help_key="help.cmd.open")
     async def focus(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/open N")
-        ticket = await held(ctx, arg[0]) if arg else None
-        if ticket is None:
+        acting = await acting_on(ctx, "/open N", must_be_open=False)
+        if acting is None:
             return
+        ticket = acting[0]
         ctx.expect(Waiting.TICKET, id=ticket.id)
         ctx.reply(ctx.t("expert.focus", id=ticket.id, question=ticket.question,
                         who=ticket.who))
@@ -347,24 +356,23 @@ def register(router: Router) -> None:
 
     @router.command("assign", roles=STAFF, help_key="help.cmd.assign")
     async def assign(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/assign N @expert")
-        ticket = await led(ctx, arg[0]) if arg else None
-        if ticket is None or arg is None or not is_open(ctx, ticket):
+        acting = await acting_on(ctx, "/assign N @expert", led)
+        if acting is None:
             return
-        expert = await staff.staff_by_handle(ctx, arg[1].split(" ")[0]) if arg[1] else None
+        ticket, target = acting
+        expert = await staff.staff_by_handle(ctx, target.split(" ")[0]) if target else None
         if expert is None:
-            tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=arg[1] or "?")
+            tickets.refuse(ctx, ticket.id, "ticket.unknown_target", target=target or "?")
             return
         await tickets.assign(ctx, ticket, expert, ctx.t("ticket.assigned_by", name=ctx.person.display_name))
-        ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=arg[1].split(" ")[0]))
+        ctx.reply(ctx.t("ticket.transferred", id=ticket.id, target=target.split(" ")[0]))
 
     @router.command("priority", roles=STAFF, help_key="help.cmd.priority")
     async def priority(ctx: Context) -> None:
-        arg = ticket_arg(ctx, "/priority N low|normal|high|urgent")
-        ticket = await led(ctx, arg[0]) if arg else None
-        if ticket is None or arg is None:
+        acting = await acting_on(ctx, "/priority N low|normal|high|urgent", led, must_be_open=False)
+        if acting is None:
             return
-        level = arg[1].lower()
+        ticket, level = acting[0], acting[1].lower()
         if level not in tickets.PRIORITIES:
             ctx.reply(ctx.t("usage.generic", usage="/priority N low|normal|high|urgent"))
             return
