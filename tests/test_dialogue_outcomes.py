@@ -23,6 +23,7 @@ from bot.db.models import KnowledgeOutcome, Person, table
 from bot.scheduler import sla_round
 from bot.settings import Settings
 from tests.desk import Actor, Desk, start_desk
+from tests.webdesk import browser, http_app, login_token
 
 KO, P = table(KnowledgeOutcome), table(Person)
 SOLAR = "We need advice on solar irrigation pumping tariffs for remote farms"
@@ -230,3 +231,19 @@ async def test_two_replicas_on_postgresql_ask_once(pg_settings: Settings) -> Non
     finally:
         await other.dispose()
         await desk.app.stop()
+
+
+async def test_the_dashboard_shows_knowledge_applied_by_queue_entry_and_month(desk: Desk) -> None:
+    alice = desk.practitioner("alice", lang="en")
+    await resolved(desk, alice)
+    await desk.advance(30 * DAY + timedelta(hours=1))
+    await tick(desk)
+    await alice.presses("Yes, applied")
+    await desk.staff("sam", role="secretariat")
+    sam = browser(http_app(desk))
+    await sam.sign_in(await login_token(desk, "sam"))
+    page = (await sam.client.get("/dashboard/kb")).text
+    assert "Knowledge applied" in page and "Answers by month asked" in page and "2026-04" in page
+    assert "<td>ENERGY</td><td>1</td><td>1</td><td>1</td>" in page and "100.0%" in page
+    french = (await sam.client.get("/dashboard/kb?lang=fr")).text
+    assert "Connaissances appliquées" in french and "Oui, appliqué" in french

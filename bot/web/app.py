@@ -40,6 +40,7 @@ from bot.core import files, linking
 from bot.core.kb_metrics import entry_stats, gaps, stale_entries
 from bot.core.login import STAFF_ROLES, redeem_login_token
 from bot.core.messages import Attachment, IncomingMessage
+from bot.core.outcome_report import outcome_report
 from bot.core.pipeline import Outcome
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
@@ -48,6 +49,7 @@ from bot.db.models import AppSetting, Identity, KBDraft, Person, Ticket, table
 from bot.i18n import t
 from bot.web import charts, data
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, web_identity
+from bot.web.learning import applied_chart
 from bot.web.metrics import metrics_text
 from bot.web.texts import (
     LANGUAGE_NAMES,
@@ -552,9 +554,11 @@ class WebApp:
                                              .order_by(table(KBDraft).c.id)))
             stats = await entry_stats(conn, [e.id for e in entries])
             clusters = await gaps(conn)
+            applied = await outcome_report(conn)
         stale = stale_entries(entries, self.desk.clock.now().date())
         return self.render(request, "kb.html", viewer=viewer, drafts=drafts, stats=stats, gaps=clusters[:20],
-                           stale=stale)
+                           stale=stale, applied=applied,
+                           applied_chart=applied_chart(applied, self.staff_lang(request, viewer)))
 
     async def people(self, request: Request, viewer: Viewer) -> Response:
         """Practitioners by country, institution and sector."""
