@@ -302,6 +302,15 @@ class Learning(Strict):
 
     outcome_days: int = 30  # after a ticket is resolved or an FAQ answer was marked "This helped"
     outcome_window_days: int = 14  # asked within this many days of falling due, else never (e.g. after downtime)
+    digest_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # topic digests: weekly …
+    digest_hour: int = 9  # … from this hour in the subscriber's time zone (outside their quiet hours)
+
+    @field_validator("digest_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("must be an hour from 0 to 23")
+        return value
 
     @field_validator("outcome_days", "outcome_window_days")
     @classmethod

@@ -59,7 +59,8 @@ def _asked(source: str, source_id: Any, basis: Any) -> Any:
     return exists().where(KO.c.source == source, KO.c.source_id == source_id, KO.c.basis_at == basis)
 
 
-def _askable(person_id: Any) -> Any:
+def askable(person_id: Any) -> Any:
+    """The person may be asked things now: a practitioner, not blocked, reachable (used by the digests too)."""
     return exists().where(P.c.id == person_id, P.c.blocked.is_(False), P.c.unreachable_at.is_(None),
                           P.c.role == "practitioner") & reachable(person_id)
 
@@ -74,7 +75,7 @@ async def due(conn: AsyncConnection, services: Services, now: datetime, limit: i
     resolved = await conn.execute(
         select(T.c.id, T.c.person_id, T.c.resolved_at, T.c.queue_id, T.c.question, draft_entry.label("entry_id"))
         .where(T.c.state.in_(ENDED_STATES), T.c.resolved_at <= latest, T.c.resolved_at > earliest,
-               ~_asked("ticket", T.c.id, T.c.resolved_at), _askable(T.c.person_id))
+               ~_asked("ticket", T.c.id, T.c.resolved_at), askable(T.c.person_id))
         .order_by(T.c.resolved_at).limit(limit))
     found = [Due(r.person_id, "ticket", r.id, r.resolved_at, r.id, r.entry_id, r.queue_id, r.question)
              for r in resolved]
@@ -82,7 +83,7 @@ async def due(conn: AsyncConnection, services: Services, now: datetime, limit: i
         select(TD.c.message_id, TD.c.person_id, TD.c.created_at, TD.c.top_entry_id, TD.c.queue_id)
         .where(TD.c.feedback == "helped", TD.c.top_entry_id.is_not(None), TD.c.created_at <= latest,
                TD.c.created_at > earliest, ~_asked("faq", TD.c.message_id, TD.c.created_at),
-               _askable(TD.c.person_id))
+               askable(TD.c.person_id))
         .order_by(TD.c.created_at).limit(limit))
     found += [Due(r.person_id, "faq", r.message_id, r.created_at, None, r.top_entry_id, r.queue_id,
                   r.top_entry_id) for r in helped]

@@ -406,3 +406,24 @@ class KnowledgeOutcome(Base):
     answer: Mapped[str | None] = mapped_column(String(8))  # applied, partly, not_yet, no
     comment: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None]
+
+
+class TopicSubscription(Base):
+    """A practitioner's subscription to a queue's (topic's) digest of what was learnt."""
+
+    __tablename__ = "topic_subscription"
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    queue_id: Mapped[str] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class DigestRound(Base):
+    """One subscriber's digest of one period, handled once (sent, or nothing new); the key makes it once."""
+
+    __tablename__ = "digest_round"
+    __table_args__ = (UniqueConstraint("person_id", "period"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    period: Mapped[date] = mapped_column(Date)  # the local day the period's digest falls due
+    listed: Mapped[int] = mapped_column(Integer, default=0)  # entries listed (0: nothing new, not sent)
+    handled_at: Mapped[datetime]

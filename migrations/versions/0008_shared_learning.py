@@ -1,4 +1,4 @@
-"""knowledge outcomes: "did you apply it?" asked once per resolved ticket or helpful FAQ answer
+"""shared learning: "did you apply it?" outcomes; topic subscriptions and their digests
 
 Revision ID: 0008
 Revises: 0006
@@ -45,7 +45,32 @@ def upgrade() -> None:
     op.create_index(op.f('ix_knowledge_outcome_person_id'), 'knowledge_outcome', ['person_id'], unique=False)
     op.create_index(op.f('ix_knowledge_outcome_entry_id'), 'knowledge_outcome', ['entry_id'], unique=False)
     op.create_index(op.f('ix_knowledge_outcome_asked_at'), 'knowledge_outcome', ['asked_at'], unique=False)
+    op.create_table(
+        'topic_subscription',
+        sa.Column('person_id', BigId, nullable=False),
+        sa.Column('queue_id', sa.String(length=32), nullable=False),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_topic_subscription_person_id_person'),
+                                ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['queue_id'], ['queue.id'], name=op.f('fk_topic_subscription_queue_id_queue'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('person_id', 'queue_id', name=op.f('pk_topic_subscription')),
+    )
+    op.create_table(
+        'digest_round',
+        sa.Column('id', BigId, autoincrement=True, nullable=False),
+        sa.Column('person_id', BigId, nullable=False),
+        sa.Column('period', sa.Date(), nullable=False),
+        sa.Column('listed', sa.Integer(), nullable=False),
+        sa.Column('handled_at', UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_digest_round_person_id_person'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_digest_round')),
+        sa.UniqueConstraint('person_id', 'period', name=op.f('uq_digest_round_person_id_period')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('digest_round')
+    op.drop_table('topic_subscription')
     op.drop_table('knowledge_outcome')
