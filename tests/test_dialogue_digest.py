@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from bot.cli import main
@@ -21,13 +21,14 @@ from bot.core.knowledge import import_entries
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import PermanentFailure
 from bot.db.engine import create_engine
-from bot.db.models import DigestRound, TopicSubscription, table
+from bot.db.models import DigestRound, Person, TopicSubscription, table
 from bot.settings import Settings
 from kb.files import load_kb_dir
+from tests.cli_support import helpdesk, use_database
 from tests.desk import KB_DIR, Actor, Desk, start_desk
 from tests.test_dialogue_outcomes import tick
 
-S, R = table(TopicSubscription), table(DigestRound)
+S, R, P = table(TopicSubscription), table(DigestRound), table(Person)
 DAY, WEEK = timedelta(days=1), timedelta(days=7)
 ENTRIES = {e.id: e for e in load_kb_dir(KB_DIR).entries}
 
@@ -134,24 +135,17 @@ async def test_preview_send_and_privacy(desk: Desk, sqlite_settings: Settings, m
     alice.sees("Abonné à ENERGY", "lundi prochain")
     await desk.advance(DAY)
     await change_entry(desk, "mini-grid-regulation", "Light-handed regulation for small mini-grids.")
-    monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)
-    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
-
-    def cli(*args: str) -> str:
-        done = CliRunner().invoke(main.app, ["digest", *args])
-        assert done.exit_code == 0, done.output
-        return done.output
-
-    preview = await asyncio.to_thread(cli, "preview", "--queue", "energy", "--lang", "fr", "--since", "2026-03-03")
+    use_database(monkeypatch, sqlite_settings)
+    preview = await helpdesk("digest", "preview", "--queue", "energy", "--lang", "fr", "--since", "2026-03-03")
     assert "Mis à jour :" in preview and ENTRIES["mini-grid-regulation-fr"].question in preview
-    assert "Nothing new in MRV" in await asyncio.to_thread(cli, "preview", "--queue", "MRV")
+    assert "Nothing new in MRV" in await helpdesk("digest", "preview", "--queue", "MRV")
     refused = CliRunner().invoke(main.app, ["digest", "preview", "--queue", "NOPE"])
     assert refused.exit_code == 2 and "unknown queue 'NOPE'" in refused.output
-    sent = re.fullmatch(r"(\d) digest\(s\) written to the outbox.\n", await asyncio.to_thread(cli, "send"))
+    sent = re.fullmatch(r"(\d) digest\(s\) written to the outbox.\n", await helpdesk("digest", "send"))
     assert sent is not None  # on the real clock: 1 outside alice's quiet hours, else 0
     async with desk.app.engine.connect() as conn:
-        listed = (await conn.execute(select(func.coalesce(func.sum(R.c.listed), 0)))).scalar_one()
-    assert int(sent.group(1)) == listed
+        rounds = (await conn.execute(select(func.count()).select_from(R).where(R.c.listed > 0))).scalar_one()
+    assert int(sent.group(1)) == rounds
     await alice.says("/mydata")
     exported = json.loads(alice.replies()[-1].text)
     assert [s["queue_id"] for s in exported["subscriptions"]] == ["ENERGY"]
@@ -181,3 +175,17 @@ async def test_two_replicas_on_postgresql_send_each_digest_once(pg_settings: Set
     finally:
         await other.dispose()
         await desk.app.stop()
+
+
+async def test_the_digest_waits_for_the_subscribers_morning_in_their_time_zone(desk: Desk) -> None:
+    lucia = desk.practitioner("lucia", lang="es")
+    await subscribe(lucia, "Energy")
+    async with desk.app.engine.begin() as conn:
+        await conn.execute(update(P).where(P.c.handle.is_(None)).values(timezone="America/Lima"))  # UTC-5
+    await desk.advance(DAY)
+    await change_entry(desk, "re-auction-design", "Use pay-as-bid auctions with a ceiling price.")
+    await desk.advance(6 * DAY)  # Monday 09:00 UTC is 04:00 in Lima
+    assert await tick(desk) == 0
+    await desk.advance(timedelta(hours=5))  # 09:00 in Lima
+    assert await tick(desk) == 1
+    assert "Actualizado:" in digests(lucia)[0]

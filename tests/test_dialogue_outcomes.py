@@ -10,9 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from bot.cli import main
 from bot.config import load_config
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import PermanentFailure
@@ -22,6 +20,7 @@ from bot.db.engine import create_engine
 from bot.db.models import KnowledgeOutcome, Person, table
 from bot.scheduler import sla_round
 from bot.settings import Settings
+from tests.cli_support import helpdesk, use_database
 from tests.desk import Actor, Desk, start_desk
 from tests.webdesk import browser, http_app, login_token
 
@@ -192,26 +191,19 @@ async def test_report_outcomes_and_kb_stats_on_the_command_line(desk: Desk, sqli
     await desk.advance(30 * DAY + timedelta(hours=1))
     await tick(desk)
     await alba.presses("Yes, applied")
-    monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)
-    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
-
-    def cli(*args: str) -> str:
-        done = CliRunner().invoke(main.app, list(args))
-        assert done.exit_code == 0, done.output
-        return done.output
-
+    use_database(monkeypatch, sqlite_settings)
     async with desk.app.engine.connect() as conn:
         report = await outcome_report(conn)
     [entry] = report.by_entry
-    assert await asyncio.to_thread(cli, "report", "outcomes", "--format", "csv") == outcome_csv(report)
-    as_json = json.loads(await asyncio.to_thread(cli, "report", "outcomes", "--format", "json"))
+    assert await helpdesk("report", "outcomes", "--format", "csv") == outcome_csv(report)
+    as_json = json.loads(await helpdesk("report", "outcomes", "--format", "json"))
     assert as_json["by_entry"] == [{"key": entry.key, "asked": 1, "answered": 1, "applied": 1, "partly": 0,
                                     "not_yet": 0, "no": 0, "applied_pct": 100.0}]
-    table = await asyncio.to_thread(cli, "report", "outcomes")
+    table = await helpdesk("report", "outcomes")
     assert "Knowledge applied" in table and entry.key in table and "100.0%" in table
-    stats = {s["entry_id"]: s for s in json.loads(await asyncio.to_thread(cli, "kb", "stats", "--json"))}
+    stats = {s["entry_id"]: s for s in json.loads(await helpdesk("kb", "stats", "--json"))}
     assert stats[entry.key]["outcomes"]["applied"] == 1 and stats[entry.key]["helped"] == 1
-    assert "2026-03-01" in await asyncio.to_thread(cli, "report", "outcomes", "--since", "2026-03-01")
+    assert "2026-03-01" in await helpdesk("report", "outcomes", "--since", "2026-03-01")
 
 
 async def test_two_replicas_on_postgresql_ask_once(pg_settings: Settings) -> None:
@@ -244,6 +236,7 @@ async def test_the_dashboard_shows_knowledge_applied_by_queue_entry_and_month(de
     await sam.sign_in(await login_token(desk, "sam"))
     page = (await sam.client.get("/dashboard/kb")).text
     assert "Knowledge applied" in page and "Answers by month asked" in page and "2026-04" in page
+    assert page.count('id="applied"') == 1 and "<title>Knowledge base" in page
     assert "<td>ENERGY</td><td>1</td><td>1</td><td>1</td>" in page and "100.0%" in page
     french = (await sam.client.get("/dashboard/kb?lang=fr")).text
     assert "Connaissances appliquées" in french and "Oui, appliqué" in french

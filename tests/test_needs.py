@@ -3,7 +3,6 @@ and from the dashboard (the same text), JSON, the table, and bad periods."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 from bot.cli import main
 from bot.core.needs import faq_answers, needs_csv, needs_report
 from bot.settings import Settings
+from tests.cli_support import helpdesk, use_database
 from tests.desk import Desk, start_desk
 from tests.needs_seed import seed_needs
 from tests.webdesk import browser, http_app, login_token
@@ -60,26 +60,19 @@ async def test_the_figures_by_every_dimension_month_and_topic(desk: Desk) -> Non
 async def test_the_csv_of_the_command_line_and_of_the_dashboard_are_the_report(desk: Desk, sqlite_settings: Settings,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert desk.app.services is not None
-    monkeypatch.setenv("DATABASE_URL", sqlite_settings.database_url)
-    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
-
-    def cli(*args: str) -> str:
-        done = CliRunner().invoke(main.app, ["report", "needs", *args])
-        assert done.exit_code == 0, done.output
-        return done.output
-
+    use_database(monkeypatch, sqlite_settings)
     async with desk.app.engine.connect() as conn:
         report = await needs_report(conn, date(2026, 3, 1), None, faq_answers(desk.app.services.kb))
     expected = needs_csv(report)
-    assert await asyncio.to_thread(cli, "--since", "2026-03-01", "--format", "csv") == expected
+    assert await helpdesk("report", "needs", "--since", "2026-03-01", "--format", "csv") == expected
     rows = list(csv.DictReader(io.StringIO(expected)))
     assert rows[0] == {"by": "all", "key": "all", "questions": "6", "tickets": "4", "unanswered": "4", "escalated": "2"}
     assert {"by": "queue", "key": "ENERGY", "questions": "3", "tickets": "3", "unanswered": "3",
             "escalated": "1"} in rows
     assert [r["questions"] for r in rows if r["by"] == "topic"] == ["3"]
-    as_json = json.loads(await asyncio.to_thread(cli, "--format", "json"))
+    as_json = json.loads(await helpdesk("report", "needs", "--format", "json"))
     assert as_json["total"] == {"key": "all", "questions": 6, "tickets": 4, "unanswered": 4, "escalated": 2}
-    table = await asyncio.to_thread(cli)
+    table = await helpdesk("report", "needs")
     assert "Needs start to today: by country" in table and "Most-asked topics without an FAQ entry" in table
 
     sam = browser(http_app(desk))

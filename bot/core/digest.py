@@ -128,37 +128,31 @@ async def send_due(engine: AsyncEngine, services: Services, now: datetime) -> in
 async def send_due_on(conn: AsyncConnection, services: Services, now: datetime) -> int:
     """`send_due` in the caller's transaction."""
     learning = services.config.learning
-    people = list(await conn.execute(select(P.c.id, P.c.timezone, P.c.quiet_hours).where(
-        P.c.id.in_(select(S.c.person_id)), askable(P.c.id))))
-    if not people:
-        return 0
-    handled = set(map(tuple, await conn.execute(select(R.c.person_id, R.c.period).where(
-        R.c.person_id.in_([p.id for p in people]), R.c.period >= now.date() - timedelta(days=8)))))
+    last = select(func.max(R.c.handled_at)).where(R.c.person_id == P.c.id).scalar_subquery()
+    people = list(await conn.execute(
+        select(P.c.id, P.c.timezone, P.c.quiet_hours, func.min(S.c.created_at).label("subscribed"),
+               last.label("last")).join(S, S.c.person_id == P.c.id).where(askable(P.c.id))
+        .group_by(P.c.id, P.c.timezone, P.c.quiet_hours)))
     ctx = Context.system(services, conn, Effects(), now)
     for person in people:
         due = due_moment(now, person.timezone, learning.digest_weekday, learning.digest_hour)
-        if (person.id, due.date()) in handled:
+        since = person.last or person.subscribed
+        if due <= since:  # handled already, or the first period due after subscribing is still to come
             continue
         if quiet_hours(person.quiet_hours, person.timezone, services.config.service_levels).is_quiet(now):
             continue
-        await _one(ctx, person.id, due)
+        await _one(ctx, person.id, due, since)
     await ctx.effects.write(conn)
     return len(ctx.effects.outbox)
 
 
-async def _one(ctx: Context, person_id: int, due: datetime) -> None:
-    """One subscriber's digest of the period due at `due`: recorded once, sent when there is something new.
-    The first period is the first one due after they subscribed."""
+async def _one(ctx: Context, person_id: int, due: datetime, since: datetime) -> None:
+    """One subscriber's digest of the period due at `due`, listing what changed after `since`: recorded once,
+    sent when there is something new."""
     reach = await private_chat(ctx.conn, person_id)
     if reach is None:
         return
-    queues = await subscribed(ctx.conn, person_id)
-    last = (await ctx.conn.execute(select(func.max(R.c.handled_at)).where(R.c.person_id == person_id))).scalar()
-    since = last or (await ctx.conn.execute(select(func.min(S.c.created_at))
-                                            .where(S.c.person_id == person_id))).scalar_one()
-    if last is None and due <= since:
-        return
-    found = await items(ctx.conn, queues, reach[2], since)
+    found = await items(ctx.conn, await subscribed(ctx.conn, person_id), reach[2], since)
     inserted = await ctx.conn.execute(insert_ignore(ctx.conn, R, ["person_id", "period"]).values(
         person_id=person_id, period=due.date(), listed=len(found), handled_at=ctx.now).returning(R.c.id))
     if inserted.first() is None or not found:  # another process had it, or nothing new
