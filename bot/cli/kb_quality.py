@@ -272,7 +272,7 @@ def kb_stats(since: SinceOption = None,
                                        for s in rows]))
         return
     table = Table("entry", "matched", "answered", "suggested", "clicked", "helped", "false defl.", "tickets",
-                  "rating", "asked if applied", "applied")
+                  "rating", "follow-ups", "applied")
     for s in rows:
         rating = f"{s.mean_rating:.1f} ({s.rated})" if s.mean_rating is not None else "—"
         outcome = applied.get(s.entry_id, OutcomeRow(s.entry_id))
