@@ -297,6 +297,29 @@ class ServiceInfo(Strict):
         return any(mime.startswith(allowed) for allowed in self.attachment_types)
 
 
+class Learning(Strict):
+    """Shared learning: when practitioners are asked whether they applied the advice (docs/learning.md)."""
+
+    outcome_days: int = 30  # after a ticket is resolved or an FAQ answer was marked "This helped"
+    outcome_window_days: int = 14  # asked within this many days of falling due, else never (e.g. after downtime)
+    digest_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # topic digests: weekly …
+    digest_hour: int = 9  # … from this hour in the subscriber's time zone (outside their quiet hours)
+
+    @field_validator("digest_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("must be an hour from 0 to 23")
+        return value
+
+    @field_validator("outcome_days", "outcome_window_days")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be greater than zero")
+        return value
+
+
 class ServiceConfig(Strict):
     """The whole service configuration."""
 
@@ -305,6 +328,7 @@ class ServiceConfig(Strict):
     calendars: dict[str, CalendarConfig] = Field(default_factory=lambda: {"default": CalendarConfig()})
     sla: dict[str, SlaPolicy] = Field(default_factory=lambda: {"default": SlaPolicy()})
     service_levels: ServiceLevels = Field(default_factory=ServiceLevels)
+    learning: Learning = Field(default_factory=Learning)
     queues: list[QueueConfig]
 
     @model_validator(mode="after")

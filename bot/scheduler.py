@@ -16,8 +16,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.calendar_changes import follow_calendars
+from bot.core.digest import send_due
 from bot.core.kb_review import remind_stale_owners
 from bot.core.outbox_watch import warn_if_backed_up
+from bot.core.outcomes import ask_due
 from bot.core.privacy import apply_retention
 from bot.core.reminders import flush_digests
 from bot.core.response_times import response_times
@@ -29,10 +31,16 @@ WARM_REPORTS_AFTER = 10  # seconds after start: let the channels connect first
 
 
 async def sla_round(engine: AsyncEngine, services: Services, now: datetime) -> SweepResult:
-    """One go of the SLA engine: follow calendar changes, fire what is due at `now`, send the digests that may go."""
+    """One go of the SLA engine: follow calendar changes, fire what is due at `now`, send the digests that may go,
+    ask the "did you apply it?" questions fallen due, send the topic digests due."""
     await follow_calendars(engine, services)
     result = await sweep(engine, services, now)
     result.messages += await flush_digests(engine, services, now)
+    for job, what in ((ask_due, "outcome questions"), (send_due, "topic digests")):
+        try:
+            result.messages += await job(engine, services, now)
+        except Exception:
+            log.exception("%s failed; the next round tries again", what)
     return result
 
 

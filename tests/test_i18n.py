@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.cli.main import ROLES
 from bot.config import PRIORITIES
+from bot.core.needs import DIMENSIONS
 from bot.core.reports import AGES
 from bot.i18n import LANGUAGES, catalog, normalise_language, placeholders, t, text_keys
 from bot.web.app import STATES
@@ -69,13 +70,13 @@ def keys_used_in_templates() -> tuple[set[str], set[str]]:
 def test_every_key_used_in_templates_exists_and_staff_keys_are_used() -> None:
     keys, prefixes = keys_used_in_templates()
     assert len(keys) > 100 and prefixes == {"staff.state.", "staff.priority.", "staff.role.", "staff.event.",
-                                            "staff.error.", "staff.age."}
+                                            "staff.error.", "staff.age.", "staff.needs.by."}
     english = text_keys("en")
     assert not {k for k in keys if k not in english}
     completed = {f"staff.state.{s}" for s in STATES} | {f"staff.priority.{p}" for p in PRIORITIES} | {
         f"staff.role.{r}" for r in ROLES} | {"staff.event.breach", "staff.event.warning"} | {
         f"staff.error.{m}" for m in ("signin", "forbidden", "csrf", "badlink", "notfound", "other")} | {
-        f"staff.age.{label}" for _, label in AGES}
+        f"staff.age.{label}" for _, label in AGES} | {f"staff.needs.by.{d}" for d in DIMENSIONS}
     assert not {k for k in completed if k not in english}
     in_code: set[str] = set()
     for path in ROOT.glob("bot/web/*.py"):

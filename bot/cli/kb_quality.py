@@ -23,6 +23,8 @@ from bot.cli.progress import progress
 from bot.config import DEFAULT_CONFIG, ConfigError, MatcherThresholds, load_config
 from bot.core import kb_drafts, kb_metrics
 from bot.core.knowledge import load_entries
+from bot.core.outcome_report import OutcomeRow, applied_by_entry
+from bot.core.reports import percent_text
 from kb.entry import KBEntry
 from kb.evaluation import EvalDataError, EvalSet, evaluate, load_eval_dir, tune
 from kb.export import write_kb_dir
@@ -256,21 +258,27 @@ def _since(value: datetime | None) -> datetime | None:
 
 def kb_stats(since: SinceOption = None,
              as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
-    """Use of each FAQ entry: matched, answered, suggested, clicked, helped, false deflections, ratings."""
+    """Use of each FAQ entry: matched, answered, suggested, clicked, helped, false deflections, ratings, and
+    whether practitioners applied it ("did you apply it?": asked, applied or partly)."""
 
-    async def go(app_: HelpDesk, conn: AsyncConnection) -> list[kb_metrics.EntryStats]:
-        return await kb_metrics.entry_stats(conn, [e.id for e in await load_entries(conn)], _since(since))
+    async def go(app_: HelpDesk, conn: AsyncConnection) -> tuple[list[kb_metrics.EntryStats], dict[str, OutcomeRow]]:
+        stats = await kb_metrics.entry_stats(conn, [e.id for e in await load_entries(conn)], _since(since))
+        return stats, await applied_by_entry(conn, _since(since))
 
-    rows = run(_connected(go))
+    rows, applied = run(_connected(go))
     if as_json:
-        console.print_json(json.dumps([{**s.__dict__, "mean_rating": s.mean_rating} for s in rows]))
+        console.print_json(json.dumps([{**s.__dict__, "mean_rating": s.mean_rating,
+                                        "outcomes": applied.get(s.entry_id, OutcomeRow(s.entry_id)).as_dict()}
+                                       for s in rows]))
         return
     table = Table("entry", "matched", "answered", "suggested", "clicked", "helped", "false defl.", "tickets",
-                  "rating")
+                  "rating", "follow-ups", "applied")
     for s in rows:
         rating = f"{s.mean_rating:.1f} ({s.rated})" if s.mean_rating is not None else "—"
+        outcome = applied.get(s.entry_id, OutcomeRow(s.entry_id))
         table.add_row(s.entry_id, *(str(v) for v in (s.matched, s.answered, s.suggested, s.clicked, s.helped,
-                                                     s.false_deflections, s.tickets)), rating)
+                                                     s.false_deflections, s.tickets)), rating,
+                      str(outcome.asked), percent_text(outcome.applied_pct))
     console.print(table)
 
 

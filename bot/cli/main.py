@@ -17,6 +17,7 @@ from bot.cli import kb_quality
 from bot.cli.calendar import calendar_app
 from bot.cli.common import console, desk, fail, run, settings, with_started
 from bot.cli.console_chat import chat_with_web
+from bot.cli.digest import digest_app
 from bot.cli.privacy import privacy_app
 from bot.cli.progress import progress
 from bot.cli.report import report_app
@@ -38,7 +39,7 @@ users_app = typer.Typer(help="People: experts, secretariat, practitioners.", no_
 queues_app = typer.Typer(help="Expert queues.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (db_app, "db"), (kb_app, "kb"), (users_app, "users"),
                   (queues_app, "queues"), (privacy_app, "privacy"), (report_app, "report"), (calendar_app, "calendar"),
-                  (sla_app, "sla")):
+                  (sla_app, "sla"), (digest_app, "digest")):
     app.add_typer(sub, name=name)
 kb_quality.register(kb_app)
 

@@ -15,6 +15,9 @@ from rich.text import Text
 from bot.app import HelpDesk
 from bot.cli.common import console, desk, fail, moment, report_day, run
 from bot.core.closed_days import closed_days_by_queue
+from bot.core.knowledge import KnowledgeBase, load_entries
+from bot.core.needs import NeedsReport, faq_answers, needs_csv, needs_report
+from bot.core.outcome_report import OutcomeReport, outcome_csv, outcome_report
 from bot.core.reports import AGES, SlaReport, hours_text, percent_text, sla_csv, sla_report
 from bot.core.sla import SlaClock
 from bot.terminal import SafeConsole
@@ -85,3 +88,82 @@ def _table(report: SlaReport, as_of: datetime | None = None) -> Table:
 
 def _against(value: float | None, target: int) -> Text:
     return Text(percent_text(value), style="red" if value is not None and value < target else "")
+
+
+@report_app.command("outcomes")
+def report_outcomes(since: Day = None, until: Day = None,
+                    output: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+                    ) -> None:
+    """Knowledge applied: answers to "did you apply it?" asked in the period, by queue, FAQ entry and month."""
+    report = run(_outcomes(desk(), since and since.date(), until and until.date()))
+    if output is Format.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    elif output is Format.csv:
+        typer.echo(outcome_csv(report), nl=False)
+    else:
+        (console if console.is_terminal else SafeConsole(width=WIDTH)).print(_outcome_table(report))
+
+
+async def _outcomes(app_: HelpDesk, since: date | None, until: date | None) -> OutcomeReport:
+    await app_.check_database()
+    async with app_.engine.connect() as conn:
+        report = await outcome_report(conn, since, until)
+    await app_.engine.dispose()
+    return report
+
+
+def _outcome_table(report: OutcomeReport) -> Table:
+    period = f"{report.since or 'start'} to {report.until or 'today'}"
+    table = Table(title=f"Knowledge applied: questions asked {period}", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  caption="applied %: answers saying applied or partly, of all answers")
+    for name in ("by", "key", "asked", "answered", "applied", "partly", "not yet", "no", "applied %"):
+        table.add_column(name, justify="left" if name in ("by", "key") else "right", no_wrap=True)
+    for by, row in report.sections():
+        table.add_row(by, row.key, str(row.asked), str(row.answered), str(row.applied), str(row.partly),
+                      str(row.not_yet), str(row.no), percent_text(row.applied_pct))
+    return table
+
+
+@report_app.command("needs")
+def report_needs(since: Day = None, until: Day = None,
+                 output: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+                 ) -> None:
+    """Who asks and what they need: questions, tickets, unanswered and escalated questions by country, region,
+    sector, institution type, language, queue and month, and the most-asked topics without an FAQ entry."""
+    report = run(_needs(desk(), since and since.date(), until and until.date()))
+    if output is Format.json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif output is Format.csv:
+        typer.echo(needs_csv(report), nl=False)
+    else:
+        out = console if console.is_terminal else SafeConsole(width=WIDTH)
+        for table in _needs_tables(report):
+            out.print(table)
+
+
+async def _needs(app_: HelpDesk, since: date | None, until: date | None) -> NeedsReport:
+    await app_.check_database()
+    async with app_.engine.connect() as conn:
+        kb = KnowledgeBase(await load_entries(conn), app_.config)
+        report = await needs_report(conn, since, until, faq_answers(kb))
+    await app_.engine.dispose()
+    return report
+
+
+def _needs_tables(report: NeedsReport) -> list[Table]:
+    period = f"{report.since or 'start'} to {report.until or 'today'}"
+    tables = []
+    for by, rows in [("all", [report.total]), *report.by.items(), ("month", report.by_month)]:
+        table = Table(title=f"Needs {period}: by {by.replace('_', ' ')}", box=box.SIMPLE_HEAD, padding=(0, 1))
+        table.add_column(by.replace("_", " "), no_wrap=True)
+        for name in ("questions", "tickets", "unanswered", "escalated"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for r in rows:
+            table.add_row(r.key, str(r.questions), str(r.tickets), str(r.unanswered), str(r.escalated))
+        tables.append(table)
+    topics = Table(title="Most-asked topics without an FAQ entry", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for name in ("questions", "words", "examples"):
+        topics.add_column(name, justify="right" if name == "questions" else "left")
+    for t in report.topics:
+        topics.add_row(str(t.questions), ", ".join(t.keywords), " · ".join(t.examples))
+    return [*tables, topics]

@@ -25,6 +25,7 @@ class Waiting(StrEnum):
     RATING_COMMENT = "rating_comment"
     PROFILE = "profile"
     TICKET = "ticket"
+    OUTCOME_COMMENT = "outcome_comment"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Waiting.TICKET, "expert, lead, secretariat", "/claim N (or the Claim button) or /open N",
                "free text for that ticket's practitioner (`//` for an internal note)",
                "/release, /resolve or /outofscope of it (claiming or opening another ticket moves to that one)"),
+    Transition(Waiting.OUTCOME_COMMENT, "practitioner", "an answer button to 'did you apply it?'",
+               "a comment on how the advice was used",
+               "the comment, the 'no comment' button, or a new question (answered as one)"),
 )
 ENDS_EVERY_STATE = ("/start", "/forgetme")  # besides each state's own ends
 

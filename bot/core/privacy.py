@@ -13,8 +13,10 @@ from bot.core.files import FileStore, forget
 from bot.db.models import (
     Audit,
     Conversation,
+    DigestRound,
     Identity,
     KBDraft,
+    KnowledgeOutcome,
     LinkCode,
     Message,
     Outbox,
@@ -23,13 +25,15 @@ from bot.db.models import (
     SlaReminder,
     StoredFile,
     Ticket,
+    TopicSubscription,
     TriageDecision,
     table,
 )
 
 P, I, M, T, O = table(Person), table(Identity), table(Message), table(Ticket), table(Outbox)  # noqa: E741
 A, C, TD, LC, QM = table(Audit), table(Conversation), table(TriageDecision), table(LinkCode), table(QueueMember)
-D, R, F = table(KBDraft), table(SlaReminder), table(StoredFile)
+D, R, F, KO = table(KBDraft), table(SlaReminder), table(StoredFile), table(KnowledgeOutcome)
+TS, DR = table(TopicSubscription), table(DigestRound)
 ERASED = "[erased]"
 
 
@@ -72,6 +76,9 @@ async def export_person(conn: AsyncConnection, person_id: int) -> dict[str, Any]
         "kb_drafts_from_their_tickets": _rows(await conn.execute(select(D).where(D.c.ticket_id.in_(ticket_ids)))),
         "audit": _rows(await conn.execute(select(A).where(A.c.actor_id == person_id))),
         "files": _rows(await conn.execute(select(F).where(F.c.person_id == person_id).order_by(F.c.created_at))),
+        "outcomes": _rows(await conn.execute(select(KO).where(KO.c.person_id == person_id).order_by(KO.c.id))),
+        "subscriptions": _rows(await conn.execute(select(TS).where(TS.c.person_id == person_id))),
+        "digests": _rows(await conn.execute(select(DR).where(DR.c.person_id == person_id).order_by(DR.c.id))),
         # staff messages that name them: which and when (their text is the staff member's, erased with theirs)
         "staff_messages_naming_them": [] if naming_them is None else _rows(await conn.execute(naming_them)),
     }
@@ -147,7 +154,7 @@ async def erase_person(conn: AsyncConnection, person_id: int, now: datetime, fil
     await conn.execute(update(D).where(D.c.ticket_id.in_(ticket_ids)).values(question=ERASED, ticket_id=None))
     await conn.execute(delete(R).where(or_(R.c.person_id == person_id, R.c.ticket_id.in_(ticket_ids))))
     step()
-    for tbl in (C, LC, I, QM):
+    for tbl in (C, LC, I, QM, KO, TS, DR):
         await conn.execute(delete(tbl).where(tbl.c.person_id == person_id))
     await conn.execute(update(P).where(P.c.id == person_id).values(
         handle=None, display_name=f"erased #{person_id}", country=None, institution=None, job_title=None,

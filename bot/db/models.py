@@ -386,3 +386,47 @@ class StoredFile(Base):
     # first download; until then `sha256` is empty.
     source_channel: Mapped[str | None] = mapped_column(String(16))
     source_file_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class KnowledgeOutcome(Base):
+    """"Did you apply it?": one question to a practitioner about one resolved ticket or helpful FAQ answer.
+
+    The row is written when the question is asked; the unique key asks it once per resolve (or answer),
+    across restarts and replicas.
+    """
+
+    __tablename__ = "knowledge_outcome"
+    __table_args__ = (UniqueConstraint("source", "source_id", "basis_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(8))  # "ticket" or "faq"
+    source_id: Mapped[int] = mapped_column(BigInteger)  # the ticket, or the message the FAQ answer answered
+    basis_at: Mapped[datetime]  # the resolve, or the FAQ answer, the question follows up
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    entry_id: Mapped[str | None] = mapped_column(String(96), index=True)  # FAQ entry, or the ticket's draft's
+    queue_id: Mapped[str | None] = mapped_column(String(32))
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    answer: Mapped[str | None] = mapped_column(String(8))  # applied, partly, not_yet, no
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+
+
+class TopicSubscription(Base):
+    """A practitioner's subscription to a queue's (topic's) digest of what was learnt."""
+
+    __tablename__ = "topic_subscription"
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    queue_id: Mapped[str] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class DigestRound(Base):
+    """One subscriber's digest of one period, handled once (sent, or nothing new); the key makes it once."""
+
+    __tablename__ = "digest_round"
+    __table_args__ = (UniqueConstraint("person_id", "period"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    period: Mapped[date] = mapped_column(Date)  # the local day the period's digest falls due
+    listed: Mapped[int] = mapped_column(Integer, default=0)  # entries listed (0: nothing new, not sent)
+    handled_at: Mapped[datetime]

@@ -43,13 +43,15 @@ from bot.core import files, linking
 from bot.core.kb_metrics import entry_stats, gaps, stale_entries
 from bot.core.login import STAFF_ROLES, redeem_login_token
 from bot.core.messages import Attachment, IncomingMessage
+from bot.core.needs import NeedsReport, faq_answers, needs_csv, needs_report
+from bot.core.outcome_report import outcome_report
 from bot.core.pipeline import Outcome
 from bot.core.reports import hours_text, percent_text, sla_csv, sla_report
 from bot.core.tickets import OPEN_STATES
 from bot.db.driver import upsert
 from bot.db.models import AppSetting, Identity, KBDraft, Person, Ticket, table
 from bot.i18n import t
-from bot.web import charts, data
+from bot.web import charts, data, learning
 from bot.web.auth import CHAT, CHAT_AGE, SESSION, SESSION_AGE, Cookies, Viewer, same_origin, web_identity
 from bot.web.limits import HOUR, IpLimiter, RecentTickets, client_address
 from bot.web.metrics import metrics_text
@@ -131,6 +133,8 @@ class WebApp:
             Route("/dashboard/experts", self.staff(self.experts, "secretariat")),
             Route("/dashboard/kb", self.staff(self.knowledge, "secretariat")),
             Route("/dashboard/people", self.staff(self.people, "secretariat")),
+            Route("/dashboard/needs", self.staff(self.needs, "secretariat")),
+            Route("/dashboard/needs.csv", self.staff(self.needs_export, "secretariat")),
             Route("/dashboard/sla.csv", self.staff(self.sla_export, "secretariat")),
             Route("/dashboard/tickets.csv", self.staff(self.tickets_export, "secretariat")),
             Route("/metrics", self.metrics),
@@ -606,15 +610,42 @@ class WebApp:
                                              .order_by(table(KBDraft).c.id)))
             stats = await entry_stats(conn, [e.id for e in entries])
             clusters = await gaps(conn)
+            applied = await outcome_report(conn)
         stale = stale_entries(entries, self.desk.clock.now().date())
         return self.render(request, "kb.html", viewer=viewer, drafts=drafts, stats=stats, gaps=clusters[:20],
-                           stale=stale)
+                           stale=stale, applied=applied,
+                           applied_chart=learning.applied_chart(applied, self.staff_lang(request, viewer)))
 
     async def people(self, request: Request, viewer: Viewer) -> Response:
         """Practitioners by country, institution and sector."""
         async with self.desk.engine.connect() as conn:
             groups = await data.practitioners(conn)
         return self.render(request, "people.html", viewer=viewer, groups=groups)
+
+    async def needs(self, request: Request, viewer: Viewer) -> Response:
+        """The needs report of a period, with charts (docs/learning.md)."""
+        report = await self.needs_of(request)
+        if report is None:  # the page again, empty, saying what is wrong with the period
+            return self.render(request, "needs.html", 400, viewer=viewer, report=NeedsReport(None, None), figures=[],
+                               bad_period=True)
+        return self.render(request, "needs.html", viewer=viewer, report=report,
+                           figures=learning.needs_charts(report, self.staff_lang(request, viewer)))
+
+    async def needs_export(self, request: Request, viewer: Viewer) -> Response:
+        """The CSV of `helpdesk report needs --format csv` (same parameters: since, until)."""
+        report = await self.needs_of(request)
+        if report is None:
+            return PlainTextResponse("since/until: YYYY-MM-DD, until not before since", 400)
+        return csv_response(needs_csv(report), "needs.csv")
+
+    async def needs_of(self, request: Request) -> NeedsReport | None:
+        """The needs report of the period the query string gives (None: not a valid period)."""
+        assert self.desk.services is not None
+        span = learning.period(request)
+        if span is None:
+            return None
+        async with self.desk.engine.connect() as conn:
+            return await needs_report(conn, *span, faq_answers(self.desk.services.kb))
 
     async def sla_export(self, request: Request, viewer: Viewer) -> Response:
         """The CSV of `helpdesk report sla --format csv` (same parameters: since, until, queue)."""
