@@ -285,7 +285,9 @@ def register(router: Router) -> None:
         question = await question_of(ctx, message_id)
         if question is None:
             return
-        await asked.set_feedback(ctx, message_id, "to_secretariat")
+        if not await asked.settle(ctx, message_id, "to_secretariat"):
+            ctx.reply(ctx.t("error.stale_button"))
+            return
         tickets.tell_secretariat(ctx, "scope.for_secretariat", name=ctx.person.display_name, id=ctx.person.id,
                                  channel=ctx.msg.channel, question=question)
         ctx.audit("question.to_secretariat", message_id=message_id)
@@ -296,7 +298,9 @@ def register(router: Router) -> None:
         message_id = int(args[0])
         if await question_of(ctx, message_id) is None:
             return
-        await asked.set_feedback(ctx, message_id, "dropped")
+        if not await asked.settle(ctx, message_id, "dropped"):
+            ctx.reply(ctx.t("error.stale_button"))
+            return
         ctx.audit("question.dropped", message_id=message_id)
         ctx.reply(ctx.t("scope.dropped"))
 

@@ -121,6 +121,8 @@ async def test_bread_is_out_of_scope_and_can_be_dropped(desk: Desk) -> None:
     assert [label for label, _ in offer.buttons][-2:] == ["Send it to the secretariat", "Drop it"]
     await alice.presses("Drop it")
     alice.sees("I have dropped it")
+    await alice.presses("Drop it")  # pressed again: nothing more happens
+    alice.sees("no longer valid")
     assert await count(desk, Ticket) == 0
 
 
@@ -132,6 +134,8 @@ async def test_bread_in_spanish_goes_to_the_secretariat_not_to_a_queue(desk: Des
     maria.sees("He pasado su pregunta a la secretaría")
     post = desk.channel("console").posts["secretariat"][-1]
     assert "outside the queues' topics" in post.text and "hago pan" in post.text
+    await maria.presses("Enviarla a la secretaría")  # a second press does not send it twice
+    assert len([p for p in desk.channel("console").posts["secretariat"] if "hago pan" in p.text]) == 1
     assert await count(desk, Ticket) == 0
 
 

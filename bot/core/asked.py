@@ -16,6 +16,7 @@ from bot.db.models import Message, TriageDecision, table
 
 M = table(Message)
 TD = table(TriageDecision)
+SETTLED = ("dropped", "to_secretariat")  # what the practitioner chose for a question outside the queues
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,16 @@ async def set_feedback(ctx: Context, message_id: int, feedback: str) -> bool:
     result = await ctx.conn.execute(update(TD).where(TD.c.message_id == message_id, TD.c.person_id == ctx.person.id)
                                     .values(feedback=feedback))
     return bool(result.rowcount)
+
+
+async def settle(ctx: Context, message_id: int, outcome: str) -> bool:
+    """Record what the practitioner chose for a question no queue covers (dropped, sent to the secretariat);
+    False when they already chose (a second press of the buttons)."""
+    earlier = (await ctx.conn.execute(select(TD.c.feedback).where(TD.c.message_id == message_id))).scalar()
+    if earlier in SETTLED:
+        return False
+    await set_feedback(ctx, message_id, outcome)
+    return True
 
 
 async def decision(ctx: Context, message_id: int) -> str | None:
