@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
+from tests.desk import Desk, start_desk
 
 PG_URL = os.environ.get("HELPDESK_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("HELPDESK_REQUIRE_POSTGRES") == "1"
@@ -87,3 +88,11 @@ async def pg_settings(tmp_path: Path) -> AsyncIterator[Settings]:
 def any_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Run the test on both databases."""
     yield request.getfixturevalue(f"{request.param}_settings")
+
+
+@pytest.fixture
+async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
+    """A help desk on SQLite with the shipped config, a fake clock and in-memory channels (tests/desk.py)."""
+    d = await start_desk(sqlite_settings)
+    yield d
+    await d.app.stop()

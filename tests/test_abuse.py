@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Message, Ticket, table
-from bot.settings import Settings
-from tests.desk import Desk, start_desk
-
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
+from tests.desk import Desk
 
 
 async def scalar(desk: Desk, query: object) -> int:

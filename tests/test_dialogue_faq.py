@@ -14,13 +14,6 @@ from tests.desk import Desk, start_desk
 
 
 @pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
-
-
-@pytest.fixture
 async def cautious_desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
     """A desk that only answers when nearly certain, so paraphrases get suggestions."""
     config = load_config()

@@ -22,12 +22,6 @@ BTR_EN = "What does a Biennial Transparency Report contain?"
 NDC_ES = "¿Qué implica actualizar una NDC?"
 
 
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
-
 
 @pytest.fixture
 async def any_desk(any_settings: Settings) -> AsyncIterator[Desk]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select
 
 from bot.db.models import Audit, Message, Person, Ticket, TriageDecision, table
@@ -16,12 +14,6 @@ from tests.desk import Desk, start_desk
 
 QUESTION_ES = "¿Qué tarifa eléctrica recomiendan para el bombeo solar de riego en zonas aisladas?"
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 async def ticket_row(desk: Desk, ticket_id: int = 1) -> dict[str, object]:

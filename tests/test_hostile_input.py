@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.core.actions import ActionSigner
 from bot.db.models import Message, Ticket, table
-from bot.settings import Settings
-from tests.desk import Actor, Desk, start_desk
+from tests.desk import Actor, Desk
 
 CORPUS = [
     "x" * 3999,
@@ -38,12 +35,6 @@ CORPUS = [
     "Ｗhat does a Biennial Transparency Report contain?",
 ]
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 async def test_corpus_against_every_role(desk: Desk) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,12 +28,6 @@ runner = CliRunner()
 QUESTION = "We need advice on solar irrigation pumping tariffs for remote farms"
 SUMMARY = "Use a block tariff for irrigation pumping with prepaid metering; see the ESMAP solar pumping guide."
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 # --- CLI eval / tune ---------------------------------------------------------------------------

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.db.models import Identity, LinkCode, Person, Ticket, table
-from bot.settings import Settings
 from tests.channels_support import ENERGY_QUESTION
-from tests.desk import Actor, Desk, start_desk
+from tests.desk import Actor, Desk
 
 P, I, T = table(Person), table(Identity), table(Ticket)  # noqa: E741
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 async def code_for(actor: Actor) -> str:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
 
 from bot.db.models import Audit, table
-from bot.settings import Settings
-from tests.desk import Actor, Desk, start_desk
+from tests.desk import Actor, Desk
 
 REFUSED = "not allowed to use"
 # command -> roles that may use it (everyone else is refused before any handler runs)
@@ -38,12 +34,6 @@ MATRIX = {
     "/language en": {"practitioner", "expert", "secretariat"},
 }
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 async def actors(desk: Desk) -> dict[str, Actor]:

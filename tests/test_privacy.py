@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import String, Text, select
 
 from bot.db.models import Base, Ticket, table
 from bot.settings import Settings
-from tests.desk import Desk, start_desk
+from tests.desk import Desk
 
 SECRET_QUESTION = "Zanzibar Ministry of Blue Economy needs tariff advice for solar irrigation pumps"
 
-
-@pytest.fixture
-async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    d = await start_desk(sqlite_settings)
-    yield d
-    await d.app.stop()
 
 
 async def strings_in_database(desk: Desk) -> str:
