@@ -20,7 +20,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
@@ -213,6 +213,7 @@ class OutboxDrainer:
         chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             chats[(row.channel, row.chat_id)].append(row)
+        held = await self._hold_back(chats)
         refs = await self._posted_refs(rows)
         unreachable: list[Any] = []
         marks = self._unmarked
@@ -221,7 +222,7 @@ class OutboxDrainer:
         while not sending.done():
             await asyncio.wait([sending], timeout=MARK_EVERY)
             await self._record()
-        results = sending.result()
+        results = [sent + held.get(chat, []) for chat, sent in zip(chats, sending.result(), strict=True)]
         if not unreachable and not any(results):
             return len(rows)  # every row delivered (and marked): nothing else to write
         async with self._engine.begin() as conn:
@@ -237,6 +238,43 @@ class OutboxDrainer:
                         O.c.channel == channel, O.c.chat_id == chat_id, O.c.status == "pending",
                         O.c.next_attempt_at < postponed[0]).values(next_attempt_at=postponed[0]))
         return len(rows)
+
+    async def _hold_back(self, chats: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Keep each chat in the order its rows were written: a row waits while an older row of its chat is unsent.
+
+        The older row may wait for pacing or a retry, be leased to another replica, or be leased to a process
+        that died. The rows held back are taken out of `chats` and returned as the updates that put them back
+        in the outbox, due when the older row is (a row another drainer holds: at the next poll), so that
+        later claims find the chat's rows together, oldest first.
+        """
+        newest = max(r.id for chat_rows in chats.values() for r in chat_rows)
+        async with self._engine.connect() as conn:
+            older = list(await conn.execute(
+                select(O.c.id, O.c.channel, O.c.chat_id, O.c.status, O.c.next_attempt_at, O.c.lease_until)
+                .where(O.c.status.in_(("pending", "sending")), O.c.id < newest,
+                       tuple_(O.c.channel, O.c.chat_id).in_(list(chats)))
+                .order_by(O.c.id)))
+        now = self._clock.now()
+        taken = {r.id for chat_rows in chats.values() for r in chat_rows} | set(self._unmarked)
+        first: dict[tuple[str, str], Any] = {}
+        for row in older:
+            if row.id not in taken:
+                first.setdefault((row.channel, row.chat_id), row)
+        held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for chat, blocker in first.items():
+            waiting = [r for r in chats[chat] if r.id > blocker.id]
+            if not waiting:
+                continue
+            chats[chat] = [r for r in chats[chat] if r.id < blocker.id]
+            if blocker.status == "pending":
+                until = max(now, blocker.next_attempt_at)
+            else:
+                leased = blocker.lease_until is not None and blocker.lease_until > now
+                until = now + timedelta(seconds=self._poll) if leased else now
+            held[chat] = [{"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
+                           "attempts": max(0, r.attempts - 1), "error": f"waiting for row {blocker.id} of this chat"}
+                          for r in waiting]
+        return held
 
     async def _mark_sent(self, marks: dict[int, tuple[Any, dict[str, Any]]]) -> None:
         """Record the rows delivered since the last call, in one statement.
