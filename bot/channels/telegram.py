@@ -57,6 +57,7 @@ from bot.config import ConfigError
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.router import EXPERT, PRACTITIONER, SECRETARIAT, Router
+from bot.faults import log_failure
 from bot.i18n import LANGUAGES, t
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,9 @@ class TelegramChannel:
             return Response(status_code=400)
         try:
             await self._receive([update])
-        except Exception:
-            log.exception("telegram update %s could not be stored", update.update_id)
+        except Exception as exc:
+            log_failure(log, f"telegram update {update.update_id} could not be stored", exc,
+                        "answered 503: Telegram delivers it again")
             return Response(status_code=503)
         return Response(status_code=200)
 
@@ -268,7 +270,7 @@ class TelegramChannel:
         group = chat_id.startswith("-")
         wait = self.pacer.chat_wait(chat_id, group)
         if wait > 0:
-            raise RetryLater(wait, "pacing this chat", rate_limited=True)
+            raise RetryLater(wait, "pacing this chat", rate_limited=True, quiet=True)
         await self.pacer.take(chat_id, group)
 
     async def _post_text(self, message: OutgoingMessage, text: str, first: bool, last: bool) -> str:
@@ -320,4 +322,5 @@ class TelegramChannel:
         except BadRequest as exc:  # a subclass of NetworkError: check it first
             raise PermanentFailure(f"Telegram: {exc}") from None
         except (TimedOut, NetworkError) as exc:  # 5xx, connection trouble
-            raise RetryLater(backoff(attempt), f"Telegram: {exc}") from None
+            reason = str(exc).split(". Parsing the server response")[0]  # not the HTML page of a proxy's 502
+            raise RetryLater(backoff(attempt), f"Telegram: {reason}") from None

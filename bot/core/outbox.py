@@ -28,6 +28,7 @@ from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.driver import update_rows
 from bot.db.models import Outbox, table
 from bot.db.sql import one_of, per_dialect
+from bot.faults import log_failure
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,16 @@ MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
 
 
 class RetryLater(Exception):
-    """Send again after `seconds` (429 retry_after, 5xx, network errors); `rate_limited` for 429s and pacing."""
+    """Send again after `seconds` (429 retry_after, 5xx, network errors); `rate_limited` for 429s and pacing.
 
-    def __init__(self, seconds: float, reason: str = "", rate_limited: bool = False) -> None:
+    The platform's faults are logged as one line each; `quiet` ones (our own pacing) are only counted.
+    """
+
+    def __init__(self, seconds: float, reason: str = "", rate_limited: bool = False, quiet: bool = False) -> None:
         super().__init__(reason or f"retry in {seconds}s")
         self.seconds = seconds
         self.rate_limited = rate_limited
+        self.quiet = quiet
 
 
 class PermanentFailure(Exception):
@@ -168,8 +173,8 @@ class OutboxDrainer:
             try:
                 due = self._claim_wanted or time.monotonic() >= self._next_claim
                 busy = await self._round(claim=due and not self._stopping)  # stopping: only what was handed over
-            except Exception:
-                log.exception("outbox round failed; retrying")
+            except Exception as exc:
+                log_failure(log, "outbox round failed", exc, f"the next round in {self._poll:g} s")
                 busy = 0
             if busy:
                 continue
@@ -288,9 +293,10 @@ class OutboxDrainer:
         batch = list(marks.values())
         try:
             await self._write_marks(batch)
-        except Exception:
+        except Exception as exc:
             if not self._marking_failed:
-                log.warning("could not record %d delivered rows yet; will retry", len(batch), exc_info=True)
+                log_failure(log, f"could not record {len(batch)} delivered rows yet", exc,
+                            "kept in memory and recorded once the database answers (never sent again)")
             self._marking_failed = True
             return
         self._marking_failed = False
@@ -354,6 +360,9 @@ class OutboxDrainer:
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
                     self._count_retry(row.channel, "rate_limited" if exc.rate_limited else "unavailable")
+                    if not exc.quiet:
+                        log.warning("outbox row %s: %s; it and the chat's later rows wait %.1f s",
+                                    row.id, str(exc).splitlines()[0][:200], exc.seconds)
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
                     failures = 0 if exc.rate_limited else row.attempts  # an outage counts; a rate limit does not
                     out.extend(_postpone(posts[index:], until, str(exc), failures=failures))
@@ -432,7 +441,7 @@ def _external_id(row: Any, ref: str | None, refs: dict[RefKey, tuple[str, str | 
         raise PermanentFailure(f"nothing named {ref!r} was posted in this chat")
     status, external_id = found
     if status != "sent" or external_id is None:
-        raise RetryLater(1.0, f"{ref!r} not sent yet")
+        raise RetryLater(1.0, f"{ref!r} not sent yet", quiet=True)
     return external_id
 
 
