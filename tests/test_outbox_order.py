@@ -1,9 +1,11 @@
-"""Per-chat order under pacing, two replicas and a replica that dies: drainers over real time on PostgreSQL."""
+"""Per-chat order under pacing, two replicas and a replica that dies, and the take-over of a dead replica's
+rows: drainers over real time on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -71,12 +73,12 @@ def out_of_order(log: list[tuple[str, int]]) -> int:
 
 
 async def kill(drainer: OutboxDrainer) -> None:
-    """The drainer's process dies: its loop stops at once, nothing more is sent or recorded."""
-    task = drainer._task
-    assert task is not None
-    while not task.done():  # a cancel can be swallowed by a wait that finished at the same moment
-        task.cancel()
-        await asyncio.wait([task], timeout=0.01)
+    """The drainer's process dies: its loop and heartbeat stop at once, nothing more is sent or recorded."""
+    for task in (drainer._task, drainer._beating):
+        assert task is not None
+        while not task.done():  # a cancel can be swallowed by a wait that finished at the same moment
+            task.cancel()
+            await asyncio.wait([task], timeout=0.01)
 
 
 async def run_replicas(settings: Settings, script: list[tuple[int, str, float]]) -> tuple[list[tuple[str, int]], int]:
@@ -137,3 +139,27 @@ async def test_a_replica_that_dies_leaves_every_chat_in_order(pg_settings: Setti
     assert len(set(log)) == written  # nothing lost (a row in flight at the kill may come twice)
     assert out_of_order(log) == 0
     assert [seq for chat, seq in log if chat == "y"] == [0, 1, 2]
+
+
+async def test_rows_of_a_killed_instance_are_taken_back_within_seconds_not_after_the_lease(
+        pg_settings: Settings) -> None:
+    engine = create_engine(pg_settings.database_url, schema=pg_settings.database_schema)
+    await migrate.upgrade(engine)
+    log: list[tuple[str, int]] = []
+    dead = OutboxDrainer(engine, {"paced": PacedChannel(log)}, SystemClock(), lease=timedelta(seconds=60))
+    await dead.start()
+    await kill(dead)  # killed right after its heartbeat; the row below stays leased to it for 60 s
+    await write_replies(dead, engine, "z", 0)
+    restarted = OutboxDrainer(engine, {"paced": PacedChannel(log)}, SystemClock(), lease=timedelta(seconds=60))
+    started = time.monotonic()
+    await restarted.start()
+    try:
+        await write_replies(restarted, engine, "z", 1)
+        while len(log) < 2 and time.monotonic() - started < 20:
+            await asyncio.sleep(0.05)
+        taken_back = time.monotonic() - started
+    finally:
+        await restarted.stop()
+        await engine.dispose()
+    assert log == [("z", 0), ("z", 1)]
+    assert taken_back <= 5.5  # the dead instance silent for DEAD_AFTER (3 s), then the next claim

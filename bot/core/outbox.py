@@ -3,9 +3,11 @@
 A row is claimed with a lease (status "sending"), sent, then marked "sent" with the channel's
 message id. Rows the message path writes while this drainer runs are leased to it as they are
 inserted and handed over in memory after commit (`lease` / `hand_over`): no query claims them back.
-A crash after sending and before marking re-sends that row once after its lease; a crash before
-commit never produced a row. Rate limits and outages delay rows (and every later row of
-the same chat, to keep order); only permanent failures stop a row.
+A crash after sending and before marking re-sends that row once; a crash before commit never produced a
+row. Each drainer is an instance with a heartbeat (table `instance`, every HEARTBEAT seconds); the rows
+leased by one whose heartbeat stopped are taken back by the others after DEAD_AFTER, not after the lease.
+Rate limits and outages delay rows (and every later row of the same chat, to keep order); only permanent
+failures stop a row.
 """
 
 from __future__ import annotations
@@ -14,26 +16,30 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Update, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Boolean, Update, and_, bindparam, delete, exists, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.driver import update_rows
-from bot.db.models import Outbox, table
+from bot.db.models import Instance, Outbox, table
 from bot.db.sql import one_of, per_dialect
 from bot.faults import log_failure
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
-O = table(Outbox)  # noqa: E741
+O, I = table(Outbox), table(Instance)  # noqa: E741
 LEASE = timedelta(seconds=60)
+HEARTBEAT = 1.0  # seconds between an instance's heartbeats
+DEAD_AFTER = timedelta(seconds=3)  # an instance silent this long is dead: its rows are taken back
+GONE = datetime(2000, 1, 1, tzinfo=UTC)  # the heartbeat of an instance that stopped
 MARK_EVERY = 0.02  # seconds between commits of delivered rows
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 60.0
@@ -79,13 +85,17 @@ def _claim_statement(dialect: str) -> Update:
     """Lease the due rows of some channels, oldest first (SKIP LOCKED on PostgreSQL, where several
     drainers may claim at once)."""
     now = bindparam("now", type_=O.c.next_attempt_at.type)
+    alive = exists().where(I.c.id == O.c.leased_by, I.c.heartbeat_at >= bindparam("alive_since"))
+    dead_owner = and_(bindparam("takeover", type_=Boolean), O.c.leased_by.is_not(None),
+                      O.c.leased_by != bindparam("me"), ~alive)
     due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
-              and_(O.c.status == "sending", O.c.lease_until < now))
+              and_(O.c.status == "sending", or_(O.c.lease_until < now, dead_owner)))
     ids = select(O.c.id).where(due, one_of(O.c.channel, "channels", dialect)).order_by(O.c.id).limit(bindparam("most"))
     if dialect == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     return (update(O).where(O.c.id.in_(ids.scalar_subquery()))
-            .values(status="sending", lease_until=bindparam("lease_until"), attempts=O.c.attempts + 1)
+            .values(status="sending", lease_until=bindparam("lease_until"), leased_by=bindparam("me"),
+                    attempts=O.c.attempts + 1)
             .returning(*O.c))
 
 
@@ -123,6 +133,9 @@ class OutboxDrainer:
         self._handed: list[Any] = []  # rows leased to this drainer when inserted, not sent yet
         self._claim_wanted = True  # rows may wait in the outbox that no one handed over
         self._next_claim = 0.0  # time.monotonic() when the outbox is looked at anyway
+        self.instance = uuid.uuid4().hex
+        self._healthy_since: float | None = None  # time.monotonic() since the heartbeats work
+        self._beating: asyncio.Task[None] | None = None
         self.sent = 0
 
     def wake(self) -> None:
@@ -142,9 +155,10 @@ class OutboxDrainer:
         until = self._clock.now() + self._lease
         for row in rows:
             if row["channel"] in self._channels and row["status"] == "pending":
-                row.update(status="sending", lease_until=until, attempts=1)
+                row.update(status="sending", lease_until=until, leased_by=self.instance, attempts=1)
             else:  # another process sends it; every row of one insert has the same columns
                 row.setdefault("lease_until", None)
+                row.setdefault("leased_by", None)
 
     def hand_over(self, rows: list[dict[str, Any]]) -> None:
         """Committed outbox rows (with their ids): send the ones leased to this drainer, claim the others."""
@@ -156,9 +170,13 @@ class OutboxDrainer:
             self._wake.set()
 
     async def start(self) -> None:
-        """Drain in the background until stopped."""
+        """Beat and drain in the background until stopped."""
         self._stopping = False
+        with contextlib.suppress(Exception):  # the database may be away; the heartbeat loop says so
+            await self._beat()
+        self._beating = asyncio.create_task(self._beat_loop(), name="outbox-heartbeat")
         self._task = asyncio.create_task(self._loop(), name="outbox-drainer")
+        log.info("outbox drainer instance %s", self.instance)
 
     async def stop(self) -> None:
         """Finish the round in progress and stop; unsent rows wait for the next start."""
@@ -167,6 +185,41 @@ class OutboxDrainer:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(BaseException):
+                await self._beating
+            self._beating = None
+            with contextlib.suppress(Exception):  # what is left leased to it is taken back at once
+                async with self._engine.begin() as conn:
+                    await conn.execute(update(I).where(I.c.id == self.instance).values(heartbeat_at=GONE))
+
+    async def _beat(self) -> None:
+        """Say this instance is alive (and forget instances silent for a day)."""
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            beat = await conn.execute(update(I).where(I.c.id == self.instance).values(heartbeat_at=now))
+            if not beat.rowcount:
+                await conn.execute(delete(I).where(I.c.heartbeat_at < now - timedelta(days=1)))
+                await conn.execute(insert(I).values(id=self.instance, started_at=now, heartbeat_at=now))
+        if self._healthy_since is None:
+            self._healthy_since = time.monotonic()
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._beat()
+            except Exception as exc:
+                if self._healthy_since is not None:
+                    log_failure(log, "outbox heartbeat failed", exc,
+                                "taking back rows of silent instances waits until it works again")
+                self._healthy_since = None
+
+    def _may_take_over(self) -> bool:
+        """Only after beating for DEAD_AFTER: after an outage the others get as long to beat again."""
+        healthy = self._healthy_since
+        return healthy is not None and time.monotonic() - healthy >= DEAD_AFTER.total_seconds()
 
     async def _loop(self) -> None:
         while not self._stopping or self._handed:
@@ -317,7 +370,8 @@ class OutboxDrainer:
         now = self._clock.now()
         async with self._engine.begin() as conn:
             rows = list(await conn.execute(_CLAIM(conn), {
-                "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch}))
+                "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch,
+                "me": self.instance, "takeover": self._may_take_over(), "alive_since": now - DEAD_AFTER}))
         rows.sort(key=lambda r: r.id)
         return rows
 

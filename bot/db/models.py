@@ -54,6 +54,16 @@ class AppSetting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class Instance(Base):
+    """A running drainer (one per process) and its last heartbeat: rows leased by one that stopped beating are
+    taken back by the others within seconds, not after the whole lease."""
+
+    __tablename__ = "instance"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
 class Person(Base):
     """Anyone who talks to the bot: practitioner, expert or secretariat."""
 
@@ -196,6 +206,7 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(32))  # the Instance whose lease it is
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,35 @@
+"""drainer instances with a heartbeat; outbox rows name the instance leasing them
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-08
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import bot.db.types
+
+revision: str = '0006'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'instance',
+        sa.Column('id', sa.String(length=32), nullable=False),
+        sa.Column('started_at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('heartbeat_at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_instance')),
+    )
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('leased_by', sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox') as batch:
+        batch.drop_column('leased_by')
+    op.drop_table('instance')
