@@ -54,6 +54,7 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_inbound import ALLOWED_UPDATES, CHANNEL, incoming
 from bot.channels.text import shorten, split_text, utf16_len
 from bot.config import ConfigError
+from bot.core.budgets import SharedBudgets
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.router import EXPERT, PRACTITIONER, SECRETARIAT, Router
@@ -105,6 +106,7 @@ class TelegramChannel:
         self._secret = webhook_secret or ""
         self._poll_timeout = poll_timeout
         self.pacer = Pacer(PRIVATE_BUDGET, GROUP_BUDGET, Budget(max_per_second, max_per_second))
+        self._shared: SharedBudgets | None = None  # per-chat budgets of all replicas (PostgreSQL)
         self._steps = StepSender()
         self._desk: Desk | None = None
         self._ready = False
@@ -136,6 +138,8 @@ class TelegramChannel:
     async def start(self, desk: Desk) -> None:
         """Check the token, publish the command menus, then take updates by webhook or long polling."""
         self._desk = desk
+        if desk.engine.dialect.name == "postgresql":
+            self._shared = SharedBudgets(desk.engine)
         self._stop.clear()
         try:
             await self._open()
@@ -269,6 +273,8 @@ class TelegramChannel:
     async def _pace(self, chat_id: str) -> None:
         group = chat_id.startswith("-")
         wait = self.pacer.chat_wait(chat_id, group)
+        if wait == 0 and self._shared is not None:  # other replicas may have posted to the chat
+            wait = await self._shared.take(f"{CHANNEL}:{chat_id}", GROUP_BUDGET if group else PRIVATE_BUDGET)
         if wait > 0:
             raise RetryLater(wait, "pacing this chat", rate_limited=True, quiet=True)
         await self.pacer.take(chat_id, group)

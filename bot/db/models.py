@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -62,6 +63,14 @@ class Instance(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+class SendBudget(Base):
+    """A budget shared by the replicas (e.g. Telegram's posts per chat): its theoretical arrival time (epoch s)."""
+
+    __tablename__ = "send_budget"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class Person(Base):

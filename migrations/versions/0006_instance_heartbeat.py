@@ -1,4 +1,4 @@
-"""drainer instances with a heartbeat; outbox rows name the instance leasing them
+"""drainer instances with a heartbeat; outbox rows name the instance leasing them; shared send budgets
 
 Revision ID: 0006
 Revises: 0005
@@ -25,6 +25,12 @@ def upgrade() -> None:
         sa.Column('heartbeat_at', bot.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_instance')),
     )
+    op.create_table(
+        'send_budget',
+        sa.Column('key', sa.String(length=160), nullable=False),
+        sa.Column('tat', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('key', name=op.f('pk_send_budget')),
+    )
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('leased_by', sa.String(length=32), nullable=True))
 
@@ -32,4 +38,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('leased_by')
+    op.drop_table('send_budget')
     op.drop_table('instance')
