@@ -208,6 +208,7 @@ async def cluster(pg_settings: Settings, config_path: Path, tmp_path: Path) -> A
                "OUTBOX_LEASE_SECONDS": "2",
                "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
                "TELEGRAM_WEBHOOK_URL": f"{balancer.url}/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+               "TELEGRAM_SHARED_PACING": "1",
                "TELEGRAM_MAX_PER_SECOND": "100000",
                "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
                "SLACK_API_URL": slack.api_url}

@@ -99,13 +99,14 @@ class TelegramChannel:
 
     def __init__(self, token: str, api_url: str, *, webhook_url: str | None = None,
                  webhook_secret: str | None = None, max_per_second: float = 30.0,
-                 poll_timeout: int = 25) -> None:
+                 poll_timeout: int = 25, shared_pacing: bool = False) -> None:
         self.bot = Bot(token, base_url=api_url, request=AiohttpRequest(pool_size=64),
                        get_updates_request=AiohttpRequest(pool_size=2))
         self._webhook_url = webhook_url
         self._secret = webhook_secret or ""
         self._poll_timeout = poll_timeout
         self.pacer = Pacer(PRIVATE_BUDGET, GROUP_BUDGET, Budget(max_per_second, max_per_second))
+        self._shared_pacing = shared_pacing
         self._shared: SharedBudgets | None = None  # per-chat budgets of all replicas (PostgreSQL)
         self._steps = StepSender()
         self._desk: Desk | None = None
@@ -138,7 +139,7 @@ class TelegramChannel:
     async def start(self, desk: Desk) -> None:
         """Check the token, publish the command menus, then take updates by webhook or long polling."""
         self._desk = desk
-        if desk.engine.dialect.name == "postgresql":
+        if self._shared_pacing and desk.engine.dialect.name == "postgresql":
             self._shared = SharedBudgets(desk.engine)
         self._stop.clear()
         try:
