@@ -302,13 +302,13 @@ class OutboxDrainer:
 
         The older row may wait for pacing or a retry, be leased to another replica, or be leased to a process
         that died. The rows held back are taken out of `chats` and returned as the updates that put them back
-        in the outbox, due when the older row is (a row another drainer holds: at the next poll), so that
-        later claims find the chat's rows together, oldest first.
+        in the outbox, due when the older row is (or at once when another drainer holds it), so that later
+        claims find the chat's rows together, oldest first.
         """
         newest = max(r.id for chat_rows in chats.values() for r in chat_rows)
         async with self._engine.connect() as conn:
             older = list(await conn.execute(
-                select(O.c.id, O.c.channel, O.c.chat_id, O.c.status, O.c.next_attempt_at, O.c.lease_until)
+                select(O.c.id, O.c.channel, O.c.chat_id, O.c.status, O.c.next_attempt_at)
                 .where(O.c.status.in_(("pending", "sending")), O.c.id < newest,
                        tuple_(O.c.channel, O.c.chat_id).in_(list(chats)))
                 .order_by(O.c.id)))
@@ -324,11 +324,8 @@ class OutboxDrainer:
             if not waiting:
                 continue
             chats[chat] = [r for r in chats[chat] if r.id < blocker.id]
-            if blocker.status == "pending":
-                until = max(now, blocker.next_attempt_at)
-            else:
-                leased = blocker.lease_until is not None and blocker.lease_until > now
-                until = now + timedelta(seconds=self._poll) if leased else now
+            # A row another drainer holds: due now, claimed again (and looked at again) at the next poll.
+            until = max(now, blocker.next_attempt_at) if blocker.status == "pending" else now
             held[chat] = [{"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
                            "attempts": max(0, r.attempts - 1), "error": f"waiting for row {blocker.id} of this chat"}
                           for r in waiting]
