@@ -5,7 +5,8 @@ polling) stores it, answers (the FAQ answer, or suggestions) and sends the newco
 The fake enforces Telegram's per-chat limits (1/s with a burst of 3 per private chat, 20/min per
 group); its global limit is lifted, as Telegram does for paid broadcasts, and so is the app's
 (TELEGRAM_MAX_PER_SECOND). Prints msg/s from the first update to the last answer at the fake,
-p50/p99 latency (update queued → first reply stored by the fake), duplicates, losses and 429s; then
+p50/p99 latency (update queued → first reply stored by the fake), duplicates, losses, 429s, replies
+sent after a later reply of their chat (out of order) and the most posts one chat got in a second; then
 the message path alone (bench/pipeline.py, in-process, the same N new people) measured in the same
 go, and the ratio of the two, since absolute figures drift from day to day on shared machines.
 
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from bench.delivery import Deliveries, out_of_order, pct  # noqa: E402
 from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.app import build_app  # noqa: E402
@@ -45,11 +47,6 @@ from tests.fakes.desk_process import HELPDESK, free_port, wait_ready  # noqa: E4
 from tests.fakes.telegram import FakeTelegram, RateLimits  # noqa: E402
 
 FIRST_CHAT = 10_000_000
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -92,7 +89,10 @@ async def run(n: int, rate: float, db: str, timeout: float, profile: str | None 
     answered: dict[int, float] = {}
     texts: dict[int, Counter[str]] = defaultdict(Counter)
 
+    deliveries = Deliveries()
+
     def delivered(message: dict[str, Any]) -> None:
+        deliveries(message)
         chat, text = message["chat"]["id"], message.get("text", "")
         texts[chat][text] += 1
         if chat not in answered:
@@ -137,12 +137,14 @@ async def run(n: int, rate: float, db: str, timeout: float, profile: str | None 
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
             log.close()
+    late = await out_of_order(env["DATABASE_URL"], env.get("DATABASE_SCHEMA"))
     latencies = [answered[c] - queued[c] for c in answered]
     duplicates = sum(count - 1 for chat in texts.values() for count in chat.values() if count > 1)
     return {"db": db, "messages": n, "offered_per_s": rate or "all at once", "msg_per_s": round(len(answered) /
             (end - start), 1), "p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99),
             "app_cpu_ms_per_msg": round(1000 * cpu / n, 2), "answered": len(answered), "lost": n - len(answered),
-            "duplicates": duplicates,
+            "duplicates": duplicates, "out_of_order": late,
+            "most_posts_per_chat_second": deliveries.most_per_chat_second(),
             "sent_total": sum(sum(c.values()) for c in texts.values()), "telegram_429": too_many}
 
 

@@ -4,7 +4,8 @@ Faults: 429 storms and 5xx from the Bot API, slow answers, `kill -9` of the app 
 time), and, on PostgreSQL, database outages (a TCP proxy in front of the server is cut for a few
 seconds). Every message is a greeting whose answer is one reply, so each chat must end with
 exactly as many replies as it sent messages. Prints messages sent, stored, replies delivered,
-lost, duplicated, and throughput.
+lost, duplicated, replies sent after a later reply of their chat (out of order), latency p50/p99
+(a chat's k-th message to its k-th reply), the most posts one chat got in a second, and throughput.
 
 usage: python bench/soak.py [--n 100000] [--users 5000] [--kills 5] [--storms 3] [--db sqlite|postgres]
        [--outages 2] [--rate 300]
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.delivery import Deliveries, out_of_order, pct  # noqa: E402
 from bench.pgschema import PG_DSN, PG_URL  # noqa: E402
 from bot import event_loop  # noqa: E402
 from bot.cli.progress import progress  # noqa: E402
@@ -84,6 +86,9 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
     # Per-chat limits as on Telegram; the global 30/s lifted (as Telegram does for paid broadcasts),
     # otherwise the soak only measures that limit.
     tg = FakeTelegram(rate_limits=RateLimits(global_per_second=1_000_000))
+    deliveries = Deliveries()
+    tg.on_send = deliveries
+    asked: dict[int, list[float]] = {}
     await tg.start()
     env = {"DATABASE_URL": database_url, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
            "OUTBOX_LEASE_SECONDS": str(lease), "LOG_LEVEL": "WARNING", "TELEGRAM_MAX_PER_SECOND": "100000"}
@@ -104,6 +109,7 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
             for i in range(n):
                 chat = 10_000 + rng.randrange(users)
                 tg.user_sends(chat, rng.choice(GREETINGS))
+                asked.setdefault(chat, []).append(time.perf_counter())
                 expected[chat] = expected.get(chat, 0) + 1
                 if i in storm_at:
                     tg.inject(method="sendMessage", status=429, times=throttled_in_storm, retry_after=1)
@@ -130,6 +136,7 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
         sent = tg.sent_counts()
         replies = {chat: sent[chat] for chat in expected}
         stored = await _stored(database_url, schema)
+        late = await out_of_order(direct["DATABASE_URL"], schema)
     finally:
         await app.stop()
         await tg.stop()
@@ -138,7 +145,10 @@ async def soak(n: int, users: int, kills: int, storms: int, outages: int, db: st
     lost = sum(max(0, count - replies[chat]) for chat, count in expected.items())
     duplicated = sum(max(0, replies[chat] - count) for chat, count in expected.items())
     return {"db": db, "messages_sent": n, "stored": stored, "replies_delivered": sum(replies.values()),
-            "lost": lost, "duplicated": duplicated, "kills": kills, "storms": storms, "db_outages": len(outage_at),
+            "lost": lost, "duplicated": duplicated, "out_of_order": late,
+            "p50_ms": pct(deliveries.latencies(asked), 0.5), "p99_ms": pct(deliveries.latencies(asked), 0.99),
+            "most_posts_per_chat_second": deliveries.most_per_chat_second(), "kills": kills, "storms": storms,
+            "db_outages": len(outage_at),
             "msg_per_s": round(n / wall, 1), "seconds": round(wall, 1)}
 
 

@@ -25,6 +25,7 @@ from bot.core.reminders import flush_digests
 from bot.core.response_times import response_times
 from bot.core.services import Services
 from bot.core.sla_sweep import SweepResult, sweep
+from bot.faults import log_failure
 
 log = logging.getLogger(__name__)
 WARM_REPORTS_AFTER = 10  # seconds after start: let the channels connect first
@@ -91,14 +92,14 @@ class SlaScheduler:
         """
         try:
             await remind_stale_owners(self._engine, self._services, self._services.clock.now())
-        except Exception:
-            log.exception("FAQ review reminders failed")
+        except Exception as exc:
+            log_failure(log, "FAQ review reminders failed", exc, "they come again next week")
         try:
             async with self._engine.begin() as conn:
                 count = await apply_retention(conn, self._services.clock.now(),
                                               self._services.config.service.retention_months, self._services.files)
-        except Exception:
-            log.exception("retention round failed")
+        except Exception as exc:
+            log_failure(log, "retention round failed", exc, "it runs again next week")
             return
         if count:
             log.info("retention: anonymised %d closed tickets", count)
@@ -109,20 +110,20 @@ class SlaScheduler:
         try:
             async with self._engine.connect() as conn:
                 await response_times(conn, self._services.sla, None, None)
-        except Exception:
-            log.exception("warming the report figures failed; the first report will measure them")
+        except Exception as exc:
+            log_failure(log, "warming the report figures failed", exc, "the first report will measure them")
 
     async def every_minute(self) -> None:
         """The minute hook (e.g. pick up FAQ entries changed by the CLI or another process), then the outbox watch."""
         if self._on_minute is not None:
             try:
                 await self._on_minute()
-            except Exception:
-                log.exception("minute hook failed")
+            except Exception as exc:
+                log_failure(log, "minute hook failed", exc, "again in a minute")
         try:
             warned = await warn_if_backed_up(self._engine, self._services, self._services.clock.now())
-        except Exception:
-            log.exception("outbox watch failed")
+        except Exception as exc:
+            log_failure(log, "outbox watch failed", exc, "again in a minute")
             return
         if warned and self._on_commit is not None:
             self._on_commit()
@@ -132,8 +133,8 @@ class SlaScheduler:
         async with self._busy:
             try:
                 result = await sla_round(self._engine, self._services, self._services.clock.now())
-            except Exception:
-                log.exception("SLA round failed")
+            except Exception as exc:
+                log_failure(log, "SLA round failed", exc, "the next round tries again")
                 return
         if result.events or result.failed:
             log.info("SLA round: %s", result)

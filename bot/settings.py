@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_max_per_second: float = Field(default=30.0, gt=0, description="global send budget")
+    telegram_shared_pacing: bool = Field(default=False, description="per-chat pacing shared by replicas (PostgreSQL)")
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

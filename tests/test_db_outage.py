@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.core.messages import IncomingMessage
+from bot.db.engine import create_engine
 from bot.db.models import Message, Outbox, table
 from bot.http import create_http_app
 from bot.settings import Settings
@@ -19,7 +23,8 @@ def hello(n: int) -> IncomingMessage:
                            language="en")
 
 
-async def test_outage_then_redelivery_is_handled_exactly_once(pg_settings: Settings) -> None:
+async def test_outage_then_redelivery_is_handled_exactly_once(pg_settings: Settings,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
     import httpx
 
     url = make_url(PG_URL)
@@ -52,7 +57,36 @@ async def test_outage_then_redelivery_is_handled_exactly_once(pg_settings: Setti
             replies = (await conn.execute(select(func.count()).select_from(table(Outbox))
                                           .where(table(Outbox).c.status == "sent"))).scalar_one()
         assert stored == 4 and replies == 4
+        assert not [r for r in caplog.records if r.exc_info], "the outage logged a traceback"
+        refusals = [r.getMessage() for r in caplog.records if "not stored" in r.getMessage()]
+        assert len(refusals) == 3 and all("the channels deliver them again" in m for m in refusals)
     finally:
         await web.aclose()
         await desk.app.stop()
+        await proxy.cut()
+
+
+async def test_the_first_statements_after_the_database_comes_back_succeed(pg_settings: Settings) -> None:
+    """Pooled connections the outage dropped are replaced when checked out (pre-ping), not handed out broken."""
+    url = make_url(PG_URL)
+    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    engine = create_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+                           pool_size=3, schema=pg_settings.database_schema)
+
+    async def one() -> int:
+        async with engine.connect() as conn:
+            value = (await conn.execute(text("SELECT 1"))).scalar_one()
+            await asyncio.sleep(0.05)  # hold the connection so the pool fills
+            return int(value)
+
+    try:
+        assert await asyncio.gather(*(one() for _ in range(3))) == [1, 1, 1]
+        await proxy.cut()
+        await proxy.restore()
+        async with asyncio.timeout(10):  # a broken connection handed out again would hang or fail here
+            assert await asyncio.gather(*(one() for _ in range(3))) == [1, 1, 1]
+            assert [await one() for _ in range(3)] == [1, 1, 1]
+    finally:
+        await engine.dispose()
         await proxy.cut()

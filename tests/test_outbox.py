@@ -252,3 +252,36 @@ async def test_a_card_delivered_but_not_yet_recorded_is_edited_at_once(sqlite_se
         assert {status for _, status in await statuses(desk)} == {"sent"}
     finally:
         await desk.app.stop()
+
+
+async def test_a_row_written_after_a_rate_limit_does_not_overtake_the_row_that_waits(desk: Desk) -> None:
+    channel = FlakyChannel()
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    await queue_rows(desk, "c1", ["first"])
+    channel.script = [RetryLater(30, "pacing this chat", rate_limited=True)]
+    await drainer.drain_once()
+    desk.clock.advance(timedelta(seconds=1))
+    await queue_rows(desk, "c1", ["second"])  # due now; "first" waits 29 s more
+    await queue_rows(desk, "c2", ["another chat"])
+    await drainer.drain_once()
+    assert channel.delivered == ["another chat"]
+    desk.clock.advance(timedelta(seconds=30))
+    while await drainer.drain_once():
+        pass
+    assert channel.delivered == ["another chat", "first", "second"]
+
+
+async def test_a_row_waits_while_an_older_row_of_its_chat_is_leased_elsewhere(desk: Desk) -> None:
+    channel = FlakyChannel()
+    await queue_rows(desk, "c1", ["leased by a replica that died"])
+    async with desk.app.engine.begin() as conn:
+        await conn.execute(update(O).values(status="sending", lease_until=desk.clock.now() + timedelta(seconds=60)))
+    await queue_rows(desk, "c1", ["written after it"])
+    drainer = OutboxDrainer(desk.app.engine, {"flaky": channel}, desk.clock)
+    assert await drainer.drain_once() == 1  # looked at, held back
+    assert channel.delivered == []
+    desk.clock.advance(timedelta(seconds=61))
+    while await drainer.drain_once():
+        pass
+    assert channel.delivered == ["leased by a replica that died", "written after it"]
+    assert {s for _, s in await statuses(desk)} == {"sent"}

@@ -91,6 +91,13 @@ class Cluster:
     def tg_posts(self, chat: int, fragment: str) -> list[dict[str, Any]]:
         return [m for m in self.tg.sent(chat) if fragment in m.get("text", "")]
 
+    def in_order(self, chat: int) -> bool:
+        """A Telegram chat got the FAQ answer before the profile offer written after it."""
+        texts = [m.get("text", "") for m in self.tg.sent(chat)]
+        first = {fragment: next(i for i, text in enumerate(texts) if fragment in text)
+                 for fragment in (ANSWER, PROFILE_OFFER)}
+        return first[ANSWER] < first[PROFILE_OFFER]
+
     def answered(self, practitioner: str | int) -> bool:
         """Whether a practitioner (Slack user id or Telegram chat id) got the whole reply: answer and profile offer."""
         return all(self.replies(practitioner, fragment) for fragment in (ANSWER, PROFILE_OFFER))
@@ -201,6 +208,7 @@ async def cluster(pg_settings: Settings, config_path: Path, tmp_path: Path) -> A
                "OUTBOX_LEASE_SECONDS": "2",
                "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.api_url,
                "TELEGRAM_WEBHOOK_URL": f"{balancer.url}/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+               "TELEGRAM_SHARED_PACING": "1",
                "TELEGRAM_MAX_PER_SECOND": "100000",
                "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
                "SLACK_API_URL": slack.api_url}
@@ -259,6 +267,7 @@ async def test_two_processes_share_the_work_and_survive_a_kill(cluster: Cluster)
         assert cluster.replies(user, ANSWER) == cluster.replies(user, PROFILE_OFFER) == 1
     assert all(cluster.replies(chat, ANSWER) >= 1 for chat in second.chats)
     doubled = sum(cluster.replies(c, ANSWER) + cluster.replies(c, PROFILE_OFFER) - 2 for c in second.chats)
+    assert all(cluster.in_order(chat) for chat in (*first.chats, *second.chats))  # across replicas and the kill
     assert doubled <= await cluster.resent("telegram")
 
     # One claim won; every SLA event of the neglected ticket fired once and was posted once.

@@ -22,6 +22,7 @@ async def test_short_soak_loses_nothing() -> None:
     print(figures)
     assert figures["stored"] == 2000
     assert figures["lost"] == 0
+    assert figures["out_of_order"] == 0  # every chat's replies in the order written, across the kill
     # A kill -9 can land between Telegram accepting a reply and the commit that marks it sent (the rows delivered
     # in the last moments); Telegram offers no way to ask whether it arrived, so such a row
     # is sent again rather than risk losing it. See docs/reliability.md.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,8 @@ async def test_long_answers_are_split_at_paragraphs_with_buttons_on_the_last_par
 
 
 async def test_429_storm_and_5xx_lose_nothing_and_double_nothing(desk: tuple[HelpDesk, TelegramChannel],
-                                                                tg: FakeTelegram) -> None:
+                                                                tg: FakeTelegram, caplog: pytest.LogCaptureFixture,
+                                                                ) -> None:
     chats = list(range(5001, 5011))
     for chat in chats:
         tg.add_chat(chat)
@@ -209,6 +211,11 @@ async def test_429_storm_and_5xx_lose_nothing_and_double_nothing(desk: tuple[Hel
     for chat in chats:
         answers = [t for t in texts(tg, chat) if "Source:" in t]
         assert len(answers) == 1, f"chat {chat}: {answers}"
+    faults = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in faults if r.exc_info], "a recoverable fault logged a traceback"
+    waits = [r.getMessage() for r in faults if "wait" in r.getMessage()]
+    assert len(waits) == 8 and any("Bad Gateway (502); it and the chat's later rows wait" in m for m in waits)
+    assert not any("<html>" in r.getMessage() for r in caplog.records)
 
 
 async def test_blocked_user_is_marked_unreachable_and_reported_once(desk: tuple[HelpDesk, TelegramChannel],

@@ -196,4 +196,31 @@ async def test_the_chat_shows_refusals_as_notices_in_the_page_language(served: t
         await question.fill("Notre fiche technique")
         await question.press("Enter")
         await expect(page.locator(".msg.bot", has_text="le nom du fichier est trop long")).to_be_visible(timeout=WAIT)
+
+
+async def test_answers_to_button_presses_are_shown_once_while_the_page_is_open(served: tuple[Desk, str]) -> None:
+    """A button's answer is a post (by the stream) and was also shown as a notice: now only the post."""
+    import asyncio
+
+    from playwright.async_api import async_playwright, expect
+
+    _desk, url = served
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await (await chromium.new_context(viewport=DESKTOP)).new_page()
+        await page.goto(f"{url}/chat")
+        question = page.get_by_label("Your question")
+        await question.fill(FAQ_QUESTION)
+        await question.press("Enter")
+        await page.get_by_role("button", name="I still need an expert").click()
+        opened = page.locator(".msg.bot", has_text="Your question is ticket #")
+        await expect(opened.first).to_be_visible(timeout=WAIT)
+        await page.get_by_role("button", name="Not now").first.click()
+        skipped = page.locator(".msg.bot", has_text="No problem. You can do it later")
+        await expect(skipped.first).to_be_visible(timeout=WAIT)
+        await asyncio.sleep(1.0)  # anything shown twice has arrived by now
+        assert (await opened.count(), await skipped.count()) == (1, 1)
+        await page.reload()
+        await expect(skipped.first).to_be_visible(timeout=WAIT)
+        assert (await opened.count(), await skipped.count()) == (1, 1)
         await chromium.close()

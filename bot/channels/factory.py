@@ -25,7 +25,8 @@ def build_channels(settings: Settings) -> dict[str, ChannelSender]:
         channels["telegram"] = TelegramChannel(
             settings.telegram_bot_token.get_secret_value(), settings.telegram_api_url,
             webhook_url=settings.telegram_webhook_url, webhook_secret=secret.get_secret_value() if secret else None,
-            max_per_second=settings.telegram_max_per_second, files=FileStore(settings.helpdesk_files_dir))
+            max_per_second=settings.telegram_max_per_second, files=FileStore(settings.helpdesk_files_dir),
+            shared_pacing=settings.telegram_shared_pacing)
     if settings.slack_bot_token is not None:
         from bot.channels.slack import SlackChannel
 

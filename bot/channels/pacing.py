@@ -5,15 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Budget:
-    """`burst` posts at once, refilled at `per_second`."""
-
-    burst: float
-    per_second: float
+from bot.core.budgets import Budget
 
 
 class TokenBucket:

@@ -55,10 +55,12 @@ from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_inbound import ALLOWED_UPDATES, CHANNEL, incoming
 from bot.channels.text import shorten, split_text, utf16_len
 from bot.config import ConfigError
+from bot.core.budgets import SharedBudgets
 from bot.core.files import FileStore
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.core.outbox import PermanentFailure, RetryLater, backoff
 from bot.core.router import EXPERT, PRACTITIONER, SECRETARIAT, Router
+from bot.faults import log_failure
 from bot.i18n import LANGUAGES, t
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,7 @@ class TelegramChannel:
 
     def __init__(self, token: str, api_url: str, *, webhook_url: str | None = None,
                  webhook_secret: str | None = None, max_per_second: float = 30.0,
-                 poll_timeout: int = 25, files: FileStore | None = None) -> None:
+                 poll_timeout: int = 25, files: FileStore | None = None, shared_pacing: bool = False) -> None:
         self.bot = Bot(token, base_url=api_url, base_file_url=file_url(api_url), request=AiohttpRequest(pool_size=64),
                        get_updates_request=AiohttpRequest(pool_size=2))
         self.files = files  # web chat files, sent to Telegram as files (not links) when given
@@ -113,6 +115,8 @@ class TelegramChannel:
         self._secret = webhook_secret or ""
         self._poll_timeout = poll_timeout
         self.pacer = Pacer(PRIVATE_BUDGET, GROUP_BUDGET, Budget(max_per_second, max_per_second))
+        self._shared_pacing = shared_pacing
+        self._shared: SharedBudgets | None = None  # per-chat budgets of all replicas (PostgreSQL)
         self._steps = StepSender()
         self._desk: Desk | None = None
         self._ready = False
@@ -144,6 +148,8 @@ class TelegramChannel:
     async def start(self, desk: Desk) -> None:
         """Check the token, publish the command menus, then take updates by webhook or long polling."""
         self._desk = desk
+        if self._shared_pacing and desk.engine.dialect.name == "postgresql":
+            self._shared = SharedBudgets(desk.engine)
         self._stop.clear()
         try:
             await self._open()
@@ -253,8 +259,9 @@ class TelegramChannel:
             return Response(status_code=400)
         try:
             await self._receive([update])
-        except Exception:
-            log.exception("telegram update %s could not be stored", update.update_id)
+        except Exception as exc:
+            log_failure(log, f"telegram update {update.update_id} could not be stored", exc,
+                        "answered 503: Telegram delivers it again")
             return Response(status_code=503)
         return Response(status_code=200)
 
@@ -276,8 +283,10 @@ class TelegramChannel:
     async def _pace(self, chat_id: str) -> None:
         group = chat_id.startswith("-")
         wait = self.pacer.chat_wait(chat_id, group)
+        if wait == 0 and self._shared is not None:  # other replicas may have posted to the chat
+            wait = await self._shared.take(f"{CHANNEL}:{chat_id}", GROUP_BUDGET if group else PRIVATE_BUDGET)
         if wait > 0:
-            raise RetryLater(wait, "pacing this chat", rate_limited=True)
+            raise RetryLater(wait, "pacing this chat", rate_limited=True, quiet=True)
         await self.pacer.take(chat_id, group)
 
     async def _post_text(self, message: OutgoingMessage, text: str, first: bool, last: bool) -> str:
@@ -344,4 +353,5 @@ class TelegramChannel:
         except BadRequest as exc:  # a subclass of NetworkError: check it first
             raise PermanentFailure(f"Telegram: {exc}") from None
         except (TimedOut, NetworkError) as exc:  # 5xx, connection trouble
-            raise RetryLater(backoff(attempt), f"Telegram: {exc}") from None
+            reason = str(exc).split(". Parsing the server response")[0]  # not the HTML page of a proxy's 502
+            raise RetryLater(backoff(attempt), f"Telegram: {reason}") from None

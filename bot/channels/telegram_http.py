@@ -7,8 +7,11 @@ with hundreds of messages a second.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+import orjson
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
@@ -29,6 +32,18 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._media_timeout = media_timeout
         self._session: aiohttp.ClientSession | None = None
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """Telegram's JSON answer; a body that is not JSON (an HTML 502 page of a proxy) raises TelegramError
+        without PTB's logged traceback: the error that follows (NetworkError for a 5xx) says what happened."""
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise TelegramError("Invalid server response") from None
+        if not isinstance(data, dict):
+            raise TelegramError("Invalid server response")
+        return data
 
     @property
     def read_timeout(self) -> float | None:

@@ -3,9 +3,11 @@
 A row is claimed with a lease (status "sending"), sent, then marked "sent" with the channel's
 message id. Rows the message path writes while this drainer runs are leased to it as they are
 inserted and handed over in memory after commit (`lease` / `hand_over`): no query claims them back.
-A crash after sending and before marking re-sends that row once after its lease; a crash before
-commit never produced a row. Rate limits and outages delay rows (and every later row of
-the same chat, to keep order); only permanent failures stop a row.
+A crash after sending and before marking re-sends that row once; a crash before commit never produced a
+row. Each drainer is an instance with a heartbeat (table `instance`, every HEARTBEAT seconds); the rows
+leased by one whose heartbeat stopped are taken back by the others after DEAD_AFTER, not after the lease.
+Rate limits and outages delay rows (and every later row of the same chat, to keep order); only permanent
+failures stop a row.
 """
 
 from __future__ import annotations
@@ -14,25 +16,30 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlalchemy import Boolean, Update, and_, bindparam, delete, exists, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.core.messages import Attachment, Button, OutgoingMessage
 from bot.db.driver import update_rows
-from bot.db.models import Outbox, table
+from bot.db.models import Instance, Outbox, table
 from bot.db.sql import one_of, per_dialect
+from bot.faults import log_failure
 from bot.instruments import Instruments
 
 log = logging.getLogger(__name__)
-O = table(Outbox)  # noqa: E741
+O, I = table(Outbox), table(Instance)  # noqa: E741
 LEASE = timedelta(seconds=60)
+HEARTBEAT = 1.0  # seconds between an instance's heartbeats
+DEAD_AFTER = timedelta(seconds=3)  # an instance silent this long is dead: its rows are taken back
+GONE = datetime(2000, 1, 1, tzinfo=UTC)  # the heartbeat of an instance that stopped
 MARK_EVERY = 0.02  # seconds between commits of delivered rows
 SCRUB = "scrub"  # rows with this ref lose their chat and text once sent
 MAX_BACKOFF = 60.0
@@ -40,12 +47,16 @@ MERGE_MAX_CHARS = 3500  # a merged post stays under Telegram's 4,096 characters
 
 
 class RetryLater(Exception):
-    """Send again after `seconds` (429 retry_after, 5xx, network errors); `rate_limited` for 429s and pacing."""
+    """Send again after `seconds` (429 retry_after, 5xx, network errors); `rate_limited` for 429s and pacing.
 
-    def __init__(self, seconds: float, reason: str = "", rate_limited: bool = False) -> None:
+    The platform's faults are logged as one line each; `quiet` ones (our own pacing) are only counted.
+    """
+
+    def __init__(self, seconds: float, reason: str = "", rate_limited: bool = False, quiet: bool = False) -> None:
         super().__init__(reason or f"retry in {seconds}s")
         self.seconds = seconds
         self.rate_limited = rate_limited
+        self.quiet = quiet
 
 
 class PermanentFailure(Exception):
@@ -74,13 +85,17 @@ def _claim_statement(dialect: str) -> Update:
     """Lease the due rows of some channels, oldest first (SKIP LOCKED on PostgreSQL, where several
     drainers may claim at once)."""
     now = bindparam("now", type_=O.c.next_attempt_at.type)
+    alive = exists().where(I.c.id == O.c.leased_by, I.c.heartbeat_at >= bindparam("alive_since"))
+    dead_owner = and_(bindparam("takeover", type_=Boolean), O.c.leased_by.is_not(None),
+                      O.c.leased_by != bindparam("me"), ~alive)
     due = or_(and_(O.c.status == "pending", O.c.next_attempt_at <= now),
-              and_(O.c.status == "sending", O.c.lease_until < now))
+              and_(O.c.status == "sending", or_(O.c.lease_until < now, dead_owner)))
     ids = select(O.c.id).where(due, one_of(O.c.channel, "channels", dialect)).order_by(O.c.id).limit(bindparam("most"))
     if dialect == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     return (update(O).where(O.c.id.in_(ids.scalar_subquery()))
-            .values(status="sending", lease_until=bindparam("lease_until"), attempts=O.c.attempts + 1)
+            .values(status="sending", lease_until=bindparam("lease_until"), leased_by=bindparam("me"),
+                    attempts=O.c.attempts + 1)
             .returning(*O.c))
 
 
@@ -118,6 +133,9 @@ class OutboxDrainer:
         self._handed: list[Any] = []  # rows leased to this drainer when inserted, not sent yet
         self._claim_wanted = True  # rows may wait in the outbox that no one handed over
         self._next_claim = 0.0  # time.monotonic() when the outbox is looked at anyway
+        self.instance = uuid.uuid4().hex
+        self._healthy_since: float | None = None  # time.monotonic() since the heartbeats work
+        self._beating: asyncio.Task[None] | None = None
         self.sent = 0
 
     def wake(self) -> None:
@@ -137,9 +155,10 @@ class OutboxDrainer:
         until = self._clock.now() + self._lease
         for row in rows:
             if row["channel"] in self._channels and row["status"] == "pending":
-                row.update(status="sending", lease_until=until, attempts=1)
+                row.update(status="sending", lease_until=until, leased_by=self.instance, attempts=1)
             else:  # another process sends it; every row of one insert has the same columns
                 row.setdefault("lease_until", None)
+                row.setdefault("leased_by", None)
 
     def hand_over(self, rows: list[dict[str, Any]]) -> None:
         """Committed outbox rows (with their ids): send the ones leased to this drainer, claim the others."""
@@ -151,9 +170,13 @@ class OutboxDrainer:
             self._wake.set()
 
     async def start(self) -> None:
-        """Drain in the background until stopped."""
+        """Beat and drain in the background until stopped."""
         self._stopping = False
+        with contextlib.suppress(Exception):  # the database may be away; the heartbeat loop says so
+            await self._beat()
+        self._beating = asyncio.create_task(self._beat_loop(), name="outbox-heartbeat")
         self._task = asyncio.create_task(self._loop(), name="outbox-drainer")
+        log.info("outbox drainer instance %s", self.instance)
 
     async def stop(self) -> None:
         """Finish the round in progress and stop; unsent rows wait for the next start."""
@@ -162,14 +185,49 @@ class OutboxDrainer:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(BaseException):
+                await self._beating
+            self._beating = None
+            with contextlib.suppress(Exception):  # what is left leased to it is taken back at once
+                async with self._engine.begin() as conn:
+                    await conn.execute(update(I).where(I.c.id == self.instance).values(heartbeat_at=GONE))
+
+    async def _beat(self) -> None:
+        """Say this instance is alive (and forget instances silent for a day)."""
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            beat = await conn.execute(update(I).where(I.c.id == self.instance).values(heartbeat_at=now))
+            if not beat.rowcount:
+                await conn.execute(delete(I).where(I.c.heartbeat_at < now - timedelta(days=1)))
+                await conn.execute(insert(I).values(id=self.instance, started_at=now, heartbeat_at=now))
+        if self._healthy_since is None:
+            self._healthy_since = time.monotonic()
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._beat()
+            except Exception as exc:
+                if self._healthy_since is not None:
+                    log_failure(log, "outbox heartbeat failed", exc,
+                                "taking back rows of silent instances waits until it works again")
+                self._healthy_since = None
+
+    def _may_take_over(self) -> bool:
+        """Only after beating for DEAD_AFTER: after an outage the others get as long to beat again."""
+        healthy = self._healthy_since
+        return healthy is not None and time.monotonic() - healthy >= DEAD_AFTER.total_seconds()
 
     async def _loop(self) -> None:
         while not self._stopping or self._handed:
             try:
                 due = self._claim_wanted or time.monotonic() >= self._next_claim
                 busy = await self._round(claim=due and not self._stopping)  # stopping: only what was handed over
-            except Exception:
-                log.exception("outbox round failed; retrying")
+            except Exception as exc:
+                log_failure(log, "outbox round failed", exc, f"the next round in {self._poll:g} s")
                 busy = 0
             if busy:
                 continue
@@ -213,6 +271,7 @@ class OutboxDrainer:
         chats: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             chats[(row.channel, row.chat_id)].append(row)
+        held = await self._hold_back(chats)
         refs = await self._posted_refs(rows)
         unreachable: list[Any] = []
         marks = self._unmarked
@@ -221,7 +280,7 @@ class OutboxDrainer:
         while not sending.done():
             await asyncio.wait([sending], timeout=MARK_EVERY)
             await self._record()
-        results = sending.result()
+        results = [sent + held.get(chat, []) for chat, sent in zip(chats, sending.result(), strict=True)]
         if not unreachable and not any(results):
             return len(rows)  # every row delivered (and marked): nothing else to write
         async with self._engine.begin() as conn:
@@ -238,6 +297,40 @@ class OutboxDrainer:
                         O.c.next_attempt_at < postponed[0]).values(next_attempt_at=postponed[0]))
         return len(rows)
 
+    async def _hold_back(self, chats: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Keep each chat in the order its rows were written: a row waits while an older row of its chat is unsent.
+
+        The older row may wait for pacing or a retry, be leased to another replica, or be leased to a process
+        that died. The rows held back are taken out of `chats` and returned as the updates that put them back
+        in the outbox, due when the older row is (or at once when another drainer holds it), so that later
+        claims find the chat's rows together, oldest first.
+        """
+        newest = max(r.id for chat_rows in chats.values() for r in chat_rows)
+        async with self._engine.connect() as conn:
+            older = list(await conn.execute(
+                select(O.c.id, O.c.channel, O.c.chat_id, O.c.status, O.c.next_attempt_at)
+                .where(O.c.status.in_(("pending", "sending")), O.c.id < newest,
+                       tuple_(O.c.channel, O.c.chat_id).in_(list(chats)))
+                .order_by(O.c.id)))
+        now = self._clock.now()
+        taken = {r.id for chat_rows in chats.values() for r in chat_rows} | set(self._unmarked)
+        first: dict[tuple[str, str], Any] = {}
+        for row in older:
+            if row.id not in taken:
+                first.setdefault((row.channel, row.chat_id), row)
+        held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for chat, blocker in first.items():
+            waiting = [r for r in chats[chat] if r.id > blocker.id]
+            if not waiting:
+                continue
+            chats[chat] = [r for r in chats[chat] if r.id < blocker.id]
+            # A row another drainer holds: due now, claimed again (and looked at again) at the next poll.
+            until = max(now, blocker.next_attempt_at) if blocker.status == "pending" else now
+            held[chat] = [{"id": r.id, "status": "pending", "next_attempt_at": until, "lease_until": None,
+                           "attempts": max(0, r.attempts - 1), "error": f"waiting for row {blocker.id} of this chat"}
+                          for r in waiting]
+        return held
+
     async def _mark_sent(self, marks: dict[int, tuple[Any, dict[str, Any]]]) -> None:
         """Record the rows delivered since the last call, in one statement.
 
@@ -250,9 +343,10 @@ class OutboxDrainer:
         batch = list(marks.values())
         try:
             await self._write_marks(batch)
-        except Exception:
+        except Exception as exc:
             if not self._marking_failed:
-                log.warning("could not record %d delivered rows yet; will retry", len(batch), exc_info=True)
+                log_failure(log, f"could not record {len(batch)} delivered rows yet", exc,
+                            "kept in memory and recorded once the database answers (never sent again)")
             self._marking_failed = True
             return
         self._marking_failed = False
@@ -273,7 +367,8 @@ class OutboxDrainer:
         now = self._clock.now()
         async with self._engine.begin() as conn:
             rows = list(await conn.execute(_CLAIM(conn), {
-                "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch}))
+                "now": now, "lease_until": now + self._lease, "channels": list(self._channels), "most": self._batch,
+                "me": self.instance, "takeover": self._may_take_over(), "alive_since": now - DEAD_AFTER}))
         rows.sort(key=lambda r: r.id)
         return rows
 
@@ -316,6 +411,9 @@ class OutboxDrainer:
                     external_id = await self._channels[row.channel].send(message)
                 except RetryLater as exc:
                     self._count_retry(row.channel, "rate_limited" if exc.rate_limited else "unavailable")
+                    if not exc.quiet:
+                        log.warning("outbox row %s: %s; it and the chat's later rows wait %.1f s",
+                                    row.id, str(exc).splitlines()[0][:200], exc.seconds)
                     until = self._clock.now() + timedelta(seconds=exc.seconds)
                     failures = 0 if exc.rate_limited else row.attempts  # an outage counts; a rate limit does not
                     out.extend(_postpone(posts[index:], until, str(exc), failures=failures))
@@ -394,7 +492,7 @@ def _external_id(row: Any, ref: str | None, refs: dict[RefKey, tuple[str, str | 
         raise PermanentFailure(f"nothing named {ref!r} was posted in this chat")
     status, external_id = found
     if status != "sent" or external_id is None:
-        raise RetryLater(1.0, f"{ref!r} not sent yet")
+        raise RetryLater(1.0, f"{ref!r} not sent yet", quiet=True)
     return external_id
 
 

@@ -31,6 +31,7 @@ from bot.core.services import Services
 from bot.db.driver import fetch, rows_insert
 from bot.db.models import Message, Outbox, table
 from bot.db.sql import per_dialect, row_params
+from bot.faults import log_failure, recoverable
 from bot.i18n import t
 from bot.instruments import Instruments
 
@@ -131,7 +132,14 @@ class Pipeline:
     async def _run(self, batch: list[Item]) -> None:
         try:
             outcomes = await self._transaction([msg for msg, _ in batch])
-        except Exception:
+        except Exception as exc:
+            if recoverable(exc):  # the database is away: not stored, so the channels deliver them again
+                log_failure(log, f"batch of {len(batch)} messages not stored", exc,
+                            "not acknowledged: the channels deliver them again")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
             log.warning("batch of %d failed; handling its messages one by one", len(batch), exc_info=True)
             if len(batch) > 1:
                 for item in batch:

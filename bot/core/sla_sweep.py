@@ -32,6 +32,7 @@ from bot.core.sla_due import TARGETS, UNCLAIMED, WAITING, Due, EventKey, next_ch
 from bot.core.spaces import queue_spaces, secretariat_spaces
 from bot.db.models import QueueMember, SlaEvent, SlaReminder, Ticket, table
 from bot.db.sql import insert_ignore, skip_locked
+from bot.faults import log_failure, recoverable
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,10 @@ async def sweep(engine: AsyncEngine, services: Services, now: datetime, batch: i
         try:
             async with engine.begin() as conn:
                 done = await _Round(conn, services, now).run(batch)
-        except Exception:
+        except Exception as exc:
+            if recoverable(exc):  # the database is away: every ticket would fail the same way
+                log_failure(log, "SLA sweep round failed", exc, "the next round tries again")
+                return total
             log.exception("SLA sweep round failed; going ticket by ticket")
             done = await _one_by_one(engine, services, now, batch)
         total.add(done)

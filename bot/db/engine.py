@@ -54,5 +54,7 @@ def create_engine(url: str, pool_size: int = 10, schema: str | None = None) -> A
         connect_args["server_settings"] = {"search_path": schema}
     # LIFO: the connection used last is handed out again, so the hot path keeps to a few connections whose
     # prepared statements are warm (FIFO would cycle through all of them, preparing each statement on each).
+    # Pre-ping: a pooled connection the server dropped (restart, outage, a proxy cut) is found when it is checked
+    # out and replaced, so the first statement after the database comes back succeeds (one short round trip).
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_use_lifo=True,
-                               connect_args=connect_args, **json)
+                               pool_pre_ping=True, connect_args=connect_args, **json)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -53,6 +54,24 @@ class AppSetting(Base):
     __tablename__ = "app_setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Instance(Base):
+    """A running drainer (one per process) and its last heartbeat: rows leased by one that stopped beating are
+    taken back by the others within seconds, not after the whole lease."""
+
+    __tablename__ = "instance"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
+class SendBudget(Base):
+    """A budget shared by the replicas (e.g. Telegram's posts per chat): its theoretical arrival time (epoch s)."""
+
+    __tablename__ = "send_budget"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class Person(Base):
@@ -199,6 +218,7 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(32))  # the Instance whose lease it is
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(128))

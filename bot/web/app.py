@@ -343,7 +343,8 @@ class WebApp:
         if len(text) > MAX_TEXT:  # refused whole, never cut without a word
             return self.refusal(request, 413, "too_long", limit=MAX_TEXT)
         outcome = await self.chat_submit(request, user, text, str(action) if action else None)
-        return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice}, 202)
+        # The answer to a button press (outcome.notice, a toast on Telegram) is also a post: it comes by the stream.
+        return JSONResponse({"id": f"in-{outcome.message_id}"}, 202)
 
     async def chat_upload(self, request: Request) -> Response:
         """A file with an optional caption: checked, stored, then sent as one chat message carrying it.
@@ -378,8 +379,7 @@ class WebApp:
         attachment = Attachment("photo" if verdict.startswith("image/") else "document", file_id, name, len(data),
                                 verdict, "web", self.desk.settings.public_url + file_url(file_id), sha256)
         outcome = await self.chat_submit(request, user, caption, None, (attachment,))
-        return JSONResponse({"id": f"in-{outcome.message_id}", "notice": outcome.notice,
-                             "files": file_items([attachment])}, 202)
+        return JSONResponse({"id": f"in-{outcome.message_id}", "files": file_items([attachment])}, 202)
 
     async def file(self, request: Request) -> Response:
         """A web chat upload, for the practitioner who sent it and the staff who may see its ticket.

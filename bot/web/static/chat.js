@@ -69,7 +69,7 @@
           if (data.files) { render({id: data.id, from: "me", text: text, buttons: [], files: data.files}); }
         }
         if (local && res[0] !== 202) { shown[local].classList.add("failed"); }
-        if (data.notice || data.message) { notice(data.notice || data.message); }  // message: why it was refused
+        if (data.message) { notice(data.message); }  // why it was refused (answers come as posts, by the stream)
         if (res[0] === 429) { status.hidden = false; status.textContent = "…"; setTimeout(function () { status.hidden = true; }, 3000); }
       });
   }
