@@ -215,7 +215,7 @@ def best_per_topic(logits: npt.NDArray[np.float64], topics: IntArray) -> IntArra
     return order[np.sort(first)]
 
 
-def _in_language(best: IntArray, entries: IntArray, topics: IntArray, same_lang: npt.NDArray[np.bool_]) -> IntArray:
+def _in_language(best: IntArray, topics: IntArray, same_lang: npt.NDArray[np.bool_]) -> IntArray:
     """For each topic's best candidate, the topic's candidate in the query's language when there is one."""
     pick = best.copy()
     for i, j in enumerate(best.tolist()):
@@ -324,7 +324,7 @@ class Matcher:
         order = best_per_topic(logits, topics)
         confidence = _sigmoid(float(list_features(logits[order], features[order[0]]) @ weights + bias))
         shares = np.exp(logits[order[:k]] - logits[order[0]])
-        shown = _in_language(order[:k], entries, topics, self._langs[entries] == query_lang)
+        shown = _in_language(order[:k], topics, self._langs[entries] == query_lang)
         return [self._candidate(int(entries[j]), int(strings[j]), confidence * float(share))
                 for j, share in zip(shown.tolist(), shares.tolist(), strict=True)]
 
