@@ -14,20 +14,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.routing import BaseRoute
 
 from bot.channels.base import Desk, file_note
 from bot.core.messages import Attachment, OutgoingMessage
+from bot.core.spaces import post_and_edits
 from bot.db.broadcast import Broadcast
-from bot.db.models import Outbox, table
 
 QUEUE_SIZE = 100  # events kept for one slow browser before it is dropped (it reloads the history)
 CHANNEL = "helpdesk_web"  # the PostgreSQL notification channel (per schema) the replicas share posts on
 RELOAD = {"kind": "reload"}  # tells a browser to load the history again (events may have been missed)
 POST = "web-"  # the prefix of a post's id
-O = table(Outbox)  # noqa: E741
 
 
 def post_ref(outbox_id: int) -> str:
@@ -77,15 +74,14 @@ def bot_posts(rows: Iterable[Any]) -> list[tuple[Any, dict[str, Any]]]:
     return posts
 
 
-async def load_post(conn: AsyncConnection, chat_id: str, post_id: str) -> dict[str, Any] | None:
+async def load_post(desk: Desk, chat_id: str, post_id: str) -> dict[str, Any] | None:
     """One post of a web chat, edits applied, by its id ('web-N'); None when the chat has no such post."""
     number = post_id.removeprefix(POST)
     if not number.isdigit():
         return None
     first = int(number)
-    ref = select(O.c.ref).where(O.c.id == first).scalar_subquery()  # later posts and edits named like it
-    rows = await conn.execute(select(O.c.id, O.c.kind, O.c.ref, O.c.text, O.c.buttons, O.c.attachments).where(
-        O.c.channel == "web", O.c.chat_id == chat_id, O.c.id >= first, or_(O.c.id == first, O.c.ref == ref)))
+    async with desk.engine.connect() as conn:
+        rows = await post_and_edits(conn, "web", chat_id, first)
     return next((post for r, post in bot_posts(rows) if r.id == first), None)
 
 
@@ -100,7 +96,7 @@ class WebChannel:
 
     def __init__(self) -> None:
         self._listeners: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
-        self._engine: AsyncEngine | None = None
+        self._desk: Desk | None = None  # on PostgreSQL, to read what another replica posted
         self._broadcast: Broadcast | None = None
 
     def describe(self) -> str:
@@ -114,7 +110,7 @@ class WebChannel:
     async def start(self, desk: Desk) -> None:
         """On PostgreSQL, share posts with the other replicas (on SQLite there is one process: nothing to do)."""
         if desk.engine.dialect.name == "postgresql" and self._broadcast is None:
-            self._engine = desk.engine
+            self._desk = desk
             self._broadcast = await Broadcast.open(desk.engine, CHANNEL, self._shared, self._resumed)
 
     async def stop(self) -> None:
@@ -143,9 +139,8 @@ class WebChannel:
         chat, event = note.get("chat"), note.get("event")
         if not isinstance(chat, str) or not self.connected(chat):
             return
-        if event is None and self._engine is not None:
-            async with self._engine.connect() as conn:
-                event = await load_post(conn, chat, str(note.get("post")))
+        if event is None and self._desk is not None:
+            event = await load_post(self._desk, chat, str(note.get("post")))
         if isinstance(event, dict):
             self.publish(chat, event)
 

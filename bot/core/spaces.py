@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import ServiceConfig, Space
@@ -48,6 +49,13 @@ async def private_chat(conn: AsyncConnection, person_id: int) -> tuple[str, str,
     """(channel, chat, language) where a person can be reached privately (their newest identity), if anywhere."""
     row = (await conn.execute(_PRIVATE_CHAT, {"person_id": person_id})).first()
     return (row.channel, row.chat_id, row.language) if row else None
+
+
+async def post_and_edits(conn: AsyncConnection, channel: str, chat_id: str, first: int) -> Sequence[Any]:
+    """Outbox row `first` of a chat and the later rows named like it (its edits), to rebuild that one post."""
+    ref = select(O.c.ref).where(O.c.id == first).scalar_subquery()
+    return (await conn.execute(select(O.c.id, O.c.kind, O.c.ref, O.c.text, O.c.buttons, O.c.attachments).where(
+        O.c.channel == channel, O.c.chat_id == chat_id, O.c.id >= first, or_(O.c.id == first, O.c.ref == ref)))).all()
 
 
 async def bot_posts_in(conn: AsyncConnection, channel: str, chat_id: str) -> bool:
