@@ -50,7 +50,7 @@ def ticket_arg(ctx: Context, usage: str) -> tuple[int, str] | None:
 
 async def current_ticket(ctx: Context) -> int | None:
     """Which ticket a free-text message from an expert is about."""
-    replied = await staff.ticket_of_reply(ctx)
+    replied = await tickets.ticket_of_reply(ctx)
     if replied is not None:
         return replied
     if ctx.conversation.state == Waiting.TICKET:

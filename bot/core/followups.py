@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from bot.core import tickets
 from bot.core.context import Context
 from bot.core.labels import TICKET_LABEL, distinct_labels
 from bot.core.messages import Attachment
 from bot.core.tickets import OPEN_STATES, TicketView
-from bot.db.models import Outbox, table
 
-O = table(Outbox)  # noqa: E741
 ENDED_STATES = ("resolved", "closed")
 
 
@@ -39,10 +35,7 @@ def which_ticket(ctx: Context, key: str, views: Sequence[TicketView]) -> None:
 
 async def replied_ticket(ctx: Context) -> TicketView | None:
     """The sender's own ticket of the bot message they replied to (Telegram reply, Slack thread), if any."""
-    if ctx.msg.reply_to is None:
-        return None
-    ticket_id = (await ctx.conn.execute(select(O.c.ticket_id).where(
-        O.c.channel == ctx.msg.channel, O.c.external_id == ctx.msg.reply_to))).scalar()
+    ticket_id = await tickets.ticket_of_reply(ctx)
     ticket = None if ticket_id is None else await tickets.load(ctx.conn, ticket_id)
     return ticket if ticket is not None and ticket.person_id == ctx.person.id else None
 

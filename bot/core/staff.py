@@ -12,18 +12,10 @@ from bot.core import tickets
 from bot.core.context import Context
 from bot.core.router import SECRETARIAT, STAFF
 from bot.core.tickets import TicketView
-from bot.db.models import Outbox, Person, QueueMember, Ticket, table
+from bot.db.models import Person, QueueMember, Ticket, table
 
-T, P, QM, O = table(Ticket), table(Person), table(QueueMember), table(Outbox)  # noqa: E741
+T, P, QM = table(Ticket), table(Person), table(QueueMember)
 HELD = ("open", "waiting")  # states of a ticket someone holds
-
-
-async def ticket_of_reply(ctx: Context) -> int | None:
-    """The ticket of the bot message the sender replied to (Telegram reply / Slack thread)."""
-    if ctx.msg.reply_to is None:
-        return None
-    return (await ctx.conn.execute(select(O.c.ticket_id).where(
-        O.c.channel == ctx.msg.channel, O.c.external_id == ctx.msg.reply_to))).scalar()
 
 
 async def held_ticket_ids(ctx: Context) -> list[int]:

@@ -22,7 +22,7 @@ from bot.core.router import arguments
 from bot.core.sla_due import next_check
 from bot.core.spaces import newest_private_chat, private_chat, queue_spaces, secretariat_spaces
 from bot.db.driver import mappings
-from bot.db.models import Identity, Message, Person, Queue, QueueMember, Ticket, TriageDecision, table
+from bot.db.models import Identity, Message, Outbox, Person, Queue, QueueMember, Ticket, TriageDecision, table
 from bot.db.sql import one_of, per_dialect
 from bot.i18n import t
 
@@ -32,6 +32,7 @@ I = table(Identity)  # noqa: E741
 M = table(Message)
 QM = table(QueueMember)
 Q = table(Queue)
+O = table(Outbox)  # noqa: E741
 
 OPEN_STATES = ("new", "open", "waiting")
 TRANSITIONS: dict[str, set[str]] = {
@@ -136,6 +137,14 @@ def _view(m: Mapping[str, Any]) -> TicketView:
                         m["asker_sector"])
     reach = (m["reach_channel"], m["reach_chat"], m["reach_language"]) if m.get("reach_chat") else None
     return TicketView(**{name: m[name] for name in _VIEW_FIELDS}, who=who, assignee_reach=reach)
+
+
+async def ticket_of_reply(ctx: Context) -> int | None:
+    """The ticket of the bot message the sender replied to (Telegram reply, Slack thread), if any."""
+    if ctx.msg.reply_to is None:
+        return None
+    return (await ctx.conn.execute(select(O.c.ticket_id).where(
+        O.c.channel == ctx.msg.channel, O.c.external_id == ctx.msg.reply_to))).scalar()
 
 
 async def load(conn: AsyncConnection, ticket_id: int) -> TicketView | None:
