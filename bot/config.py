@@ -22,6 +22,13 @@ _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def greater_than_zero(value: float) -> float:
+    """A config number that must be positive (counts, durations, limits)."""
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
 class ConfigError(ValueError):
     """An invalid service config: every problem as `file: key: what is wrong`."""
 
@@ -172,12 +179,7 @@ class ServiceLevels(Strict):
         parse_quiet_hours(value)
         return value
 
-    @field_validator("sweep_seconds", "digest_minutes")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be greater than zero")
-        return value
+    _positive = field_validator("sweep_seconds", "digest_minutes")(greater_than_zero)
 
     @field_validator("compliance_target")
     @classmethod
@@ -279,13 +281,8 @@ class ServiceInfo(Strict):
     secretariat_spaces: list[Space] = Field(default_factory=list)
     secretariat: list[str] = Field(default_factory=list)
 
-    @field_validator("reopen_days", "max_message_chars", "max_attachment_mb", "messages_per_minute",
-                     "max_open_tickets", "retention_months", "outbox_warn_minutes")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("must be greater than zero")
-        return value
+    _positive = field_validator("reopen_days", "max_message_chars", "max_attachment_mb", "messages_per_minute",
+                                "max_open_tickets", "retention_months", "outbox_warn_minutes")(greater_than_zero)
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -312,12 +309,7 @@ class Learning(Strict):
             raise ValueError("must be an hour from 0 to 23")
         return value
 
-    @field_validator("outcome_days", "outcome_window_days")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value <= 0:
-            raise ValueError("must be greater than zero")
-        return value
+    _positive = field_validator("outcome_days", "outcome_window_days")(greater_than_zero)
 
 
 class ServiceConfig(Strict):
