@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 from bot.app import HelpDesk, build_app
 from bot.channels.memory import MemoryChannel, Post
 from bot.clock import FakeClock
-from bot.config import ServiceConfig
+from bot.config import ServiceConfig, load_config
 from bot.core.knowledge import import_entries
 from bot.core.messages import IncomingMessage
 from bot.core.pipeline import Outcome
@@ -181,6 +181,12 @@ async def add_person(app: HelpDesk, handle: str, role: str, channel: str, lang: 
         await conn.execute(insert(I).values(person_id=pid, channel=channel, external_user_id=user_id or handle,
                                             chat_id=chat_id or f"dm-{handle}", created_at=now))
     return int(pid)
+
+
+def config_with_service(**changes: object) -> ServiceConfig:
+    """The shipped config with some `[service]` settings changed (e.g. `reopen_days=5`)."""
+    config = load_config()
+    return config.model_copy(update={"service": config.service.model_copy(update=changes)})
 
 
 async def start_desk(settings: Settings, config: ServiceConfig | None = None, with_kb: bool = True,

@@ -9,10 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.config import load_config
 from bot.db.models import Ticket, TriageDecision, table
 from bot.settings import Settings
-from tests.desk import Actor, Desk, start_desk
+from tests.desk import Actor, Desk, config_with_service, start_desk
 
 T = table(Ticket)
 SOLAR = "We need advice on solar irrigation pumping tariffs for remote farms"
@@ -21,9 +20,7 @@ SOLAR_ES = "¿Qué tarifa eléctrica recomiendan para el bombeo solar de riego e
 
 @pytest.fixture
 async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    config = load_config()
-    config = config.model_copy(update={"service": config.service.model_copy(update={"reopen_days": 5})})
-    d = await start_desk(sqlite_settings, config=config)
+    d = await start_desk(sqlite_settings, config=config_with_service(reopen_days=5))
     yield d
     await d.app.stop()
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.config import load_config
 from bot.core.messages import OutgoingMessage
 from bot.core.outbox import PermanentFailure
 from bot.core.outcome_report import outcome_csv, outcome_report
@@ -21,7 +20,7 @@ from bot.db.models import KnowledgeOutcome, Person, table
 from bot.scheduler import sla_round
 from bot.settings import Settings
 from tests.cli_support import helpdesk, use_database
-from tests.desk import Actor, Desk, start_desk
+from tests.desk import Actor, Desk, config_with_service, start_desk
 from tests.webdesk import browser, http_app, login_token
 
 KO, P = table(KnowledgeOutcome), table(Person)
@@ -31,9 +30,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 async def desk(sqlite_settings: Settings) -> AsyncIterator[Desk]:
-    config = load_config()
-    config = config.model_copy(update={"service": config.service.model_copy(update={"reopen_days": 60})})
-    d = await start_desk(sqlite_settings, config=config)
+    d = await start_desk(sqlite_settings, config=config_with_service(reopen_days=60))
     yield d
     await d.app.stop()
 
