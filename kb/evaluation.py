@@ -356,10 +356,9 @@ def _suggestion_figures(results: Sequence[QueryResult], answered: Sequence[bool]
                         ) -> dict[str, float | None]:
     """Share of queries shown suggestions (not answered, top score >= ``suggest``) and of those lists
     whose plausible candidates (as the bot shows them, :func:`kb.triage.plausible`) hold a relevant entry."""
-    shown = [[e for e, score in zip(r.ranked[:SUGGESTIONS], r.scores, strict=False) if is_plausible(score, suggest)]
-             for r, a in zip(results, answered, strict=True) if not a and r.ranked and r.top >= suggest]
     lists = [r for r, a in zip(results, answered, strict=True) if not a and r.ranked and r.top >= suggest]
-    hits = [any(e in r.query.relevant for e in entries) for r, entries in zip(lists, shown, strict=True)]
+    hits = [any(entry in r.query.relevant and is_plausible(score, suggest)
+                for entry, score in zip(r.ranked[:SUGGESTIONS], r.scores, strict=False)) for r in lists]
     return {"suggested": len(lists) / len(results) if results else 0.0,
             "suggest_hit": _mean(hits) if hits else None}
 
